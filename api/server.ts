@@ -1,0 +1,44 @@
+/** The API process: wiring only. */
+import { Connection } from '@temporalio/client';
+import { loadConfig } from '../config/config';
+import { connectMongo } from '../db/mongo';
+import { createLogger } from '../runtime/log';
+import { onShutdown } from '../runtime/shutdown';
+import { createApp } from './app';
+import { buildApi } from './routes';
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const log = createLogger('api', config.logLevel);
+  const mongo = await connectMongo(config.mongodbUrl);
+  // Lazy: the API comes up (and /healthz can say "temporal down") even while Temporal is away.
+  const temporal = Connection.lazy({ address: config.temporalAddress });
+  const api = await buildApi({ config, db: mongo.db, temporal, log });
+  const app = createApp({
+    log,
+    apiToken: config.apiToken,
+    health: {
+      db: mongo.db,
+      temporal,
+      namespace: config.temporalNamespace,
+      taskQueue: config.temporalTaskQueue,
+      gatewayUrl: config.gatewayUrl,
+    },
+    routers: api.routers,
+    extra: api.extra,
+  });
+  const server = app.listen(config.apiPort, config.apiHost, () => {
+    log.info('API listening', { url: `http://${config.apiHost}:${config.apiPort}` });
+  });
+  onShutdown(log, async () => {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeAllConnections();
+    await temporal.close();
+    await mongo.close();
+  });
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`[api] failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

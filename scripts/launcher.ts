@@ -1,0 +1,159 @@
+/**
+ * The start command's second half (after scripts/install.sh): brings up the
+ * embedded stack in order, each step checked for readiness — Temporal dev
+ * server with its Web UI and our search attributes, the database, then the
+ * API, gateway and worker — prints the URLs, and on Ctrl-C stops everything it
+ * started, services first, in reverse order.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { loadConfig, PROJECT_ROOT, type Config } from '../config/config';
+import { startDatabase, startTemporalDevServer } from '../runtime/infra';
+import { ManagedProcess } from '../runtime/managed-process';
+import { isPortOpen, waitUntil } from '../runtime/net';
+import { killStale, writePids } from './pidfile';
+
+const SERVICES = ['api', 'gateway', 'worker'] as const;
+type Service = (typeof SERVICES)[number];
+const ENTRY: Record<Service, string> = {
+  api: 'dist/api/server.js',
+  gateway: 'dist/gateway/server.js',
+  worker: 'dist/worker/worker.js',
+};
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const logs = path.join(config.dataDir, 'logs');
+  fs.mkdirSync(logs, { recursive: true });
+  killStale(config.dataDir);
+
+  const infra: ManagedProcess[] = [];
+  const services = new Map<Service, ManagedProcess>();
+  let stopping = false;
+  const stopAll = async (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    say('stopping…');
+    await Promise.all([...services.values()].map((p) => p.stop()));
+    for (const p of [...infra].reverse()) await p.stop();
+    writePids(config.dataDir, []);
+    say('stopped');
+    process.exit(code);
+  };
+  process.on('SIGINT', () => void stopAll(0));
+  process.on('SIGTERM', () => void stopAll(0));
+
+  try {
+    if (!config.temporalExternal) {
+      const port = Number(config.temporalAddress.split(':').pop());
+      await assertFree(port, 'TEMPORAL_ADDRESS');
+      await assertFree(config.temporalUiPort, 'TEMPORAL_UI_PORT');
+      say(`starting Temporal dev server on ${config.temporalAddress} (logs: ${path.join(logs, 'temporal.log')})`);
+      infra.push(
+        await startTemporalDevServer({
+          toolsDir: config.toolsDir,
+          port,
+          uiPort: config.temporalUiPort,
+          dbFile: path.join(config.dataDir, 'temporal.sqlite'),
+          logFile: path.join(logs, 'temporal.log'),
+          detached: true,
+        }),
+      );
+      writePids(config.dataDir, infra);
+    }
+    if (!config.mongodbExternal) {
+      await assertFree(config.embeddedDbPort, 'OTA_DB_PORT');
+      say(`starting the database on port ${config.embeddedDbPort} (logs: ${path.join(logs, 'database.log')})`);
+      infra.push(
+        await startDatabase({
+          toolsDir: config.toolsDir,
+          port: config.embeddedDbPort,
+          dataDir: path.join(config.dataDir, 'db'),
+          logFile: path.join(logs, 'database.log'),
+          detached: true,
+        }),
+      );
+      writePids(config.dataDir, infra);
+    }
+    for (const p of infra) watchInfra(p, () => stopping);
+
+    for (const name of SERVICES)
+      services.set(
+        name,
+        startService(name, config, services, () => stopping),
+      );
+    await waitUntil('the API to report every dependency up', () => healthy(config), 120_000, 500);
+    printUrls(config);
+  } catch (err) {
+    say(`failed: ${err instanceof Error ? err.message : String(err)}`);
+    await stopAll(1);
+  }
+}
+
+function startService(
+  name: Service,
+  config: Config,
+  services: Map<Service, ManagedProcess>,
+  isStopping: () => boolean,
+  restarts = 0,
+): ManagedProcess {
+  const proc = new ManagedProcess({
+    name,
+    command: process.execPath,
+    args: [path.join(PROJECT_ROOT, ENTRY[name])],
+    cwd: PROJECT_ROOT,
+    env: { ...process.env, TEMPORAL_ADDRESS: config.temporalAddress, MONGODB_URL: config.mongodbUrl },
+  });
+  void proc.whenExited().then((code) => {
+    if (isStopping() || proc.isStopping) return;
+    // A supervisor's job: a crashed service comes back; its durable state is in Temporal and MongoDB.
+    const delay = Math.min(30_000, 1000 * 2 ** restarts);
+    say(`${name} exited with code ${code}; restarting in ${delay / 1000} s`);
+    setTimeout(() => {
+      if (!isStopping()) services.set(name, startService(name, config, services, isStopping, restarts + 1));
+    }, delay);
+  });
+  return proc;
+}
+
+function watchInfra(proc: ManagedProcess, isStopping: () => boolean): void {
+  void proc.whenExited().then((code) => {
+    if (!isStopping() && !proc.isStopping) {
+      say(
+        `${proc.opts.name} exited with code ${code}: /healthz reports it down; restart the launcher to bring it back`,
+      );
+    }
+  });
+}
+
+async function healthy(config: Config): Promise<boolean> {
+  const res = await fetch(`http://127.0.0.1:${config.apiPort}/healthz`, { signal: AbortSignal.timeout(3000) }).catch(
+    () => undefined,
+  );
+  return res?.status === 200;
+}
+
+async function assertFree(port: number, setting: string): Promise<void> {
+  if (await isPortOpen(port)) {
+    throw new Error(`port ${port} is already in use: stop what holds it, or set ${setting} to use another`);
+  }
+}
+
+function printUrls(config: Config): void {
+  const ui = config.temporalExternal
+    ? '(external Temporal: its own Web UI)'
+    : `http://127.0.0.1:${config.temporalUiPort}`;
+  say('');
+  say('OTA service is up:');
+  say(`  API          http://${config.apiHost}:${config.apiPort}   (health: /healthz, OpenAPI: /openapi.json)`);
+  say(`  Temporal UI  ${ui}`);
+  say(`  MQTT         mqtt://${config.mqttHost === '0.0.0.0' ? '127.0.0.1' : config.mqttHost}:${config.mqttPort}`);
+  say(`  data         ${config.dataDir}`);
+  say('Press Ctrl-C to stop.');
+}
+
+function say(line: string): void {
+  process.stdout.write(`[launcher] ${line}\n`);
+}
+
+void main();

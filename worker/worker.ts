@@ -1,0 +1,47 @@
+/** The worker process: wiring only. Runs the workflows and activities on the project's task queue. */
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { loadConfig } from '../config/config';
+import { createLogger } from '../runtime/log';
+import { buildBundle } from './bundle';
+import { createWorkerActivities } from './activities';
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const log = createLogger('worker', config.logLevel);
+  const codePath = await buildBundle();
+  const connection = await NativeConnection.connect({ address: config.temporalAddress });
+  const { activities, close } = await createWorkerActivities(config, log);
+  const worker = await Worker.create({
+    connection,
+    namespace: config.temporalNamespace,
+    taskQueue: config.temporalTaskQueue,
+    workflowBundle: { codePath },
+    activities,
+    ...workerTuning(),
+  });
+  log.info('worker polling', { taskQueue: config.temporalTaskQueue, temporal: config.temporalAddress });
+  // Worker.run() returns after SIGINT/SIGTERM once in-flight tasks are done.
+  await worker.run();
+  await close();
+  await connection.close();
+  log.info('worker stopped');
+}
+
+/** Sized for a 2-core box that also runs Temporal, the database and the gateway; see README "Worker tuning". */
+function workerTuning(): {
+  maxCachedWorkflows: number;
+  maxConcurrentWorkflowTaskExecutions: number;
+  maxConcurrentActivityTaskExecutions: number;
+} {
+  const env = process.env;
+  return {
+    maxCachedWorkflows: Number(env.OTA_WORKER_MAX_CACHED_WORKFLOWS ?? 1000),
+    maxConcurrentWorkflowTaskExecutions: Number(env.OTA_WORKER_WORKFLOW_TASKS ?? 40),
+    maxConcurrentActivityTaskExecutions: Number(env.OTA_WORKER_ACTIVITY_TASKS ?? 100),
+  };
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`[worker] failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});
