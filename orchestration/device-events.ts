@@ -1,0 +1,38 @@
+/**
+ * What the gateway tells the orchestration about devices, and what it asks.
+ * The gateway depends only on this interface; orchestration/temporal-device-events.ts
+ * implements it with Temporal signals and updates. Every method must be safe
+ * to call for a device with no upgrade in progress (it then does nothing, or
+ * answers "no offer"), and must not throw for that case.
+ */
+import type { FirmwareOffer } from '../domain/types';
+
+export interface DeviceRef {
+  productKey: string;
+  deviceKey: string;
+}
+
+export interface DeviceEvents {
+  /** The device logged in (MQTT CONNECT accepted). */
+  connected(device: DeviceRef): Promise<void>;
+  /** The device's session ended: clean disconnect, socket error or keepalive timeout. */
+  disconnected(device: DeviceRef, reason: string): Promise<void>;
+  /** The device reported its firmware version (already stored in the registry by the gateway). */
+  versionReported(device: DeviceRef, version: string): Promise<void>;
+  /** An `ota/device/progress` report: step "0".."100", or a negative failure code. */
+  progressReported(device: DeviceRef, step: number, desc: string): Promise<void>;
+  /** An optional `ota/device/upgrade_reply` to a command the service pushed. */
+  upgradeReplied(device: DeviceRef, commandId: string, code: number, message: string): Promise<void>;
+  /** `getversion` or legacy `request`: the firmware offered to this device now (empty: none). */
+  firmwareRequested(device: DeviceRef): Promise<FirmwareOffer[]>;
+}
+
+/** Told by the API when devices are registered, so running increment tasks rescan. */
+export interface RegistryEvents {
+  devicesRegistered(productKey: string): Promise<void>;
+}
+
+/** The MQTT topic of the upgrade command (cloud → device), EnOS §3.4. */
+export function upgradeCommandTopic(device: DeviceRef): string {
+  return `/sys/${device.productKey}/${device.deviceKey}/ota/device/upgrade`;
+}
