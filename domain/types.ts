@@ -7,6 +7,12 @@
 
 export type Scalar = string | number | boolean;
 
+/** A device's identity: unique within the service. */
+export interface DeviceRef {
+  productKey: string;
+  deviceKey: string;
+}
+
 export interface Device {
   productKey: string;
   deviceKey: string;

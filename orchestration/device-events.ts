@@ -5,12 +5,9 @@
  * to call for a device with no upgrade in progress (it then does nothing, or
  * answers "no offer"), and must not throw for that case.
  */
-import type { FirmwareOffer } from '../domain/types';
+import type { DeviceRef, FirmwareOffer } from '../domain/types';
 
-export interface DeviceRef {
-  productKey: string;
-  deviceKey: string;
-}
+export type { DeviceRef };
 
 export interface DeviceEvents {
   /** The device logged in (MQTT CONNECT accepted). */
