@@ -2,17 +2,28 @@
  * Assembles the /v1 routers from their modules. Each resource lives in its own
  * file under api/routes/; this is the one list of them.
  */
-import type { Connection } from '@temporalio/client';
+import { Client, type Connection } from '@temporalio/client';
 import type { Router } from 'express';
 import type { Db } from 'mongodb';
 import type { Config } from '../config/config';
+import { ensureAllIndexes } from '../db/all-indexes';
+import { createTaskService } from '../orchestration/task-service';
+import type { RegistryEvents } from '../orchestration/device-events';
 import type { Logger } from '../runtime/log';
+import { openApiRouter } from './openapi/router';
+import { assetTreesRouter } from './routes/asset-trees';
+import { devicesRouter } from './routes/devices';
+import { firmwareRouter } from './routes/firmware';
+import { tasksRouter } from './routes/tasks';
+import { verificationRouter } from './routes/verification';
 
 export interface ApiContext {
   config: Config;
   db: Db;
   temporal: Connection;
   log: Logger;
+  /** Told after devices are registered, so running increment tasks rescan. Optional: tests may leave it out. */
+  registryEvents?: RegistryEvents;
 }
 
 export interface Api {
@@ -21,6 +32,18 @@ export interface Api {
 }
 
 export async function buildApi(ctx: ApiContext): Promise<Api> {
-  void ctx;
-  return { routers: [], extra: [] };
+  await ensureAllIndexes(ctx.db);
+  const tasks = createTaskService({
+    db: ctx.db,
+    client: new Client({ connection: ctx.temporal, namespace: ctx.config.temporalNamespace }),
+    taskQueue: ctx.config.temporalTaskQueue,
+  });
+  const routers: Router[] = [
+    devicesRouter({ db: ctx.db, log: ctx.log, registryEvents: ctx.registryEvents }),
+    firmwareRouter({ db: ctx.db }),
+    assetTreesRouter({ db: ctx.db }),
+    verificationRouter({ db: ctx.db, tasks }),
+    tasksRouter({ db: ctx.db, tasks }),
+  ];
+  return { routers, extra: [openApiRouter()] };
 }

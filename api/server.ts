@@ -1,9 +1,10 @@
 /** The API process: wiring only. */
-import { Connection } from '@temporalio/client';
+import { Client, Connection } from '@temporalio/client';
 import { loadConfig } from '../config/config';
 import { connectMongo } from '../db/mongo';
 import { createLogger } from '../runtime/log';
 import { onShutdown } from '../runtime/shutdown';
+import { createTemporalDeviceEvents } from '../orchestration/temporal-device-events';
 import { createApp } from './app';
 import { buildApi } from './routes';
 
@@ -13,7 +14,9 @@ async function main(): Promise<void> {
   const mongo = await connectMongo(config.mongodbUrl);
   // Lazy: the API comes up (and /healthz can say "temporal down") even while Temporal is away.
   const temporal = Connection.lazy({ address: config.temporalAddress });
-  const api = await buildApi({ config, db: mongo.db, temporal, log });
+  const client = new Client({ connection: temporal, namespace: config.temporalNamespace });
+  const registryEvents = createTemporalDeviceEvents({ client, db: mongo.db, taskQueue: config.temporalTaskQueue, log });
+  const api = await buildApi({ config, db: mongo.db, temporal, log, registryEvents });
   const app = createApp({
     log,
     apiToken: config.apiToken,

@@ -1,18 +1,37 @@
 /** Builds the activity implementations with their real clients (MongoDB, MQTT, Temporal). */
+import { Client, Connection } from '@temporalio/client';
+import { createCommandPublisher } from '../activities/command-publisher';
+import { createDeviceActivities } from '../activities/device-activities';
+import { createTaskActivities } from '../activities/task-activities';
 import type { Config } from '../config/config';
+import { ensureAllIndexes } from '../db/all-indexes';
 import { connectMongo } from '../db/mongo';
 import type { Logger } from '../runtime/log';
 
 export interface WorkerActivities {
-  activities: Record<string, (...args: never[]) => Promise<unknown>>;
+  activities: object;
   close(): Promise<void>;
 }
 
 export async function createWorkerActivities(config: Config, log: Logger): Promise<WorkerActivities> {
   const mongo = await connectMongo(config.mongodbUrl);
-  log.debug('activities connected to the database');
+  await ensureAllIndexes(mongo.db);
+  const connection = await Connection.connect({ address: config.temporalAddress });
+  const client = new Client({ connection, namespace: config.temporalNamespace });
+  const publisher = createCommandPublisher({
+    url: config.mqttUrl,
+    username: config.serviceMqttUsername,
+    password: config.serviceMqttPassword,
+  });
   return {
-    activities: {},
-    close: () => mongo.close(),
+    activities: {
+      ...createDeviceActivities({ db: mongo.db, publisher }),
+      ...createTaskActivities({ db: mongo.db, client, taskQueue: config.temporalTaskQueue, log }),
+    },
+    async close() {
+      await publisher.close();
+      await connection.close();
+      await mongo.close();
+    },
   };
 }

@@ -1,2 +1,3 @@
 /** Every workflow the worker registers. The bundle is built from this file. */
-export {};
+export { deviceUpgradeWorkflow } from './device-upgrade';
+export { upgradeTaskWorkflow } from './upgrade-task';

@@ -1,0 +1,93 @@
+/**
+ * What the workflows ask of the outside world. Types only: workflows import
+ * this module with `import type`, the worker provides the implementations
+ * (activities/*.ts), and workflow tests may provide their own.
+ */
+import type {
+  Failure,
+  FirmwareOffer,
+  RecordStatus,
+  RetryPolicy,
+  Schedule,
+  TaskKind,
+  TaskStatus,
+  TimelineEntry,
+  WaitReason,
+} from '../domain/types';
+
+/** Everything a device workflow needs to know, fixed when it starts. */
+export interface DeviceUpgradeInput {
+  taskId: string;
+  kind: TaskKind;
+  productKey: string;
+  deviceKey: string;
+  firmwareId: string;
+  firmware: FirmwareOffer;
+  method: 'push' | 'request';
+  upgradeTimeoutS: number;
+  schedule?: Schedule;
+  retry?: RetryPolicy;
+  /** How long a request-mode offer waits for the device to take it up. */
+  offerTtlS: number;
+}
+
+/** A change to one device's record: fields to set and timeline entries to append. */
+export interface RecordUpdate {
+  taskId: string;
+  deviceKey: string;
+  status?: RecordStatus;
+  waitReason?: WaitReason | 'retry_scheduled' | null;
+  progress?: number;
+  failure?: Failure | null;
+  skipReason?: string | null;
+  attempts?: number;
+  /** True while a device workflow owns the record; the task only claims records without one. */
+  inWorkflow?: boolean;
+  deviceOnline?: boolean;
+  timeline: TimelineEntry[];
+}
+
+export interface DeviceActivities {
+  /**
+   * Marks the device's record as owned by this workflow (the task then never
+   * claims it twice) and reads the device's presence and reported version.
+   */
+  claimRecord(input: {
+    taskId: string;
+    productKey: string;
+    deviceKey: string;
+  }): Promise<{ online: boolean; version: string | null }>;
+  /** Publishes the EnOS upgrade command to the device's session through the gateway. */
+  pushUpgradeCommand(input: {
+    productKey: string;
+    deviceKey: string;
+    commandId: string;
+    firmware: FirmwareOffer;
+  }): Promise<void>;
+  updateRecord(update: RecordUpdate): Promise<void>;
+}
+
+export interface StartResult {
+  /** Device workflows started (or found already running for this task). */
+  started: string[];
+  /** Records closed without a workflow: busy in another task, already on target. */
+  skipped: number;
+  /** Fewer pushable records than asked for: nothing more to claim right now. */
+  exhausted: boolean;
+}
+
+export interface TaskActivities {
+  /** Snapshot: writes the fixed list of records. Increment: admits the devices that match now. Returns the scan cursor. */
+  prepareTask(input: { taskId: string }): Promise<{ admitted: number; cursorMs: number }>;
+  /** Increment: admits devices registered or reporting a version since the cursor. */
+  admitNewDevices(input: { taskId: string; sinceMs: number }): Promise<{ admitted: number; cursorMs: number }>;
+  /** Starts device workflows for up to `limit` waiting records whose devices are online. */
+  startPushableDevices(input: { taskId: string; limit: number }): Promise<StartResult>;
+  /** Records that are not final yet (to be pushed, pushed, upgrading). */
+  countOpenRecords(input: { taskId: string }): Promise<number>;
+  setTaskStatus(input: { taskId: string; status: TaskStatus }): Promise<void>;
+  /** Cancels waiting records and asks running device workflows of the task to stop. */
+  cancelTaskDevices(input: { taskId: string; reason: string }): Promise<{ cancelled: number; signalled: number }>;
+  /** Verification tasks: marks the firmware verified when every device succeeded. */
+  concludeVerification(input: { taskId: string }): Promise<{ verified: boolean }>;
+}

@@ -1,0 +1,44 @@
+/** The device workflow's activities: thin adapters to MongoDB and the gateway. */
+import type { Db } from 'mongodb';
+import { applyRecordUpdate, recordsCollection } from '../db/records';
+import type { CommandPublisher } from './command-publisher';
+import type { DeviceActivities } from './contracts';
+
+interface DeviceDoc {
+  online?: boolean;
+  firmwareVersion?: string;
+}
+
+export function createDeviceActivities(deps: { db: Db; publisher: CommandPublisher }): DeviceActivities {
+  const { db, publisher } = deps;
+  return {
+    async claimRecord({ taskId, productKey, deviceKey }) {
+      await recordsCollection(db).updateOne(
+        { taskId, deviceKey },
+        { $set: { inWorkflow: true, updatedAt: new Date() } },
+      );
+      const device = await db
+        .collection<DeviceDoc>('devices')
+        .findOne({ productKey, deviceKey }, { projection: { online: 1, firmwareVersion: 1 } });
+      return { online: device?.online === true, version: device?.firmwareVersion ?? null };
+    },
+
+    async pushUpgradeCommand({ productKey, deviceKey, commandId, firmware }) {
+      await publisher.publishUpgrade({ productKey, deviceKey }, commandId, firmware);
+    },
+
+    async updateRecord(update) {
+      // A device that went back to waiting takes the registry's presence now, not the workflow's older view.
+      if (update.status === 'to_be_pushed' && update.inWorkflow === false) {
+        const rec = await recordsCollection(db).findOne({ taskId: update.taskId, deviceKey: update.deviceKey });
+        if (rec) {
+          const device = await db
+            .collection<DeviceDoc>('devices')
+            .findOne({ productKey: rec.productKey, deviceKey: update.deviceKey }, { projection: { online: 1 } });
+          update = { ...update, deviceOnline: device?.online === true };
+        }
+      }
+      await applyRecordUpdate(db, update);
+    },
+  };
+}

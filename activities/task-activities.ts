@@ -1,0 +1,276 @@
+/**
+ * The task workflow's activities: fixing and growing the device list in
+ * MongoDB, and starting device workflows in batches through the Temporal
+ * client (top-level starts: no pending-children limit, a handful of history
+ * events per batch instead of several per device).
+ */
+import { Context } from '@temporalio/activity';
+import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import type { Db, Filter } from 'mongodb';
+import { treeDeviceKeysFor } from '../db/asset-trees';
+import { devices, type DeviceDoc } from '../db/devices';
+import { firmwares } from '../db/firmware';
+import {
+  applyRecordUpdate,
+  countOpenRecords,
+  insertWaitingRecords,
+  pushableRecords,
+  recordsCollection,
+  timelineEntry,
+  type NewRecord,
+} from '../db/records';
+import { buildScopeQuery, scanScope } from '../db/scope';
+import { findTask, setTaskStatus, type TaskDoc } from '../db/tasks';
+import { deviceWorkflowId } from '../domain/ids';
+import { needsTrees, type ScopeSpec } from '../domain/scope';
+import type { Device } from '../domain/types';
+import { deviceStartOptions } from '../orchestration/device-workflows';
+import type { Logger } from '../runtime/log';
+import { cancelDeviceUpgrade } from '../workflows/messages';
+import { OtaTaskId } from '../workflows/search-attributes';
+import type { deviceUpgradeWorkflow } from '../workflows/device-upgrade';
+import type { StartResult, TaskActivities } from './contracts';
+
+/** Devices can report a version a little before our clock says so (several processes): rescan with overlap. */
+const CLOCK_SKEW_MS = 5000;
+const PAGE = 500;
+
+export interface TaskActivityDeps {
+  db: Db;
+  client: Client;
+  taskQueue: string;
+  log: Logger;
+}
+
+export function createTaskActivities(deps: TaskActivityDeps): TaskActivities {
+  const { db, client, taskQueue, log } = deps;
+
+  const loadTask = async (taskId: string): Promise<TaskDoc> => {
+    const task = await findTask(db, taskId);
+    if (!task) throw new Error(`task ${taskId} not found in the database`);
+    return task;
+  };
+
+  return {
+    async prepareTask({ taskId }) {
+      const task = await loadTask(taskId);
+      const scanStartedAt = Date.now();
+      const resumeFrom = (Context.current().info.heartbeatDetails as string | null | undefined) ?? null;
+      let admitted = 0;
+      for await (const page of scanScope(db, scopeOf(task), { pageSize: PAGE, after: resumeFrom })) {
+        // Snapshot: only devices that existed when the task was created, however quickly later ones register.
+        const members =
+          task.strategy === 'snapshot'
+            ? page.devices.filter((d) => Date.parse(d.createdAt) <= task.createdAt.getTime())
+            : page.devices;
+        admitted += await insertWaitingRecords(
+          db,
+          members.map((d) => newRecord(task, d)),
+          new Date(),
+        );
+        Context.current().heartbeat(page.cursor);
+      }
+      log.info('task prepared', { taskId, strategy: task.strategy, admitted });
+      return { admitted, cursorMs: scanStartedAt - CLOCK_SKEW_MS };
+    },
+
+    async admitNewDevices({ taskId, sinceMs }) {
+      const task = await loadTask(taskId);
+      const scanStartedAt = Date.now();
+      const spec = scopeOf(task);
+      const trees = needsTrees(spec)
+        ? await treeDeviceKeysFor(db, spec.productKey, spec.filter?.assetTrees)
+        : undefined;
+      const since = new Date(sinceMs);
+      const changed: Filter<DeviceDoc> = {
+        ...buildScopeQuery(spec, trees),
+        $or: [{ createdAt: { $gte: since } }, { versionReportedAt: { $gte: since } }],
+      };
+      let admitted = 0;
+      let after: string | null = null;
+      for (;;) {
+        const query: Filter<DeviceDoc> = after === null ? changed : { $and: [changed, { deviceKey: { $gt: after } }] };
+        const page = await devices(db)
+          .find(query, { projection: { _id: 0, deviceSecret: 0 } })
+          .sort({ deviceKey: 1 })
+          .limit(PAGE)
+          .toArray();
+        if (page.length === 0) break;
+        admitted += await admitPage(db, task, page);
+        after = page[page.length - 1].deviceKey;
+        Context.current().heartbeat(after);
+        if (page.length < PAGE) break;
+      }
+      if (admitted > 0) log.info('devices joined increment task', { taskId, admitted });
+      return { admitted, cursorMs: scanStartedAt - CLOCK_SKEW_MS };
+    },
+
+    async startPushableDevices({ taskId, limit }): Promise<StartResult> {
+      const task = await loadTask(taskId);
+      const records = await pushableRecords(db, taskId, limit);
+      const started: string[] = [];
+      let skipped = 0;
+      for (const rec of records) {
+        const outcome = await startDevice(client, db, task, rec.deviceKey, taskQueue);
+        if (outcome === 'started') started.push(rec.deviceKey);
+        else if (outcome === 'busy') skipped += 1;
+        Context.current().heartbeat(rec.deviceKey);
+      }
+      return { started, skipped, exhausted: records.length < limit };
+    },
+
+    async countOpenRecords({ taskId }) {
+      return countOpenRecords(db, taskId);
+    },
+
+    async setTaskStatus({ taskId, status }) {
+      await setTaskStatus(db, taskId, status);
+    },
+
+    async cancelTaskDevices({ taskId, reason }) {
+      const now = new Date();
+      const waiting = await recordsCollection(db).updateMany(
+        { taskId, status: 'to_be_pushed', inWorkflow: false },
+        {
+          $set: { status: 'cancelled', waitReason: null, updatedAt: now },
+          $push: { timeline: { $each: [timelineEntry('cancelled', reason, now)], $slice: -50 } },
+        },
+      );
+      // Device workflows decide for themselves: cancelled unless the device is already upgrading.
+      let signalled = 0;
+      const owned = recordsCollection(db).find(
+        { taskId, inWorkflow: true },
+        { projection: { productKey: 1, deviceKey: 1 } },
+      );
+      for await (const rec of owned) {
+        try {
+          await client.workflow.getHandle(deviceWorkflowId(rec)).signal(cancelDeviceUpgrade, { reason });
+          signalled += 1;
+        } catch {
+          // Finished meanwhile: its record says how it ended.
+        }
+        Context.current().heartbeat(rec.deviceKey);
+      }
+      return { cancelled: waiting.modifiedCount, signalled };
+    },
+
+    async concludeVerification({ taskId }) {
+      const task = await loadTask(taskId);
+      const notSucceeded = await recordsCollection(db).countDocuments({ taskId, status: { $ne: 'success' } });
+      const total = await recordsCollection(db).countDocuments({ taskId });
+      const verified = total > 0 && notSucceeded === 0;
+      if (verified) {
+        await firmwares(db).updateOne(
+          { firmwareId: task.firmwareId },
+          { $set: { verified: true, verifiedAt: new Date(), verifiedBy: taskId } },
+        );
+      }
+      log.info('verification concluded', { taskId, firmwareId: task.firmwareId, verified });
+      return { verified };
+    },
+  };
+}
+
+function scopeOf(task: TaskDoc): ScopeSpec {
+  return {
+    productKey: task.productKey,
+    sourceVersions: task.sourceVersions,
+    scope: task.scope,
+    ...(task.filter ? { filter: task.filter } : {}),
+  };
+}
+
+function newRecord(task: TaskDoc, device: Pick<Device, 'deviceKey' | 'firmwareVersion' | 'online'>): NewRecord {
+  return {
+    taskId: task.taskId,
+    productKey: task.productKey,
+    deviceKey: device.deviceKey,
+    fromVersion: device.firmwareVersion ?? null,
+    toVersion: task.firmware.version,
+    deviceOnline: device.online,
+  };
+}
+
+/**
+ * Admits a page of changed devices: new ones get a waiting record; ones whose
+ * record ended (skipped, success, failure) and that reported a source version
+ * since are re-admitted (SPEC behaviour 1: "may re-admit it later").
+ */
+async function admitPage(db: Db, task: TaskDoc, page: DeviceDoc[]): Promise<number> {
+  const now = new Date();
+  let admitted = await insertWaitingRecords(
+    db,
+    page.map((d) => newRecord(task, d)),
+    now,
+  );
+  for (const d of page) {
+    if (!d.versionReportedAt) continue;
+    const readmit = await recordsCollection(db).updateOne(
+      {
+        taskId: task.taskId,
+        deviceKey: d.deviceKey,
+        status: { $in: ['skipped', 'success', 'failure'] },
+        updatedAt: { $lt: d.versionReportedAt },
+      },
+      {
+        $set: {
+          status: 'to_be_pushed',
+          waitReason: null,
+          failure: null,
+          skipReason: null,
+          progress: 0,
+          fromVersion: d.firmwareVersion ?? null,
+          deviceOnline: d.online,
+          inWorkflow: false,
+          updatedAt: now,
+        },
+        $push: {
+          timeline: {
+            $each: [timelineEntry('rejoined', `reported source version ${d.firmwareVersion}`, now)],
+            $slice: -50,
+          },
+        },
+      },
+    );
+    admitted += readmit.modifiedCount;
+  }
+  return admitted;
+}
+
+/**
+ * Starts one device's workflow. A running workflow of another task means the
+ * device is busy: its record is closed as skipped, naming the holder.
+ */
+async function startDevice(
+  client: Client,
+  db: Db,
+  task: TaskDoc,
+  deviceKey: string,
+  taskQueue: string,
+): Promise<'started' | 'running' | 'busy'> {
+  try {
+    await client.workflow.start<typeof deviceUpgradeWorkflow>(
+      'deviceUpgradeWorkflow',
+      deviceStartOptions(task, deviceKey, taskQueue),
+    );
+    return 'started';
+  } catch (err) {
+    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+  }
+  const holder = await client.workflow
+    .getHandle(deviceWorkflowId({ productKey: task.productKey, deviceKey }))
+    .describe()
+    .then((d) => d.typedSearchAttributes.get(OtaTaskId) ?? 'another task')
+    .catch(() => 'another task');
+  // Ours from an earlier attempt of this activity: it is running, not newly started.
+  if (holder === task.taskId) return 'running';
+  await applyRecordUpdate(db, {
+    taskId: task.taskId,
+    deviceKey,
+    status: 'skipped',
+    skipReason: `busy: being upgraded by ${holder}`,
+    inWorkflow: false,
+    timeline: [timelineEntry('skipped', `busy: being upgraded by ${holder}`)],
+  });
+  return 'busy';
+}

@@ -1,0 +1,17 @@
+/** Every collection's indexes, created (idempotently) by each process that writes. */
+import type { Db } from 'mongodb';
+import { DEVICES } from './devices';
+import { ensureRegistryIndexes } from './indexes';
+import { ensureRecordIndexes } from './records';
+import { ensureTaskIndexes } from './tasks';
+
+export async function ensureAllIndexes(db: Db): Promise<void> {
+  await ensureRegistryIndexes(db);
+  await ensureTaskIndexes(db);
+  await ensureRecordIndexes(db);
+  // Increment tasks admit devices registered or reporting a version since their cursor.
+  await db.collection(DEVICES).createIndexes([
+    { key: { productKey: 1, createdAt: 1 }, name: 'device_product_created' },
+    { key: { productKey: 1, versionReportedAt: 1 }, name: 'device_product_version_reported' },
+  ]);
+}

@@ -1,0 +1,143 @@
+/**
+ * The `records` collection: one document per (task, device), the source of
+ * truth for the detail tabs and counts. Besides the public record fields it
+ * keeps two working fields:
+ * - `deviceOnline`, kept current for waiting records by the gateway, so the
+ *   task can claim "waiting and online" devices with one indexed query;
+ * - `inWorkflow`, true while a device workflow owns the record, so the task
+ *   never claims a device twice.
+ */
+import type { Collection, Db } from 'mongodb';
+import type { RecordUpdate } from '../activities/contracts';
+import type { DeviceUpgradeRecord, RecordStatus, TimelineEntry } from '../domain/types';
+
+export interface RecordDoc extends Omit<DeviceUpgradeRecord, 'createdAt' | 'updatedAt' | 'waitReason'> {
+  waitReason: DeviceUpgradeRecord['waitReason'] | 'retry_scheduled';
+  deviceOnline: boolean;
+  inWorkflow: boolean;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+/** Records that still need something to happen. */
+export const OPEN_STATUSES: readonly RecordStatus[] = ['to_be_pushed', 'pushed', 'upgrading'];
+/** How many timeline entries a record keeps (the newest). */
+export const TIMELINE_LIMIT = 50;
+
+export const recordsCollection = (db: Db): Collection<RecordDoc> => db.collection<RecordDoc>('records');
+
+export async function ensureRecordIndexes(db: Db): Promise<void> {
+  const records = recordsCollection(db);
+  await records.createIndex({ taskId: 1, deviceKey: 1 }, { unique: true });
+  await records.createIndex({ taskId: 1, status: 1, deviceKey: 1 });
+  await records.createIndex({ taskId: 1, status: 1, deviceOnline: 1, inWorkflow: 1, deviceKey: 1 });
+  await records.createIndex({ productKey: 1, deviceKey: 1, status: 1 });
+}
+
+export interface NewRecord {
+  taskId: string;
+  productKey: string;
+  deviceKey: string;
+  fromVersion: string | null;
+  toVersion: string;
+  deviceOnline: boolean;
+}
+
+/**
+ * Inserts waiting records; devices that already have one in this task are
+ * left alone (unique index), so a retried batch writes nothing twice.
+ * Returns how many were new.
+ */
+export async function insertWaitingRecords(db: Db, batch: NewRecord[], at: Date): Promise<number> {
+  if (batch.length === 0) return 0;
+  const ops = batch.map((r) => ({
+    updateOne: {
+      filter: { taskId: r.taskId, deviceKey: r.deviceKey },
+      update: {
+        $setOnInsert: {
+          ...r,
+          status: 'to_be_pushed' as RecordStatus,
+          waitReason: null,
+          progress: 0,
+          failure: null,
+          skipReason: null,
+          attempts: 0,
+          inWorkflow: false,
+          timeline: [{ at: at.toISOString(), event: 'joined', detail: `on version ${r.fromVersion ?? 'unknown'}` }],
+          createdAt: at,
+          updatedAt: at,
+        },
+      },
+      upsert: true,
+    },
+  }));
+  const result = await recordsCollection(db).bulkWrite(ops, { ordered: false });
+  return result.upsertedCount;
+}
+
+export async function applyRecordUpdate(db: Db, update: RecordUpdate, at = new Date()): Promise<void> {
+  const { taskId, deviceKey, timeline, ...fields } = update;
+  const set: Record<string, unknown> = { updatedAt: at };
+  for (const [k, v] of Object.entries(fields)) if (v !== undefined) set[k] = v;
+  await recordsCollection(db).updateOne(
+    { taskId, deviceKey },
+    {
+      $set: set,
+      ...(timeline.length ? { $push: { timeline: { $each: timeline, $slice: -TIMELINE_LIMIT } } } : {}),
+    },
+  );
+}
+
+/** Waiting records whose device is online and that no device workflow owns, in deviceKey order. */
+export async function pushableRecords(db: Db, taskId: string, limit: number): Promise<RecordDoc[]> {
+  return recordsCollection(db)
+    .find(
+      { taskId, status: 'to_be_pushed', deviceOnline: true, inWorkflow: false },
+      { sort: { deviceKey: 1 }, limit, projection: { _id: 0 } },
+    )
+    .toArray();
+}
+
+export async function countOpenRecords(db: Db, taskId: string): Promise<number> {
+  return recordsCollection(db).countDocuments({ taskId, status: { $in: [...OPEN_STATUSES] } });
+}
+
+export async function countsByStatus(db: Db, taskId: string): Promise<Record<RecordStatus, number>> {
+  const rows = await recordsCollection(db)
+    .aggregate<{ _id: RecordStatus; n: number }>([
+      { $match: { taskId } },
+      { $group: { _id: '$status', n: { $sum: 1 } } },
+    ])
+    .toArray();
+  const counts: Record<RecordStatus, number> = {
+    to_be_pushed: 0,
+    pushed: 0,
+    upgrading: 0,
+    success: 0,
+    failure: 0,
+    skipped: 0,
+    cancelled: 0,
+  };
+  for (const row of rows) if (row._id in counts) counts[row._id] = row.n;
+  return counts;
+}
+
+/** The gateway's presence change, applied to every waiting record of the device (all tasks). */
+export async function markWaitingRecordsPresence(
+  db: Db,
+  productKey: string,
+  deviceKey: string,
+  online: boolean,
+): Promise<string[]> {
+  const records = recordsCollection(db);
+  const waiting = await records
+    .find({ productKey, deviceKey, status: 'to_be_pushed' }, { projection: { taskId: 1, deviceOnline: 1 } })
+    .toArray();
+  if (waiting.length === 0) return [];
+  await records.updateMany({ productKey, deviceKey, status: 'to_be_pushed' }, { $set: { deviceOnline: online } });
+  return waiting.map((r) => r.taskId);
+}
+
+export function timelineEntry(event: string, detail?: string, at = new Date()): TimelineEntry {
+  return { at: at.toISOString(), event, ...(detail ? { detail } : {}) };
+}

@@ -1,0 +1,107 @@
+/**
+ * What the API shows of tasks and records: lists with keyset pagination, the
+ * counts per status, and the waiting reason of a waiting record, derived at
+ * read time from the task's state and the device's presence (so pausing a
+ * task or closing a window does not rewrite 100,000 records).
+ */
+import type { Db, Filter } from 'mongodb';
+import { isWindowOpen } from '../domain/schedule';
+import type { DeviceUpgradeRecord, TaskStatus, WaitReason } from '../domain/types';
+import { afterKeys, decodeCursor, encodeCursor, type Page } from './paging';
+import { countsByStatus, recordsCollection, type RecordDoc } from './records';
+import { tasksCollection, type TaskDoc } from './tasks';
+
+export type RecordView = Omit<DeviceUpgradeRecord, 'waitReason'> & {
+  waitReason: WaitReason | 'retry_scheduled' | null;
+};
+
+export function waitReasonOf(rec: RecordDoc, task: TaskDoc, now = Date.now()): RecordView['waitReason'] {
+  if (rec.status !== 'to_be_pushed') return null;
+  if (rec.waitReason === 'retry_scheduled') return rec.waitReason;
+  if (task.status === 'paused') return 'paused';
+  if (task.method === 'push' && !isWindowOpen(task.schedule, now)) return 'window_closed';
+  if (!rec.deviceOnline) return 'offline';
+  return task.method === 'push' ? 'concurrency_limit' : null;
+}
+
+export function recordView(rec: RecordDoc, task: TaskDoc): RecordView {
+  return {
+    taskId: rec.taskId,
+    productKey: rec.productKey,
+    deviceKey: rec.deviceKey,
+    fromVersion: rec.fromVersion,
+    toVersion: rec.toVersion,
+    status: rec.status,
+    waitReason: waitReasonOf(rec, task),
+    progress: rec.progress,
+    failure: rec.failure,
+    skipReason: rec.skipReason ?? null,
+    attempts: rec.attempts,
+    timeline: rec.timeline,
+    createdAt: rec.createdAt.toISOString(),
+    updatedAt: rec.updatedAt.toISOString(),
+  };
+}
+
+export function taskView(task: TaskDoc, counts?: Record<string, number>): Record<string, unknown> {
+  const { idempotencyKey: _key, firmware, ...rest } = task;
+  return {
+    ...rest,
+    targetVersion: firmware.version,
+    ...(counts ? { counts, total: Object.values(counts).reduce((a, b) => a + b, 0) } : {}),
+    createdAt: task.createdAt.toISOString(),
+    updatedAt: task.updatedAt.toISOString(),
+  };
+}
+
+export async function taskWithCounts(db: Db, task: TaskDoc): Promise<Record<string, unknown>> {
+  return taskView(task, await countsByStatus(db, task.taskId));
+}
+
+export async function listTasks(
+  db: Db,
+  q: { firmwareId?: string; status?: TaskStatus; limit: number; cursor?: string },
+): Promise<Page<Record<string, unknown>>> {
+  const filter: Filter<TaskDoc> = {};
+  if (q.firmwareId) filter.firmwareId = q.firmwareId;
+  if (q.status) filter.status = q.status;
+  // Newest first: task ids are time-ordered.
+  if (q.cursor) filter.taskId = { $lt: decodeCursor(q.cursor, 1)[0] };
+  const docs = await tasksCollection(db)
+    .find(filter, { projection: { _id: 0 } })
+    .sort({ taskId: -1 })
+    .limit(q.limit + 1)
+    .toArray();
+  const page = docs.slice(0, q.limit);
+  return {
+    items: page.map((t) => taskView(t)),
+    nextCursor: docs.length > q.limit ? encodeCursor([page[page.length - 1].taskId]) : null,
+  };
+}
+
+export async function listRecords(
+  db: Db,
+  task: TaskDoc,
+  q: { status?: string; deviceKey?: string; limit: number; cursor?: string },
+): Promise<Page<RecordView>> {
+  const conditions: Filter<RecordDoc>[] = [{ taskId: task.taskId }];
+  if (q.status) conditions.push({ status: q.status as RecordDoc['status'] });
+  // Prefix search on the key, as a range so the (taskId, status, deviceKey) index serves it.
+  if (q.deviceKey) conditions.push({ deviceKey: { $gte: q.deviceKey, $lt: `${q.deviceKey}\uffff` } });
+  if (q.cursor) conditions.push(afterKeys(['deviceKey'], decodeCursor(q.cursor, 1)) as Filter<RecordDoc>);
+  const docs = await recordsCollection(db)
+    .find({ $and: conditions }, { projection: { _id: 0 } })
+    .sort({ deviceKey: 1 })
+    .limit(q.limit + 1)
+    .toArray();
+  const page = docs.slice(0, q.limit);
+  return {
+    items: page.map((r) => recordView(r, task)),
+    nextCursor: docs.length > q.limit ? encodeCursor([page[page.length - 1].deviceKey]) : null,
+  };
+}
+
+export async function getRecord(db: Db, task: TaskDoc, deviceKey: string): Promise<RecordView | null> {
+  const rec = await recordsCollection(db).findOne({ taskId: task.taskId, deviceKey }, { projection: { _id: 0 } });
+  return rec ? recordView(rec, task) : null;
+}

@@ -1,0 +1,172 @@
+/**
+ * The orchestration side of the gateway: device events become Temporal
+ * signals to the device's upgrade workflow (its id is derived from the device,
+ * no lookup) and "rescan" hints to the tasks that may care; a firmware request
+ * becomes an update-with-start on the device workflow, whose answer is the
+ * offer or a refusal.
+ *
+ * Why update-with-start on the device workflow rather than an update on the
+ * task: the device id makes "one upgrade per device" atomic (a device busy in
+ * another task refuses through the same id), the update's answer is the offer
+ * itself, and a task workflow never receives one update per device (a run
+ * takes at most 2,000 updates, 10 in flight).
+ */
+import {
+  WithStartWorkflowOperation,
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+  type Client,
+} from '@temporalio/client';
+import type { SignalDefinition } from '@temporalio/common';
+import type { Db } from 'mongodb';
+import { devices } from '../db/devices';
+import { insertWaitingRecords, markWaitingRecordsPresence, recordsCollection } from '../db/records';
+import { activeIncrementTasks, activeRequestTasks, type TaskDoc } from '../db/tasks';
+import { treeDeviceKeysFor } from '../db/asset-trees';
+import { deviceWorkflowId, taskWorkflowId } from '../domain/ids';
+import { isWindowOpen } from '../domain/schedule';
+import { deviceMatchesScope, needsTrees } from '../domain/scope';
+import type { FirmwareOffer } from '../domain/types';
+import type { Logger } from '../runtime/log';
+import type { deviceUpgradeWorkflow } from '../workflows/device-upgrade';
+import {
+  devicePresence,
+  deviceProgress,
+  deviceUpgradeReply,
+  devicesAdded,
+  devicesReady,
+  deviceVersion,
+  requestFirmware,
+} from '../workflows/messages';
+import { coalesce } from './coalesce';
+import type { DeviceEvents, DeviceRef, RegistryEvents } from './device-events';
+import { deviceStartOptions } from './device-workflows';
+
+export interface TemporalDeviceEventsDeps {
+  client: Client;
+  db: Db;
+  taskQueue: string;
+  log: Logger;
+}
+
+const HINT_WINDOW_MS = 500;
+
+export function createTemporalDeviceEvents(deps: TemporalDeviceEventsDeps): DeviceEvents & RegistryEvents {
+  const { client, db, taskQueue, log } = deps;
+
+  const signalDevice = async <T>(device: DeviceRef, signal: SignalDefinition<[T]>, arg: T) => {
+    try {
+      await client.workflow.getHandle(deviceWorkflowId(device)).signal(signal, arg);
+    } catch (err) {
+      // No upgrade in progress for this device: nothing to tell.
+      if (!(err instanceof WorkflowNotFoundError)) throw err;
+    }
+  };
+  const hintTask = (signalName: string) =>
+    coalesce(async (taskId) => {
+      try {
+        await client.workflow.getHandle(taskWorkflowId(taskId)).signal(signalName);
+      } catch (err) {
+        if (!(err instanceof WorkflowNotFoundError)) log.warn('task hint failed', { taskId, signal: signalName, err });
+      }
+    }, HINT_WINDOW_MS);
+  const readyHint = hintTask(devicesReady.name);
+  const addedHint = hintTask(devicesAdded.name);
+
+  const hintIncrementTasks = async (productKey: string) => {
+    for (const task of await activeIncrementTasks(db, productKey)) addedHint(task.taskId);
+  };
+
+  return {
+    async connected(device) {
+      for (const taskId of await markWaitingRecordsPresence(db, device.productKey, device.deviceKey, true))
+        readyHint(taskId);
+      await signalDevice(device, devicePresence, { online: true });
+    },
+    async disconnected(device, reason) {
+      await markWaitingRecordsPresence(db, device.productKey, device.deviceKey, false);
+      await signalDevice(device, devicePresence, { online: false, reason });
+    },
+    async versionReported(device, version) {
+      await signalDevice(device, deviceVersion, { version });
+      await hintIncrementTasks(device.productKey);
+    },
+    async progressReported(device, step, desc) {
+      await signalDevice(device, deviceProgress, { step, desc });
+    },
+    async upgradeReplied(device, commandId, code, message) {
+      await signalDevice(device, deviceUpgradeReply, { commandId, code, message });
+    },
+    async firmwareRequested(device) {
+      for (const task of await activeRequestTasks(db, device.productKey)) {
+        if (task.status !== 'running' || !isWindowOpen(task.schedule, Date.now())) continue;
+        if (!(await hasWaitingRecord(db, task, device))) continue;
+        const offer = await offerThroughDeviceWorkflow(client, task, device, taskQueue);
+        if (offer) return offer;
+      }
+      return [];
+    },
+    async devicesRegistered(productKey) {
+      await hintIncrementTasks(productKey);
+    },
+  };
+}
+
+/**
+ * The device's waiting record in the task; for an increment task a device
+ * that qualifies but has not been admitted yet (its inform is seconds old) is
+ * admitted here, so its first getversion already gets the offer.
+ */
+async function hasWaitingRecord(db: Db, task: TaskDoc, device: DeviceRef): Promise<boolean> {
+  const rec = await recordsCollection(db).findOne({ taskId: task.taskId, deviceKey: device.deviceKey });
+  if (rec) return rec.status === 'to_be_pushed';
+  if (task.strategy !== 'increment') return false;
+  const doc = await devices(db).findOne(device, { projection: { _id: 0, deviceSecret: 0 } });
+  if (!doc) return false;
+  const spec = {
+    productKey: task.productKey,
+    sourceVersions: task.sourceVersions,
+    scope: task.scope,
+    filter: task.filter,
+  };
+  const trees = needsTrees(spec) ? await treeDeviceKeysFor(db, spec.productKey, spec.filter?.assetTrees) : undefined;
+  if (!deviceMatchesScope(doc, spec, trees)) return false;
+  const now = new Date();
+  await insertWaitingRecords(
+    db,
+    [
+      {
+        taskId: task.taskId,
+        productKey: task.productKey,
+        deviceKey: device.deviceKey,
+        fromVersion: doc.firmwareVersion ?? null,
+        toVersion: task.firmware.version,
+        deviceOnline: true,
+      },
+    ],
+    now,
+  );
+  return true;
+}
+
+async function offerThroughDeviceWorkflow(
+  client: Client,
+  task: TaskDoc,
+  device: DeviceRef,
+  taskQueue: string,
+): Promise<FirmwareOffer[] | null> {
+  const start = new WithStartWorkflowOperation<typeof deviceUpgradeWorkflow>('deviceUpgradeWorkflow', {
+    ...deviceStartOptions(task, device.deviceKey, taskQueue),
+    workflowIdConflictPolicy: 'USE_EXISTING',
+  });
+  try {
+    return await client.workflow.executeUpdateWithStart(requestFirmware, {
+      args: [{ taskId: task.taskId }],
+      startWorkflowOperation: start,
+    });
+  } catch (err) {
+    // Refused: busy in another task, or the offer window has not opened yet. The device hears "nothing for you".
+    if (err instanceof WorkflowUpdateFailedError) return null;
+    throw err;
+  }
+}

@@ -1,0 +1,78 @@
+/**
+ * The device workflow's mailbox: signal and update handlers that only record
+ * what arrived, so the workflow body can take reports one at a time, in order,
+ * and read as a story.
+ */
+import * as wf from '@temporalio/workflow';
+import type { DeviceUpgradeInput } from '../activities/contracts';
+import type { Report } from '../domain/progress';
+import type { RecordStatus } from '../domain/types';
+import {
+  cancelDeviceUpgrade,
+  devicePresence,
+  deviceProgress,
+  deviceUpgradeReply,
+  deviceUpgradeState,
+  deviceVersion,
+  requestFirmware,
+} from './messages';
+
+export class DeviceSession {
+  online = false;
+  /** Presence signals seen; lets the body tell whether a registry read is older than a signal. */
+  presenceSignals = 0;
+  readonly reports: Report[] = [];
+  cancelReason: string | null = null;
+  status: RecordStatus = 'to_be_pushed';
+  progress = 0;
+  attempt = 0;
+  /** Request mode: the offer is open to the device (from the start: the workflow exists to make it). */
+  offering: boolean;
+  lastReply: { commandId: string; code: number; message: string } | null = null;
+
+  constructor(private readonly input: DeviceUpgradeInput) {
+    this.offering = input.method === 'request';
+    wf.setHandler(devicePresence, ({ online }) => {
+      this.online = online;
+      this.presenceSignals += 1;
+      this.reports.push({ kind: online ? 'online' : 'offline' });
+    });
+    wf.setHandler(deviceProgress, ({ step, desc }) => {
+      this.reports.push({ kind: 'progress', step, desc });
+    });
+    wf.setHandler(deviceVersion, ({ version }) => {
+      this.reports.push({ kind: 'version', version });
+    });
+    wf.setHandler(deviceUpgradeReply, (reply) => {
+      this.lastReply = reply;
+    });
+    wf.setHandler(cancelDeviceUpgrade, ({ reason }) => {
+      this.cancelReason ??= reason;
+    });
+    wf.setHandler(requestFirmware, () => [this.input.firmware], {
+      // Synchronous, so a refusal writes nothing to history (temporal-notes §3).
+      validator: ({ taskId }) => {
+        if (taskId !== this.input.taskId || this.input.method !== 'request') {
+          throw new Error(`device is busy: being upgraded by task ${this.input.taskId}`);
+        }
+        if (!this.offering) throw new Error('no offer is open for this device right now');
+      },
+    });
+    wf.setHandler(deviceUpgradeState, () => ({
+      taskId: this.input.taskId,
+      status: this.status,
+      progress: this.progress,
+      attempt: this.attempt,
+      online: this.online,
+    }));
+  }
+
+  get cancelled(): boolean {
+    return this.cancelReason !== null;
+  }
+
+  /** Drops queued reports (e.g. a version re-inform while waiting to be pushed). */
+  takeReport(): Report | undefined {
+    return this.reports.shift();
+  }
+}

@@ -1,0 +1,50 @@
+/**
+ * Signals, updates and queries of the task and device workflows: the one
+ * definition that workflows, activities, the gateway and the API all import.
+ */
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { FirmwareOffer, RecordStatus, TaskStatus } from '../domain/types';
+
+// ─── Device upgrade workflow ───────────────────────────────────────────────
+
+export const devicePresence = defineSignal<[{ online: boolean; reason?: string }]>('devicePresence');
+export const deviceProgress = defineSignal<[{ step: number; desc: string }]>('deviceProgress');
+export const deviceVersion = defineSignal<[{ version: string }]>('deviceVersion');
+export const deviceUpgradeReply =
+  defineSignal<[{ commandId: string; code: number; message: string }]>('deviceUpgradeReply');
+/** Cancel this device's upgrade unless it is already under way on the device (then it finishes). */
+export const cancelDeviceUpgrade = defineSignal<[{ reason: string }]>('cancelDeviceUpgrade');
+
+/** A device asks for firmware (getversion): the offer, or a refusal when this workflow is not the task's offer. */
+export const requestFirmware = defineUpdate<FirmwareOffer[], [{ taskId: string }]>('requestFirmware');
+
+export interface DeviceUpgradeState {
+  taskId: string;
+  status: RecordStatus;
+  progress: number;
+  attempt: number;
+  online: boolean;
+}
+export const deviceUpgradeState = defineQuery<DeviceUpgradeState>('deviceUpgradeState');
+
+// ─── Task workflow ─────────────────────────────────────────────────────────
+
+/** How one device's part of a task ended; "deferred" and "expired" put the device back in the queue. */
+export type DeviceOutcome = 'success' | 'failure' | 'cancelled' | 'skipped' | 'deferred' | 'expired';
+export const deviceFinished = defineSignal<[{ deviceKey: string; outcome: DeviceOutcome }]>('deviceFinished');
+/** A hint: some waiting devices may be pushable now (came online, retried). The task re-reads MongoDB. */
+export const devicesReady = defineSignal('devicesReady');
+/** A hint for increment tasks: devices were registered or reported a version; rescan from the cursor. */
+export const devicesAdded = defineSignal('devicesAdded');
+export const pauseTask = defineSignal('pauseTask');
+export const resumeTask = defineSignal('resumeTask');
+export const cancelTask = defineSignal<[{ reason: string }]>('cancelTask');
+
+export interface TaskProgress {
+  taskId: string;
+  status: TaskStatus;
+  inFlight: number;
+  finished: number;
+  runs: number;
+}
+export const taskProgress = defineQuery<TaskProgress>('taskProgress');

@@ -1,0 +1,108 @@
+/**
+ * The task workflow's state and message handlers. Everything here is small
+ * and survives continue-as-new as-is (`carry()`): a cursor, counters and the
+ * bounded set of devices in flight — never the device list itself, which
+ * lives in MongoDB.
+ */
+import * as wf from '@temporalio/workflow';
+import type { TaskStatus } from '../domain/types';
+import {
+  cancelTask,
+  deviceFinished,
+  devicesAdded,
+  devicesReady,
+  pauseTask,
+  resumeTask,
+  taskProgress,
+} from './messages';
+
+export interface CarriedTaskState {
+  prepared: boolean;
+  cursorMs: number;
+  inFlight: string[];
+  finished: number;
+  paused: boolean;
+  cancelReason: string | null;
+  status: TaskStatus;
+  runs: number;
+}
+
+export class TaskState {
+  prepared: boolean;
+  cursorMs: number;
+  readonly inFlight: Set<string>;
+  finished: number;
+  paused: boolean;
+  cancelReason: string | null;
+  status: TaskStatus;
+  runs: number;
+  /** Hints from signals; the body re-reads MongoDB when they are set. */
+  mayHavePushable = true;
+  rescanWanted = true;
+  completionCheckWanted = true;
+  /** The stored task status matches `status` (after continue-as-new it already does). */
+  statusWritten: boolean;
+
+  constructor(
+    readonly taskId: string,
+    carried: CarriedTaskState | undefined,
+  ) {
+    this.prepared = carried?.prepared ?? false;
+    this.cursorMs = carried?.cursorMs ?? 0;
+    this.inFlight = new Set(carried?.inFlight ?? []);
+    this.finished = carried?.finished ?? 0;
+    this.paused = carried?.paused ?? false;
+    this.cancelReason = carried?.cancelReason ?? null;
+    this.status = carried?.status ?? 'waiting';
+    this.runs = (carried?.runs ?? 0) + 1;
+    this.statusWritten = carried !== undefined;
+
+    wf.setHandler(deviceFinished, ({ deviceKey, outcome }) => {
+      const wasInFlight = this.inFlight.delete(deviceKey);
+      if (outcome !== 'deferred' && outcome !== 'expired') this.finished += 1;
+      // A freed slot may let another waiting device go; a deferred one waits for its reconnect hint.
+      if (wasInFlight && outcome !== 'deferred') this.mayHavePushable = true;
+      this.completionCheckWanted = true;
+    });
+    wf.setHandler(devicesReady, () => {
+      this.mayHavePushable = true;
+    });
+    wf.setHandler(devicesAdded, () => {
+      this.rescanWanted = true;
+    });
+    wf.setHandler(pauseTask, () => {
+      this.paused = true;
+    });
+    wf.setHandler(resumeTask, () => {
+      this.paused = false;
+      this.mayHavePushable = true;
+    });
+    wf.setHandler(cancelTask, ({ reason }) => {
+      this.cancelReason ??= reason;
+    });
+    wf.setHandler(taskProgress, () => ({
+      taskId: this.taskId,
+      status: this.status,
+      inFlight: this.inFlight.size,
+      finished: this.finished,
+      runs: this.runs,
+    }));
+  }
+
+  get cancelled(): boolean {
+    return this.cancelReason !== null;
+  }
+
+  carry(): CarriedTaskState {
+    return {
+      prepared: this.prepared,
+      cursorMs: this.cursorMs,
+      inFlight: [...this.inFlight],
+      finished: this.finished,
+      paused: this.paused,
+      cancelReason: this.cancelReason,
+      status: this.status,
+      runs: this.runs,
+    };
+  }
+}

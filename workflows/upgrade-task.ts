@@ -1,0 +1,143 @@
+/**
+ * Upgrade task workflow (id = task id): one batch upgrade or verification.
+ *
+ * The story: fix the device list (snapshot) or admit the devices that match
+ * now (increment); then, whenever a schedule window is open and the task is
+ * not paused, start device upgrade workflows for waiting devices that are
+ * online, never more than maxConcurrency at once; admit devices that qualify
+ * later (increment); finish when every record is final (snapshot) or when
+ * cancelled. It continues-as-new long before history limits, carrying only a
+ * cursor, counters and the devices in flight.
+ */
+import * as wf from '@temporalio/workflow';
+import type { TaskActivities } from '../activities/contracts';
+import { describeSchedule, windowState } from '../domain/schedule';
+import type { Method, Schedule, Strategy, TaskKind, TaskStatus } from '../domain/types';
+import { OtaStatus } from './search-attributes';
+import { TaskState, type CarriedTaskState } from './task-state';
+import { waitFor } from './wait';
+
+const acts = wf.proxyActivities<TaskActivities>({
+  startToCloseTimeout: '10 minutes',
+  heartbeatTimeout: '1 minute',
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
+});
+
+export interface TaskWorkflowInput {
+  taskId: string;
+  kind: TaskKind;
+  strategy: Strategy;
+  method: Method;
+  schedule?: Schedule;
+  maxConcurrency: number;
+  /** Continue-as-new after this many history events (the server suggests it at ~4k anyway). */
+  historyBudget?: number;
+  carried?: CarriedTaskState;
+}
+
+export type TaskOutcome = 'completed' | 'cancelled';
+
+/** Batching: claim devices once a quarter of the slots are free, or after a short pause. */
+const CLAIM_DEBOUNCE_MS = 2000;
+
+export async function upgradeTaskWorkflow(input: TaskWorkflowInput): Promise<TaskOutcome> {
+  const s = new TaskState(input.taskId, input.carried);
+  const pushes = input.method === 'push';
+  const closes = input.strategy === 'snapshot';
+
+  if (!s.prepared) {
+    const prepared = await acts.prepareTask({ taskId: input.taskId });
+    s.cursorMs = prepared.cursorMs;
+    s.prepared = true;
+    s.rescanWanted = false;
+  }
+
+  while (!s.cancelled) {
+    if (timeToContinueAsNew(input)) {
+      await wf.condition(wf.allHandlersFinished);
+      return wf.continueAsNew<typeof upgradeTaskWorkflow>({ ...input, carried: s.carry() });
+    }
+    if (input.strategy === 'increment' && s.rescanWanted) {
+      s.rescanWanted = false;
+      const admitted = await acts.admitNewDevices({ taskId: input.taskId, sinceMs: s.cursorMs });
+      s.cursorMs = admitted.cursorMs;
+      if (admitted.admitted > 0) s.mayHavePushable = true;
+      continue;
+    }
+    const window = windowState(input.schedule, Date.now());
+    await setStatus(s, input, s.paused ? 'paused' : window.open || !pushes ? 'running' : 'waiting');
+
+    const free = input.maxConcurrency - s.inFlight.size;
+    const worthClaiming = free >= Math.max(1, Math.floor(input.maxConcurrency / 4)) || s.inFlight.size === 0;
+    if (pushes && window.open && !s.paused && s.mayHavePushable && free > 0 && worthClaiming) {
+      s.mayHavePushable = false; // a devicesReady signal during the call sets it again
+      const result = await acts.startPushableDevices({ taskId: input.taskId, limit: free });
+      for (const deviceKey of result.started) s.inFlight.add(deviceKey);
+      s.finished += result.skipped;
+      if (!result.exhausted) s.mayHavePushable = true;
+      if (result.skipped > 0) s.completionCheckWanted = true;
+      continue;
+    }
+
+    if (closes && s.completionCheckWanted && s.inFlight.size === 0) {
+      s.completionCheckWanted = false;
+      if ((await acts.countOpenRecords({ taskId: input.taskId })) === 0) return complete(s, input);
+      continue;
+    }
+
+    await waitForChange(s, input, window.open ? window.closesAtMs : window.opensAtMs, free > 0 && !worthClaiming);
+  }
+
+  await acts.cancelTaskDevices({ taskId: input.taskId, reason: s.cancelReason ?? 'cancelled' });
+  await setStatus(s, input, 'cancelled');
+  return 'cancelled';
+}
+
+/** Sleeps until a signal changes something, the window opens or closes, or a small claim batch is due. */
+async function waitForChange(s: TaskState, input: TaskWorkflowInput, windowEdgeMs: number | null, batching: boolean) {
+  const pushes = input.method === 'push';
+  const wakeAt = Math.min(
+    windowEdgeMs ?? Infinity,
+    batching && s.mayHavePushable ? Date.now() + CLAIM_DEBOUNCE_MS : Infinity,
+  );
+  const fullyBatched = () =>
+    input.maxConcurrency - s.inFlight.size >= Math.max(1, Math.floor(input.maxConcurrency / 4));
+  await waitFor(
+    () =>
+      s.cancelled ||
+      (input.strategy === 'increment' && s.rescanWanted) ||
+      (s.completionCheckWanted && s.inFlight.size === 0 && input.strategy === 'snapshot') ||
+      (pushes && !s.paused && s.mayHavePushable && (fullyBatched() || s.inFlight.size === 0)) ||
+      s.paused !== (s.status === 'paused') ||
+      timeToContinueAsNew(input),
+    wakeAt,
+  );
+}
+
+async function complete(s: TaskState, input: TaskWorkflowInput): Promise<TaskOutcome> {
+  if (input.kind === 'verification') await acts.concludeVerification({ taskId: input.taskId });
+  await setStatus(s, input, 'completed');
+  return 'completed';
+}
+
+function timeToContinueAsNew(input: TaskWorkflowInput): boolean {
+  const info = wf.workflowInfo();
+  return info.continueAsNewSuggested || info.historyLength > (input.historyBudget ?? 3000);
+}
+
+async function setStatus(s: TaskState, input: TaskWorkflowInput, status: TaskStatus): Promise<void> {
+  if (s.status === status && s.statusWritten) return;
+  s.status = status;
+  s.statusWritten = true;
+  wf.upsertSearchAttributes([{ key: OtaStatus, value: status }]);
+  wf.setCurrentDetails(
+    [
+      `**Task** ${input.taskId} (${input.kind}: ${input.strategy}, ${input.method})`,
+      `**Status** ${status}${s.cancelReason ? ` (${s.cancelReason})` : ''}`,
+      `**Window** ${describeSchedule(input.schedule)}`,
+      `**Devices** ${s.inFlight.size} in flight of at most ${input.maxConcurrency}; ${s.finished} finished`,
+      `**Run** ${s.runs} (continues-as-new with a cursor; device records live in MongoDB)`,
+    ].join('\n\n'),
+  );
+  await acts.setTaskStatus({ taskId: input.taskId, status });
+}
