@@ -1,41 +1,117 @@
 /**
- * The gateway: an Aedes broker inside this process, listening for devices on
- * TCP, plus an HTTP port that reports health. Built as a function so tests run
- * it in-process on ephemeral ports.
+ * The gateway: an Aedes broker inside this process that speaks the EnOS device
+ * protocol (login signature, per-device ACL, OTA topics, presence), plus an
+ * HTTP port for health and metrics. Built as a function so tests run it
+ * in-process on ephemeral ports (port 0).
  */
-import * as http from 'node:http';
 import * as net from 'node:net';
 import { createBroker } from 'aedes';
 import type Aedes from 'aedes';
+import type { Client } from 'aedes';
+import type { Db } from 'mongodb';
 import type { Config } from '../config/config';
+import { devicePresenceStore } from '../db/device-presence';
+import type { DeviceEvents } from '../orchestration/device-events';
 import type { Logger } from '../runtime/log';
+import { Delivery } from './delivery';
+import { createHttpServer } from './http';
+import { createAuthenticate } from './login';
+import { createMetrics, type GatewayMetrics } from './metrics';
+import { OtaHandler } from './ota-handler';
+import { Presence } from './presence';
+import { createRouting } from './routing';
+import { KeyedSerialQueue } from './serial';
+import { Sessions } from './sessions';
 
 export interface GatewayDeps {
-  config: Pick<Config, 'mqttPort' | 'mqttHost' | 'gatewayHttpPort'>;
+  config: Pick<Config, 'mqttPort' | 'mqttHost' | 'gatewayHttpPort' | 'serviceMqttUsername' | 'serviceMqttPassword'>;
   log: Logger;
+  /** The registry database (collection `devices`). */
+  db: Db;
+  /** What the gateway tells the orchestration (Temporal in production, a recorder in tests). */
+  events: DeviceEvents;
+  /** How long getversion waits for an offer before answering [] (default 5 s). */
+  getversionTimeoutMs?: number;
 }
 
 export interface Gateway {
   broker: Aedes;
   mqttPort: number;
   httpUrl: string;
+  metrics: GatewayMetrics;
   close(): Promise<void>;
 }
 
 export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
-  const broker = createBroker();
-  const mqttServer = net.createServer(broker.handle);
-  await listen(mqttServer, deps.config.mqttPort, deps.config.mqttHost);
+  const { log, events } = deps;
+  const store = devicePresenceStore(deps.db);
+  const metrics = createMetrics();
+  const sessions = new Sessions();
+  const queue = new KeyedSerialQueue();
+  const presence = new Presence({ store, events, queue, metrics, log });
+  const endReasons = new WeakMap<Client, string>();
 
-  const httpServer = http.createServer((req, res) => {
-    if (req.method === 'GET' && req.url === '/healthz') {
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ status: 'up', clients: broker.connectedClients }));
+  const broker = createBroker({ connectTimeout: 10_000 });
+  const delivery = new Delivery(broker);
+  const ota = new OtaHandler({
+    store,
+    events,
+    queue,
+    delivery,
+    presence,
+    metrics,
+    log,
+    getversionTimeoutMs: deps.getversionTimeoutMs ?? 5000,
+  });
+  broker.authenticate = createAuthenticate({
+    config: deps.config,
+    store,
+    sessions,
+    metrics,
+    log,
+    supersede: (older, device) => {
+      endReasons.set(older, 'taken over by a newer session');
+      log.info('closing the older session of a device that logged in again', { ...device, clientId: older.id });
+      older.close();
+    },
+  });
+  const routing = createRouting({ sessions, delivery, ota, presence, metrics, log });
+  broker.authorizePublish = routing.authorizePublish;
+  broker.authorizeSubscribe = routing.authorizeSubscribe;
+  broker.authorizeForward = delivery.authorizeForward;
+
+  broker.on('clientReady', (client) => {
+    const identity = sessions.identify(client);
+    if (identity?.kind !== 'device' || !sessions.isCurrent(client)) return;
+    log.info('device connected', { ...identity.device });
+    void presence.connected(identity.device);
+  });
+  broker.on('keepaliveTimeout', (client) => endReasons.set(client, 'keepalive timeout'));
+  broker.on('clientError', (client, err) => {
+    if (!endReasons.has(client)) endReasons.set(client, `socket error: ${err.message}`);
+  });
+  const sessionEnded = (client: Client) => {
+    const identity = sessions.identify(client);
+    if (identity?.kind !== 'device') return;
+    const reason = endReasons.get(client) ?? 'connection closed';
+    // A superseded session ending says nothing about the device: its newer session is live.
+    if (!sessions.release(client)) {
+      log.debug('older session closed', { ...identity.device, reason });
       return;
     }
-    res.writeHead(404, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({ error: { code: 'not_found', message: 'not found', details: [] } }));
+    log.info('device disconnected', { ...identity.device, reason });
+    void presence.disconnected(identity.device, reason);
+  };
+  broker.on('clientDisconnect', sessionEnded);
+
+  const mqttServer = net.createServer((socket) => {
+    const client = broker.handle(socket);
+    // Aedes emits clientDisconnect only for registered clients; a session that
+    // authenticated but died before its CONNACK still has to end.
+    socket.once('close', () => sessionEnded(client));
   });
+  await listen(mqttServer, deps.config.mqttPort, deps.config.mqttHost);
+  const httpServer = createHttpServer(() => ({ status: 'up', clients: broker.connectedClients }), metrics);
   await listen(httpServer, deps.config.gatewayHttpPort, '127.0.0.1');
 
   const mqttPort = (mqttServer.address() as net.AddressInfo).port;
@@ -44,9 +120,12 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
     broker,
     mqttPort,
     httpUrl: `http://127.0.0.1:${httpPort}`,
+    metrics,
     async close() {
       await new Promise<void>((resolve) => broker.close(() => resolve()));
       await Promise.all([closeServer(mqttServer), closeServer(httpServer)]);
+      // Let the offline writes of the sessions just closed reach the registry.
+      await queue.drain();
     },
   };
 }

@@ -1,5 +1,12 @@
-/** The gateway process: the embedded MQTT broker on OTA_MQTT_PORT and a small HTTP health port. */
+/**
+ * The gateway process: the EnOS device endpoint (embedded MQTT broker on
+ * OTA_MQTT_PORT, HTTP health and metrics), the device registry in MongoDB, and
+ * the orchestration reached through Temporal signals and updates.
+ */
+import { Client, Connection } from '@temporalio/client';
 import { loadConfig } from '../config/config';
+import { connectMongo } from '../db/mongo';
+import { createTemporalDeviceEvents } from '../orchestration/temporal-device-events';
 import { createLogger } from '../runtime/log';
 import { onShutdown } from '../runtime/shutdown';
 import { startGateway } from './gateway';
@@ -7,9 +14,18 @@ import { startGateway } from './gateway';
 async function main(): Promise<void> {
   const config = loadConfig();
   const log = createLogger('gateway', config.logLevel);
-  const gateway = await startGateway({ config, log });
-  log.info('gateway listening', { mqtt: `mqtt://${config.mqttHost}:${config.mqttPort}`, http: gateway.httpUrl });
-  onShutdown(log, () => gateway.close());
+  const mongo = await connectMongo(config.mongodbUrl);
+  // Lazy: devices can log in and report while Temporal is still starting; calls retry once it answers.
+  const connection = Connection.lazy({ address: config.temporalAddress });
+  const client = new Client({ connection, namespace: config.temporalNamespace });
+  const events = createTemporalDeviceEvents({ client, db: mongo.db, taskQueue: config.temporalTaskQueue, log });
+  const gateway = await startGateway({ config, log, db: mongo.db, events });
+  log.info('gateway listening', { mqtt: `mqtt://${config.mqttHost}:${gateway.mqttPort}`, http: gateway.httpUrl });
+  onShutdown(log, async () => {
+    await gateway.close();
+    await connection.close();
+    await mongo.close();
+  });
 }
 
 main().catch((err: unknown) => {

@@ -1,0 +1,38 @@
+/**
+ * Direct delivery to one client's session, bypassing subscriptions: EnOS SDKs
+ * never SUBSCRIBE to command topics and may not have subscribed to `_reply`.
+ * Subscription routing is switched off for device topics (authorizeForward),
+ * so a device that did subscribe still gets each message exactly once.
+ */
+import type { AedesPublishPacket, Client } from 'aedes';
+import type Aedes from 'aedes';
+
+export class Delivery {
+  /** Packets we send carry this broker id; authorizeForward lets only these through. */
+  private readonly marker: string;
+  private counter = 0;
+
+  constructor(broker: Aedes) {
+    this.marker = `${broker.id}:direct`;
+  }
+
+  send(client: Client, topic: string, payload: Buffer, qos: 0 | 1): Promise<boolean> {
+    if (!client.connected || client.closed) return Promise.resolve(false);
+    this.counter += 1;
+    const packet: AedesPublishPacket = {
+      cmd: 'publish',
+      topic,
+      payload,
+      qos,
+      retain: false,
+      dup: false,
+      brokerId: this.marker,
+      brokerCounter: this.counter,
+    };
+    return new Promise((resolve) => client.publish(packet, (err) => resolve(!err && !client.closed)));
+  }
+
+  /** The authorizeForward hook: only our direct deliveries reach clients. */
+  readonly authorizeForward = (_client: Client, packet: AedesPublishPacket): AedesPublishPacket | null =>
+    packet.brokerId === this.marker ? packet : null;
+}

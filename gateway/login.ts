@@ -1,0 +1,110 @@
+/**
+ * The CONNECT check (Aedes `authenticate` hook): the service identity by
+ * password, a device by its EnOS signature against the registry's secret.
+ * Refusals are logged with the reason and identifiers, never a secret or password.
+ */
+import type { AuthenticateError, AuthErrorCode, Client } from 'aedes';
+import type { Config } from '../config/config';
+import type { DevicePresenceStore } from '../db/device-presence';
+import type { DeviceRef } from '../orchestration/device-events';
+import type { Logger } from '../runtime/log';
+import { computeSign, digestFor, parseClientId, parseUsername, secretEquals, signMatches } from './auth';
+import { bump, type GatewayMetrics } from './metrics';
+import type { Sessions } from './sessions';
+
+export interface LoginDeps {
+  config: Pick<Config, 'serviceMqttUsername' | 'serviceMqttPassword'>;
+  store: DevicePresenceStore;
+  sessions: Sessions;
+  metrics: GatewayMetrics;
+  log: Logger;
+  /** A newer session of the same device logged in with another client id: close the older one. */
+  supersede(older: Client, device: DeviceRef): void;
+}
+
+// CONNACK return codes (MQTT 3.1.1 §3.2.2.3); Aedes declares them as a const enum, which does not exist at run time.
+const IDENTIFIER_REJECTED = 2 as AuthErrorCode;
+const SERVER_UNAVAILABLE = 3 as AuthErrorCode;
+const BAD_USERNAME_OR_PASSWORD = 4 as AuthErrorCode;
+const NOT_AUTHORIZED = 5 as AuthErrorCode;
+
+type Outcome = { ok: true } | { ok: false; code: AuthErrorCode; reason: string; fields?: Record<string, unknown> };
+
+export function createAuthenticate(deps: LoginDeps) {
+  return (
+    client: Client,
+    username: Readonly<string | undefined>,
+    password: Readonly<Buffer | undefined>,
+    done: (error: AuthenticateError | null, success: boolean | null) => void,
+  ): void => {
+    check(deps, client, username, password?.toString('utf8') ?? '').then(
+      (outcome) => {
+        if (outcome.ok) {
+          deps.metrics.connections.accepted += 1;
+          done(null, true);
+          return;
+        }
+        bump(deps.metrics.connections.refused, outcome.reason);
+        deps.log.warn('login refused', { clientId: client.id, reason: outcome.reason, ...outcome.fields });
+        done(Object.assign(new Error(outcome.reason), { returnCode: outcome.code }), false);
+      },
+      (err: unknown) => {
+        bump(deps.metrics.connections.refused, 'registry unavailable');
+        deps.log.error('login failed: registry unavailable', { clientId: client.id, err });
+        done(Object.assign(new Error('registry unavailable'), { returnCode: SERVER_UNAVAILABLE }), false);
+      },
+    );
+  };
+}
+
+async function check(
+  deps: LoginDeps,
+  client: Client,
+  username: string | undefined,
+  password: string,
+): Promise<Outcome> {
+  if (username === undefined || username === '') {
+    return { ok: false, code: BAD_USERNAME_OR_PASSWORD, reason: 'no username' };
+  }
+  if (username === deps.config.serviceMqttUsername) {
+    if (!secretEquals(deps.config.serviceMqttPassword, password)) {
+      return { ok: false, code: BAD_USERNAME_OR_PASSWORD, reason: 'wrong service password' };
+    }
+    deps.sessions.addService(client);
+    return { ok: true };
+  }
+
+  const info = parseClientId(client.id);
+  if (!info.ok)
+    return { ok: false, code: IDENTIFIER_REJECTED, reason: 'garbled client id', fields: { detail: info.reason } };
+  const { signClientId, secureMode, signMethod, timestamp, compress } = info.value;
+  if (secureMode !== '2') {
+    // 3 (dynamic activation) and 4 (message integration) sign with a product secret this service does not manage.
+    return {
+      ok: false,
+      code: NOT_AUTHORIZED,
+      reason: 'unsupported securemode',
+      fields: { secureMode, detail: 'only securemode=2 (device secret) is supported; 3 and 4 need product secrets' },
+    };
+  }
+  if (compress !== undefined && compress.toUpperCase() !== 'DEFAULT') {
+    // Java 2.x would compress every payload and expect compressed replies; we speak raw JSON only.
+    return { ok: false, code: NOT_AUTHORIZED, reason: 'unsupported compression', fields: { compress } };
+  }
+  const digest = digestFor(signMethod);
+  if (!digest) return { ok: false, code: NOT_AUTHORIZED, reason: 'unsupported signmethod', fields: { signMethod } };
+  const user = parseUsername(username);
+  if (!user.ok) return { ok: false, code: BAD_USERNAME_OR_PASSWORD, reason: 'garbled username' };
+  const device: DeviceRef = { productKey: user.value.productKey, deviceKey: user.value.deviceKey };
+
+  const record = await deps.store.findForLogin(device);
+  if (!record) return { ok: false, code: BAD_USERNAME_OR_PASSWORD, reason: 'unknown device', fields: { ...device } };
+  const expected = computeSign({ signClientId, ...device, timestamp, secret: record.deviceSecret }, digest);
+  if (!signMatches(expected, password)) {
+    return { ok: false, code: BAD_USERNAME_OR_PASSWORD, reason: 'wrong signature', fields: { ...device, signMethod } };
+  }
+  const older = deps.sessions.claim(client, device);
+  // Same client id: Aedes closes the older session itself. Another client id: we do.
+  if (older && older.id !== client.id) deps.supersede(older, device);
+  return { ok: true };
+}

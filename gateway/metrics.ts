@@ -1,0 +1,31 @@
+/** The gateway's counters, served as JSON on GET /metrics. Plain numbers: cheap to bump on every message. */
+export interface GatewayMetrics {
+  connections: { accepted: number; refused: Record<string, number> };
+  /** Upstream messages by topic kind (inform, progress, …, `other` for ignored own topics, `refused` for ACL). */
+  messages: Record<string, number>;
+  malformedPayloads: number;
+  repliesSent: number;
+  commands: { delivered: number; undelivered: number };
+  subscriptionsRefused: number;
+  getversionTimeouts: number;
+  orchestrationErrors: number;
+  databaseErrors: number;
+}
+
+export function createMetrics(): GatewayMetrics {
+  return {
+    connections: { accepted: 0, refused: {} },
+    messages: {},
+    malformedPayloads: 0,
+    repliesSent: 0,
+    commands: { delivered: 0, undelivered: 0 },
+    subscriptionsRefused: 0,
+    getversionTimeouts: 0,
+    orchestrationErrors: 0,
+    databaseErrors: 0,
+  };
+}
+
+export function bump(counters: Record<string, number>, key: string): void {
+  counters[key] = (counters[key] ?? 0) + 1;
+}

@@ -1,0 +1,158 @@
+/**
+ * Handles a device's OTA message once the ACL let it through: validate, answer
+ * on `topic_reply` at once (SDKs block on every inform and progress), then store
+ * and tell the orchestration in the device's order. getversion needs the offer
+ * before it can answer, so the orchestration gets a bounded time for it.
+ */
+import type { Client } from 'aedes';
+import type { DevicePresenceStore } from '../db/device-presence';
+import type { FirmwareOffer } from '../domain/types';
+import type { DeviceEvents, DeviceRef } from '../orchestration/device-events';
+import type { Logger } from '../runtime/log';
+import type { Delivery } from './delivery';
+import { bump, type GatewayMetrics } from './metrics';
+import { buildReply, CODE, parseUpstream } from './ota-messages';
+import type { Presence } from './presence';
+import type { KeyedSerialQueue } from './serial';
+import { deviceId, replyTopic, type UpstreamOtaKind } from './topics';
+
+export interface OtaHandlerDeps {
+  store: DevicePresenceStore;
+  events: DeviceEvents;
+  queue: KeyedSerialQueue;
+  delivery: Delivery;
+  presence: Presence;
+  metrics: GatewayMetrics;
+  log: Logger;
+  /** How long a getversion waits for the orchestration's offer before answering []. */
+  getversionTimeoutMs: number;
+}
+
+export class OtaHandler {
+  constructor(private readonly deps: OtaHandlerDeps) {}
+
+  handle(client: Client, device: DeviceRef, kind: UpstreamOtaKind, topic: string, payload: Buffer): void {
+    const { metrics, log } = this.deps;
+    bump(metrics.messages, kind);
+    const msg = parseUpstream(kind, payload);
+    if (!msg.ok) {
+      metrics.malformedPayloads += 1;
+      log.warn('malformed OTA message', {
+        ...device,
+        topic,
+        code: msg.code,
+        reason: msg.message,
+        bytes: payload.length,
+      });
+      // A reply to a reply would start a loop; everything else gets an error the SDK can log.
+      if (kind !== 'upgrade_reply') {
+        const emptyData = kind === 'getversion' || kind === 'request' ? [] : {};
+        this.reply(client, topic, buildReply(msg.id, msg.code, emptyData, msg.message));
+      }
+      return;
+    }
+    const id = deviceId(device);
+    switch (msg.kind) {
+      case 'inform':
+        this.reply(client, topic, buildReply(msg.id, CODE.ok, {}));
+        this.deps.presence.versionStored(device);
+        void this.deps.queue.run(id, async () => {
+          try {
+            await this.deps.store.storeReportedVersion(device, msg.version, new Date());
+          } catch (err) {
+            metrics.databaseErrors += 1;
+            log.error('could not store the reported version', { ...device, version: msg.version, err });
+            return;
+          }
+          await this.notify(device, 'versionReported', () => this.deps.events.versionReported(device, msg.version));
+        });
+        return;
+      case 'progress':
+        this.reply(client, topic, buildReply(msg.id, CODE.ok, {}));
+        this.deps.presence.seen(device);
+        void this.deps.queue.run(id, () =>
+          this.notify(device, 'progressReported', () => this.deps.events.progressReported(device, msg.step, msg.desc)),
+        );
+        return;
+      case 'upgrade_reply':
+        this.deps.presence.seen(device);
+        void this.deps.queue.run(id, () =>
+          this.notify(device, 'upgradeReplied', () =>
+            this.deps.events.upgradeReplied(device, msg.id, msg.code, msg.message),
+          ),
+        );
+        return;
+      case 'getversion':
+      case 'request':
+        this.deps.presence.seen(device);
+        void this.offers(device).then((offers) => this.reply(client, topic, buildReply(msg.id, CODE.ok, offers)));
+        return;
+    }
+  }
+
+  /** The orchestration's offer in wire form, or [] when it fails or does not answer in time. */
+  private offers(device: DeviceRef): Promise<unknown[]> {
+    const { metrics, log, getversionTimeoutMs } = this.deps;
+    let answer: FirmwareOffer[] | undefined;
+    const asked = this.deps.queue.run(deviceId(device), async () => {
+      try {
+        answer = await this.deps.events.firmwareRequested(device);
+      } catch (err) {
+        metrics.orchestrationErrors += 1;
+        log.error('orchestration failed on firmwareRequested', { ...device, err });
+      }
+    });
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), getversionTimeoutMs);
+    });
+    return Promise.race([asked, timeout]).then((outcome) => {
+      clearTimeout(timer);
+      if (outcome === 'timeout') {
+        metrics.getversionTimeouts += 1;
+        log.warn('no firmware offer in time; answering getversion with []', { ...device, getversionTimeoutMs });
+        return [];
+      }
+      return (answer ?? []).flatMap((offer) => wireOffer(offer, device, log));
+    });
+  }
+
+  private reply(client: Client, topic: string, payload: Buffer): void {
+    void this.deps.delivery.send(client, replyTopic(topic), payload, 1).then((sent) => {
+      if (sent) this.deps.metrics.repliesSent += 1;
+    });
+  }
+
+  private async notify(device: DeviceRef, what: string, op: () => Promise<void>): Promise<void> {
+    try {
+      await op();
+    } catch (err) {
+      this.deps.metrics.orchestrationErrors += 1;
+      this.deps.log.error(`orchestration failed on ${what}`, { ...device, err });
+    }
+  }
+}
+
+/**
+ * Java casts every field: strings must be strings and fileSize a 32-bit JSON
+ * integer, or the device throws. An offer that cannot be sent that way is dropped.
+ */
+function wireOffer(offer: FirmwareOffer, device: DeviceRef, log: Logger): FirmwareOffer[] {
+  const fileSize = Number(offer.fileSize);
+  if (!Number.isInteger(fileSize) || fileSize < 0 || fileSize > 0x7fffffff) {
+    log.error('dropping a firmware offer whose fileSize is not a 32-bit integer', {
+      ...device,
+      version: offer.version,
+    });
+    return [];
+  }
+  return [
+    {
+      version: String(offer.version),
+      signMethod: offer.signMethod,
+      sign: String(offer.sign).toLowerCase(),
+      fileUrl: String(offer.fileUrl),
+      fileSize,
+    },
+  ];
+}

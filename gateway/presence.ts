@@ -1,0 +1,80 @@
+/**
+ * Online/offline and last-seen, in the registry and towards the orchestration.
+ * Writes of one device go through a per-device queue so "online" of a new
+ * session can never be overtaken by "offline" of the session before it.
+ */
+import type { DevicePresenceStore } from '../db/device-presence';
+import type { DeviceEvents, DeviceRef } from '../orchestration/device-events';
+import type { Logger } from '../runtime/log';
+import type { GatewayMetrics } from './metrics';
+import type { KeyedSerialQueue } from './serial';
+import { deviceId } from './topics';
+
+/** lastSeenAt is refreshed at most this often per device by ordinary messages (a DB write each time). */
+export const TOUCH_INTERVAL_MS = 30_000;
+
+export interface PresenceDeps {
+  store: DevicePresenceStore;
+  events: DeviceEvents;
+  queue: KeyedSerialQueue;
+  metrics: GatewayMetrics;
+  log: Logger;
+}
+
+export class Presence {
+  private readonly lastWrite = new Map<string, number>();
+
+  constructor(private readonly deps: PresenceDeps) {}
+
+  connected(device: DeviceRef): Promise<void> {
+    const id = deviceId(device);
+    this.lastWrite.set(id, Date.now());
+    return this.deps.queue.run(id, async () => {
+      await this.write(device, 'online', () => this.deps.store.setOnline(device, true, new Date()));
+      await this.notify(device, 'connected', () => this.deps.events.connected(device));
+    });
+  }
+
+  disconnected(device: DeviceRef, reason: string): Promise<void> {
+    const id = deviceId(device);
+    this.lastWrite.delete(id);
+    return this.deps.queue.run(id, async () => {
+      await this.write(device, 'offline', () => this.deps.store.setOnline(device, false, new Date()));
+      await this.notify(device, 'disconnected', () => this.deps.events.disconnected(device, reason));
+    });
+  }
+
+  /** Any upstream message shows the device is alive; throttled so chatty devices cost few writes. */
+  seen(device: DeviceRef): void {
+    const id = deviceId(device);
+    const now = Date.now();
+    if (now - (this.lastWrite.get(id) ?? 0) < TOUCH_INTERVAL_MS) return;
+    this.lastWrite.set(id, now);
+    void this.deps.queue.run(id, () =>
+      this.write(device, 'last seen', () => this.deps.store.touch(device, new Date())),
+    );
+  }
+
+  /** A version report writes lastSeenAt as well, so it counts as a touch. */
+  versionStored(device: DeviceRef): void {
+    this.lastWrite.set(deviceId(device), Date.now());
+  }
+
+  private async write(device: DeviceRef, what: string, op: () => Promise<void>): Promise<void> {
+    try {
+      await op();
+    } catch (err) {
+      this.deps.metrics.databaseErrors += 1;
+      this.deps.log.error(`could not store ${what}`, { ...device, err });
+    }
+  }
+
+  private async notify(device: DeviceRef, what: string, op: () => Promise<void>): Promise<void> {
+    try {
+      await op();
+    } catch (err) {
+      this.deps.metrics.orchestrationErrors += 1;
+      this.deps.log.error(`orchestration failed on ${what}`, { ...device, err });
+    }
+  }
+}

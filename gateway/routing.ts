@@ -1,0 +1,104 @@
+/**
+ * The Aedes publish and subscribe hooks: the ACL decides, then device OTA
+ * messages go to the OTA handler and service commands straight to the device's
+ * session. Refused publishes are dropped (acknowledged, not routed) rather than
+ * closing the connection, so a confused device does not enter a reconnect storm.
+ */
+import type { Client, PublishPacket, Subscription } from 'aedes';
+import type { Logger } from '../runtime/log';
+import { devicePublish, deviceSubscribe, servicePublish } from './acl';
+import type { Delivery } from './delivery';
+import { bump, type GatewayMetrics } from './metrics';
+import type { OtaHandler } from './ota-handler';
+import type { Presence } from './presence';
+import type { Sessions } from './sessions';
+
+export interface RoutingDeps {
+  sessions: Sessions;
+  delivery: Delivery;
+  ota: OtaHandler;
+  presence: Presence;
+  metrics: GatewayMetrics;
+  log: Logger;
+}
+
+/** Thrown back to Aedes only for clients we cannot identify at all, which closes them. */
+class Unidentified extends Error {
+  override readonly name = 'Unidentified';
+}
+
+export function createRouting(deps: RoutingDeps) {
+  const { sessions, delivery, metrics, log } = deps;
+
+  const deliverCommand = (packet: PublishPacket): void => {
+    const decision = servicePublish(packet.topic);
+    if (!decision.allow) {
+      bump(metrics.messages, 'refused');
+      log.warn('service publish refused', { topic: packet.topic, reason: decision.reason });
+      return;
+    }
+    const target = sessions.live(decision.device);
+    const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
+    if (!target) {
+      metrics.commands.undelivered += 1;
+      log.warn('command not delivered: device not connected', { ...decision.device, topic: packet.topic });
+      return;
+    }
+    void delivery.send(target, packet.topic, payload, 1).then((sent) => {
+      if (sent) {
+        metrics.commands.delivered += 1;
+        log.debug('command delivered', { ...decision.device, topic: packet.topic });
+      } else {
+        metrics.commands.undelivered += 1;
+        log.warn('command not delivered: session closed during delivery', { ...decision.device });
+      }
+    });
+  };
+
+  const authorizePublish = (client: Client | null, packet: PublishPacket, callback: (error?: Error | null) => void) => {
+    // Nothing we route is ever retained: a retained command would reach a later subscriber a second time.
+    packet.retain = false;
+    const identity = client ? sessions.identify(client) : undefined;
+    if (!client || !identity) return callback(new Unidentified('publish from an unidentified client'));
+    if (identity.kind === 'service') {
+      deliverCommand(packet);
+      return callback(null);
+    }
+    const decision = devicePublish(identity.device, packet.topic);
+    if (!decision.allow) {
+      bump(metrics.messages, 'refused');
+      log.warn('device publish refused', { ...identity.device, topic: packet.topic, reason: decision.reason });
+      return callback(null);
+    }
+    if (decision.route === 'ignore') {
+      bump(metrics.messages, 'other');
+      deps.presence.seen(identity.device);
+      return callback(null);
+    }
+    const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
+    // After the callback, so the PUBACK is not held up by our handling.
+    callback(null);
+    deps.ota.handle(client, identity.device, decision.kind, packet.topic, payload);
+  };
+
+  const authorizeSubscribe = (
+    client: Client,
+    sub: Subscription,
+    callback: (error: Error | null, subscription?: Subscription | null) => void,
+  ) => {
+    const identity = sessions.identify(client);
+    const allowed = identity?.kind === 'device' && deviceSubscribe(identity.device, sub.topic);
+    if (!allowed) {
+      metrics.subscriptionsRefused += 1;
+      log.warn('subscription refused', {
+        ...(identity?.kind === 'device' ? identity.device : { service: identity?.kind === 'service' }),
+        topic: sub.topic,
+      });
+      // null: SUBACK 0x80 for this filter, the connection stays up.
+      return callback(null, null);
+    }
+    callback(null, sub);
+  };
+
+  return { authorizePublish, authorizeSubscribe };
+}

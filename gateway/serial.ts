@@ -1,0 +1,25 @@
+/**
+ * Runs tasks one after another per key. Presence writes and orchestration
+ * calls of one device must keep the order the device sent them in (progress
+ * 20 before 80, online before offline), while devices run in parallel.
+ */
+export class KeyedSerialQueue {
+  private readonly tails = new Map<string, Promise<void>>();
+
+  run(key: string, task: () => Promise<void>): Promise<void> {
+    const previous = this.tails.get(key) ?? Promise.resolve();
+    // Callers log their own failures; a failed task must not stall the device's queue.
+    const next = previous.then(task).catch(() => undefined);
+    this.tails.set(key, next);
+    // Forget the key once its queue is empty, so 10,000 devices leave no residue.
+    void next.then(() => {
+      if (this.tails.get(key) === next) this.tails.delete(key);
+    });
+    return next;
+  }
+
+  /** Resolves when everything queued so far has run (used on close). */
+  async drain(): Promise<void> {
+    await Promise.all([...this.tails.values()]);
+  }
+}
