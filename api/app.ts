@@ -4,6 +4,7 @@
  */
 import express, { type Router } from 'express';
 import type { Logger } from '../runtime/log';
+import { bearerAuth } from './auth';
 import { errorHandler, notFoundRoute } from './errors';
 import { checkHealth, type HealthDeps } from './health';
 
@@ -31,6 +32,8 @@ export function createApp(deps: AppDeps): express.Express {
   for (const r of deps.extra ?? []) app.use(r);
 
   const v1 = express.Router();
+  // Before the body parser: an unauthenticated caller's body is never read.
+  v1.use(bearerAuth(deps.apiToken));
   v1.use(express.json({ limit: '16mb', strict: false }));
   for (const r of deps.routers) v1.use(r);
   app.use('/v1', v1);

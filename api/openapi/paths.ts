@@ -1,0 +1,266 @@
+/**
+ * Every endpoint of contract v1 (SPEC "HTTP API"), including the task,
+ * control, verification and record endpoints whose handlers live in the
+ * task routes. Request bodies point at the request schemas the API validates
+ * with; query parameters come from api/query.ts, which the routes parse with.
+ */
+import { DEVICE_LIST_PARAMS, FIRMWARE_LIST_PARAMS, PAGING_PARAMS, type QueryParam } from '../query';
+import { RECORD_STATUSES } from '../../domain/types';
+import { ref, type JsonSchema } from '../../domain/validation/schemas';
+
+type Operation = JsonSchema;
+
+const json = (schema: JsonSchema): JsonSchema => ({ content: { 'application/json': { schema } } });
+const answer = (description: string, schema?: string): JsonSchema =>
+  schema ? { description, ...json(ref(schema)) } : { description };
+const error = (description: string): JsonSchema => answer(description, 'Error');
+
+const pathParam = (name: string, description: string): JsonSchema => ({
+  name,
+  in: 'path',
+  required: true,
+  description,
+  schema: { type: 'string' },
+});
+const query = (params: QueryParam[]): JsonSchema[] =>
+  params.map((p) => ({
+    name: p.name,
+    in: 'query',
+    description: p.description,
+    schema: p.schema,
+    ...(p.schema.type === 'array' ? { style: 'form', explode: true } : {}),
+  }));
+
+const PK = pathParam('productKey', 'Product key.');
+const DK = pathParam('deviceKey', 'Device key.');
+const FW = pathParam('firmwareId', 'Firmware id.');
+const TREE = pathParam('treeId', 'Asset tree id.');
+const TASK = pathParam('taskId', 'Task id (also the task workflow id).');
+
+interface OpSpec {
+  summary: string;
+  tag: string;
+  params?: JsonSchema[];
+  body?: string;
+  /** Request body may be omitted (e.g. retry all failed devices). */
+  optionalBody?: boolean;
+  ok: [status: number, description: string, schema?: string];
+  errors?: Record<number, string>;
+}
+
+function op(s: OpSpec): Operation {
+  const responses: Record<string, JsonSchema> = { [String(s.ok[0])]: answer(s.ok[1], s.ok[2]) };
+  if (s.body || s.params?.some((p) => p.in === 'query')) responses['400'] = error('Invalid request; see details.');
+  responses['401'] = error('Missing or wrong bearer token (when OTA_API_TOKEN is set).');
+  for (const [status, description] of Object.entries(s.errors ?? {})) responses[status] = error(description);
+  return {
+    summary: s.summary,
+    tags: [s.tag],
+    ...(s.params ? { parameters: s.params } : {}),
+    ...(s.body ? { requestBody: { required: !s.optionalBody, ...json(ref(s.body)) } } : {}),
+    responses,
+  };
+}
+
+const taskControl = (action: string, summary: string): JsonSchema => ({
+  post: op({
+    summary,
+    tag: 'tasks',
+    params: [TASK],
+    ok: [202, `Accepted: the task is being ${action}.`, 'Task'],
+    errors: { 404: 'Unknown task.', 409: 'The task is in a state that does not allow this.' },
+  }),
+});
+
+export const PATHS: Record<string, JsonSchema> = {
+  '/v1/devices': {
+    post: op({
+      summary: 'Register a device (its secret is generated when absent and returned only here).',
+      tag: 'devices',
+      body: 'DeviceCreate',
+      ok: [201, 'The device, with deviceSecret.', 'DeviceCreated'],
+      errors: { 409: 'The device is already registered.' },
+    }),
+    get: op({
+      summary: 'List devices in (productKey, deviceKey) order.',
+      tag: 'devices',
+      params: query(DEVICE_LIST_PARAMS),
+      ok: [200, 'A page of devices.', 'DeviceList'],
+    }),
+  },
+  '/v1/devices:batch': {
+    post: op({
+      summary: 'Register up to 10,000 devices; each invalid or duplicate device fails alone.',
+      tag: 'devices',
+      body: 'DeviceBatch',
+      ok: [200, 'How many were created and which failed (by index).', 'DeviceBatchResult'],
+    }),
+  },
+  '/v1/devices/{productKey}/{deviceKey}': {
+    get: op({
+      summary: 'Read a device.',
+      tag: 'devices',
+      params: [PK, DK],
+      ok: [200, 'The device.', 'Device'],
+      errors: { 404: 'Unknown device.' },
+    }),
+    patch: op({
+      summary: 'Replace a device’s name, tags or attributes.',
+      tag: 'devices',
+      params: [PK, DK],
+      body: 'DevicePatch',
+      ok: [200, 'The device.', 'Device'],
+      errors: { 404: 'Unknown device.' },
+    }),
+    delete: op({
+      summary: 'Delete a device.',
+      tag: 'devices',
+      params: [PK, DK],
+      ok: [200, 'The deleted device.', 'Device'],
+      errors: { 404: 'Unknown device.' },
+    }),
+  },
+  '/v1/asset-trees/{treeId}': {
+    put: op({
+      summary: 'Create or replace an asset tree (EnOS node model).',
+      tag: 'asset trees',
+      params: [TREE],
+      body: 'AssetTreePut',
+      ok: [200, 'The tree.', 'AssetTree'],
+    }),
+    get: op({
+      summary: 'Read an asset tree.',
+      tag: 'asset trees',
+      params: [TREE],
+      ok: [200, 'The tree.', 'AssetTree'],
+      errors: { 404: 'Unknown tree.' },
+    }),
+  },
+  '/v1/firmwares': {
+    post: op({
+      summary: 'Add firmware (unverified until a verification upgrade succeeds).',
+      tag: 'firmware',
+      body: 'FirmwareCreate',
+      ok: [201, 'The firmware.', 'Firmware'],
+      errors: { 409: 'The product already has this version.' },
+    }),
+    get: op({
+      summary: 'List firmware.',
+      tag: 'firmware',
+      params: query(FIRMWARE_LIST_PARAMS),
+      ok: [200, 'A page of firmware.', 'FirmwareList'],
+    }),
+  },
+  '/v1/firmwares/{firmwareId}': {
+    get: op({
+      summary: 'Read firmware.',
+      tag: 'firmware',
+      params: [FW],
+      ok: [200, 'The firmware.', 'Firmware'],
+      errors: { 404: 'Unknown firmware.' },
+    }),
+    delete: op({
+      summary: 'Delete firmware that no active task or verification uses.',
+      tag: 'firmware',
+      params: [FW],
+      ok: [204, 'Deleted.'],
+      errors: { 404: 'Unknown firmware.', 409: 'An active task or verification uses it.' },
+    }),
+  },
+  '/v1/firmwares/{firmwareId}/verification': {
+    post: op({
+      summary: 'Start a verification upgrade on 1–5 named devices.',
+      tag: 'firmware',
+      params: [FW],
+      body: 'VerificationCreate',
+      ok: [202, 'The verification started.', 'Verification'],
+      errors: { 404: 'Unknown firmware.', 409: 'A verification of this firmware is already running.' },
+    }),
+    get: op({
+      summary: 'The state of the firmware’s verification.',
+      tag: 'firmware',
+      params: [FW],
+      ok: [200, 'Its state.', 'Verification'],
+      errors: { 404: 'Unknown firmware or no verification.' },
+    }),
+  },
+  '/v1/upgrade-tasks': {
+    post: op({
+      summary: 'Create a batch upgrade task.',
+      tag: 'tasks',
+      body: 'UpgradeTaskCreate',
+      ok: [201, 'The task with taskId, status and workflowId.', 'Task'],
+    }),
+    get: op({
+      summary: 'List tasks.',
+      tag: 'tasks',
+      params: query([
+        { name: 'firmwareId', description: 'Only tasks of this firmware.', schema: { type: 'string' } },
+        {
+          name: 'status',
+          description: 'Only tasks in this status.',
+          schema: { enum: ['waiting', 'running', 'paused', 'completed', 'cancelled'] },
+        },
+        ...PAGING_PARAMS,
+      ]),
+      ok: [200, 'A page of tasks.', 'TaskList'],
+    }),
+  },
+  '/v1/upgrade-tasks/{taskId}': {
+    get: op({
+      summary: 'Read a task with counts per record status and total.',
+      tag: 'tasks',
+      params: [TASK],
+      ok: [200, 'The task.', 'Task'],
+      errors: { 404: 'Unknown task.' },
+    }),
+  },
+  '/v1/upgrade-tasks/{taskId}/devices': {
+    get: op({
+      summary: 'Device upgrade records of a task (the detail tabs).',
+      tag: 'records',
+      params: [
+        TASK,
+        ...query([
+          { name: 'status', description: 'Only records in this status.', schema: { enum: [...RECORD_STATUSES] } },
+          { name: 'deviceKey', description: 'Search by device key.', schema: { type: 'string' } },
+          ...PAGING_PARAMS,
+        ]),
+      ],
+      ok: [200, 'A page of records.', 'DeviceUpgradeRecordList'],
+      errors: { 404: 'Unknown task.' },
+    }),
+  },
+  '/v1/upgrade-tasks/{taskId}/devices/{deviceKey}': {
+    get: op({
+      summary: 'One record with its timeline.',
+      tag: 'records',
+      params: [TASK, DK],
+      ok: [200, 'The record.', 'DeviceUpgradeRecord'],
+      errors: { 404: 'Unknown task or device.' },
+    }),
+  },
+  '/v1/upgrade-tasks/{taskId}/cancel': taskControl('cancelled', 'Cancel a task: no new pushes.'),
+  '/v1/upgrade-tasks/{taskId}/pause': taskControl('paused', 'Pause a task: no pushes while paused.'),
+  '/v1/upgrade-tasks/{taskId}/resume': taskControl('resumed', 'Resume a paused task.'),
+  '/v1/upgrade-tasks/{taskId}/retry': {
+    post: op({
+      summary: 'Retry the failed devices of a running task (all, or the named ones).',
+      tag: 'tasks',
+      params: [TASK],
+      body: 'TaskRetry',
+      optionalBody: true,
+      ok: [202, 'How many devices were retried.', 'RetryResult'],
+      errors: { 404: 'Unknown task.', 409: 'The task is not running.' },
+    }),
+  },
+  '/v1/upgrade-tasks/{taskId}/devices/{deviceKey}/cancel': {
+    post: op({
+      summary: 'Cancel one device that is not yet pushed or only pushed.',
+      tag: 'records',
+      params: [TASK, DK],
+      ok: [202, 'The record.', 'DeviceUpgradeRecord'],
+      errors: { 404: 'Unknown task or device.', 409: 'The device is already upgrading.' },
+    }),
+  },
+};

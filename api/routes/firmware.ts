@@ -1,0 +1,47 @@
+/**
+ * /v1/firmwares: add firmware (unverified until a verification upgrade
+ * succeeds), list, read, delete (refused while an active task or
+ * verification uses it). The verification endpoints under
+ * /v1/firmwares/{firmwareId}/verification belong to the task routes.
+ */
+import { Router } from 'express';
+import type { Db } from 'mongodb';
+import { validateFirmwareInput } from '../../domain/validation/registry';
+import { createFirmware, deleteFirmware, listFirmware, requireFirmware } from '../../db/firmware';
+import { asyncRoute } from '../errors';
+import { FIRMWARE_LIST_PARAMS, parseQuery } from '../query';
+
+export function firmwareRouter(ctx: { db: Db }): Router {
+  const r = Router();
+
+  r.post(
+    '/firmwares',
+    asyncRoute(async (req, res) => {
+      res.status(201).json(await createFirmware(ctx.db, validateFirmwareInput(req.body)));
+    }),
+  );
+
+  r.get(
+    '/firmwares',
+    asyncRoute(async (req, res) => {
+      const q = parseQuery<{ productKey?: string; limit: number; cursor?: string }>(req, FIRMWARE_LIST_PARAMS);
+      res.json(await listFirmware(ctx.db, q));
+    }),
+  );
+
+  r.get(
+    '/firmwares/:firmwareId',
+    asyncRoute(async (req, res) => {
+      res.json(await requireFirmware(ctx.db, String(req.params.firmwareId)));
+    }),
+  );
+
+  r.delete(
+    '/firmwares/:firmwareId',
+    asyncRoute(async (req, res) => {
+      await deleteFirmware(ctx.db, String(req.params.firmwareId));
+      res.status(204).end();
+    }),
+  );
+  return r;
+}

@@ -1,0 +1,131 @@
+/**
+ * The firmware catalog in MongoDB. A version is unique within its product
+ * (unique index, so concurrent creations cannot both win), and firmware that
+ * an active task or verification uses cannot be deleted.
+ */
+import { randomBytes } from 'node:crypto';
+import { MongoServerError, type Collection, type Db, type Filter } from 'mongodb';
+import { conflict, notFound } from '../domain/errors';
+import { ACTIVE_TASK_STATUSES, type Firmware } from '../domain/types';
+import type { FirmwareInput } from '../domain/validation/registry';
+import { afterKeys, decodeCursor, encodeCursor, type Page } from './paging';
+
+export const FIRMWARES = 'firmwares';
+/** Written by the orchestration: `{taskId, kind, firmwareId, status, …}`. Read here for the in-use rule. */
+export const TASKS = 'tasks';
+
+export type FirmwareDoc = Omit<Firmware, 'createdAt'> & { createdAt: Date; verifiedAt?: Date };
+
+export const firmwares = (db: Db): Collection<FirmwareDoc> => db.collection<FirmwareDoc>(FIRMWARES);
+
+const PROJECTION = { _id: 0 } as const;
+
+export function toFirmware(doc: FirmwareDoc): Firmware {
+  return {
+    firmwareId: doc.firmwareId,
+    productKey: doc.productKey,
+    version: doc.version,
+    name: doc.name,
+    description: doc.description,
+    fileUrl: doc.fileUrl,
+    fileSize: doc.fileSize,
+    signMethod: doc.signMethod,
+    sign: doc.sign,
+    verified: doc.verified,
+    createdAt: doc.createdAt.toISOString(),
+  };
+}
+
+export function newFirmwareId(): string {
+  return `fw_${randomBytes(10).toString('hex')}`;
+}
+
+/** Adds firmware (unverified); 409 when the product already has this version. */
+export async function createFirmware(db: Db, input: FirmwareInput): Promise<Firmware> {
+  const doc: FirmwareDoc = {
+    firmwareId: newFirmwareId(),
+    productKey: input.productKey,
+    version: input.version,
+    name: input.name ?? input.version,
+    description: input.description ?? '',
+    fileUrl: input.fileUrl,
+    fileSize: input.fileSize,
+    signMethod: input.signMethod,
+    sign: input.sign,
+    verified: false,
+    createdAt: new Date(),
+  };
+  try {
+    await firmwares(db).insertOne({ ...doc });
+  } catch (err) {
+    if (err instanceof MongoServerError && err.code === 11000) {
+      throw conflict(`product ${input.productKey} already has firmware version ${input.version}`, [
+        { path: '/version', message: `version "${input.version}" already exists for product "${input.productKey}"` },
+      ]);
+    }
+    throw err;
+  }
+  return toFirmware(doc);
+}
+
+/** The firmware, or null: for callers that turn "unknown" into their own error (e.g. a 400 on task creation). */
+export async function getFirmware(db: Db, firmwareId: string): Promise<Firmware | null> {
+  const doc = await firmwares(db).findOne({ firmwareId }, { projection: PROJECTION });
+  return doc ? toFirmware(doc) : null;
+}
+
+export async function requireFirmware(db: Db, firmwareId: string): Promise<Firmware> {
+  const fw = await getFirmware(db, firmwareId);
+  if (!fw) throw notFound(`firmware ${firmwareId} does not exist`);
+  return fw;
+}
+
+/** Marks firmware verified (after a successful verification upgrade). Idempotent. */
+export async function setFirmwareVerified(db: Db, firmwareId: string): Promise<void> {
+  await firmwares(db).updateOne({ firmwareId }, { $set: { verified: true, verifiedAt: new Date() } });
+}
+
+/** One page in (productKey, version) order, optionally for one product. */
+export async function listFirmware(
+  db: Db,
+  q: { productKey?: string; limit: number; cursor?: string },
+): Promise<Page<Firmware>> {
+  const clauses: Filter<FirmwareDoc>[] = [];
+  if (q.productKey !== undefined) clauses.push({ productKey: q.productKey });
+  if (q.cursor !== undefined) {
+    clauses.push(afterKeys(['productKey', 'version'], decodeCursor(q.cursor, 2)) as Filter<FirmwareDoc>);
+  }
+  const filter: Filter<FirmwareDoc> = clauses.length === 0 ? {} : clauses.length === 1 ? clauses[0] : { $and: clauses };
+  const docs = await firmwares(db)
+    .find(filter, { projection: PROJECTION })
+    .sort({ productKey: 1, version: 1 })
+    .limit(q.limit + 1)
+    .toArray();
+  const page = docs.slice(0, q.limit);
+  const last = page[page.length - 1];
+  return {
+    items: page.map(toFirmware),
+    nextCursor: docs.length > q.limit && last ? encodeCursor([last.productKey, last.version]) : null,
+  };
+}
+
+/**
+ * Deletes firmware unless an active task or verification uses it (409 naming
+ * them). A task created between the check and the delete would find its
+ * firmware gone at its own firmware lookup; the window is one round trip.
+ */
+export async function deleteFirmware(db: Db, firmwareId: string): Promise<void> {
+  await requireFirmware(db, firmwareId);
+  const users = await db
+    .collection<{ taskId: string; kind: string; firmwareId: string; status: string }>(TASKS)
+    .find({ firmwareId, status: { $in: [...ACTIVE_TASK_STATUSES] } }, { projection: { _id: 0, taskId: 1, kind: 1 } })
+    .limit(10)
+    .toArray();
+  if (users.length > 0) {
+    const names = users.map((u) => `${u.kind} ${u.taskId}`).join(', ');
+    throw conflict(`firmware ${firmwareId} is used by active work: ${names}`, [
+      { path: 'firmwareId', message: `in use by ${names}; cancel or finish them first` },
+    ]);
+  }
+  await firmwares(db).deleteOne({ firmwareId });
+}

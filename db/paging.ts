@@ -1,0 +1,47 @@
+/**
+ * Keyset pagination shared by the registry lists: a stable sort on unique
+ * key fields and an opaque cursor holding the last row's keys, so a page
+ * costs the same however deep it is and concurrent inserts never shift it.
+ */
+import { invalid } from '../domain/errors';
+
+export const MAX_PAGE_SIZE = 500;
+export const DEFAULT_PAGE_SIZE = 100;
+
+export interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
+}
+
+/** base64url(JSON) of the last row's key values: opaque to clients, trivial to check. */
+export function encodeCursor(values: readonly string[]): string {
+  return Buffer.from(JSON.stringify(values), 'utf8').toString('base64url');
+}
+
+/** The key values in a cursor, or a 400 naming the parameter when it is not one of ours. */
+export function decodeCursor(cursor: string, arity: number, param = 'query.cursor'): string[] {
+  let values: unknown;
+  try {
+    values = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    values = undefined;
+  }
+  if (!Array.isArray(values) || values.length !== arity || !values.every((v) => typeof v === 'string')) {
+    throw invalid('invalid cursor', [{ path: param, message: 'is not a cursor returned by this list' }]);
+  }
+  return values as string[];
+}
+
+/**
+ * The filter for "rows after these key values" in the sort order of `fields`
+ * (all ascending): (a > x) or (a = x and b > y) …
+ */
+export function afterKeys(fields: readonly string[], values: readonly string[]): Record<string, unknown> {
+  const branches = fields.map((field, i) => {
+    const clause: Record<string, unknown> = {};
+    for (let j = 0; j < i; j += 1) clause[fields[j]] = values[j];
+    clause[field] = { $gt: values[i] };
+    return clause;
+  });
+  return branches.length === 1 ? branches[0] : { $or: branches };
+}
