@@ -1,0 +1,124 @@
+/**
+ * What a device does, per behaviour, following the SDK samples (protocol §4):
+ * inform the current version after every connect; on an upgrade command report
+ * progress synchronously, then inform the new version; never send upgrade_reply
+ * (neither sample does).
+ */
+import type { SharedClock } from './clock';
+import type { SimulatedDevice } from './device';
+import type { Behaviour } from './types';
+
+const DEFAULT_STEPS = [20, 50, 80, 100];
+const DEFAULT_STEP_DELAY_MS = 200;
+
+export class DeviceRunner {
+  private upgrading = false;
+  private stopped = false;
+
+  constructor(
+    readonly device: SimulatedDevice,
+    private readonly behaviour: Behaviour,
+    private readonly clock: SharedClock,
+  ) {
+    device.onCommand = (command) => {
+      const version = typeof command.params.version === 'string' ? command.params.version : undefined;
+      if (version) void this.upgrade(version);
+    };
+  }
+
+  /** The behaviour that runs once the device is online (offline is only a delay before connecting). */
+  private get active(): Behaviour {
+    return this.behaviour.kind === 'offline' ? (this.behaviour.then ?? { kind: 'succeed' }) : this.behaviour;
+  }
+
+  /** Connects (after the offline period, if any) and reports the version like the SDK samples. */
+  async start(connectSlot: <T>(task: () => Promise<T>) => Promise<T>): Promise<boolean> {
+    if (this.behaviour.kind === 'offline') await this.clock.sleep(this.behaviour.forMs);
+    if (this.stopped) return false;
+    const ok = await connectSlot(() => this.device.connect());
+    if (ok) await this.announce();
+    return ok;
+  }
+
+  stop(): void {
+    this.stopped = true;
+  }
+
+  private async announce(): Promise<void> {
+    await this.device.inform(this.device.record.version);
+    if (this.active.kind !== 'request' || this.upgrading) return;
+    const reply = await this.device.getversion();
+    const offers = Array.isArray(reply?.data) ? reply.data : [];
+    // The Java sample takes the last element of data.
+    const last: unknown = offers[offers.length - 1];
+    const version = typeof last === 'object' && last !== null ? (last as { version?: unknown }).version : undefined;
+    if (typeof version === 'string') await this.upgrade(version);
+    else this.device.setOutcome('no-offer');
+  }
+
+  private async upgrade(target: string): Promise<void> {
+    // A second command while one runs is a repeat of the same push (at-least-once); one upgrade at a time.
+    if (this.upgrading || this.stopped) return;
+    this.upgrading = true;
+    const record = this.device.record;
+    this.device.setOutcome('upgrading');
+    try {
+      const b = this.active;
+      switch (b.kind) {
+        case 'silent':
+          this.device.setOutcome('silent');
+          return;
+        case 'decline':
+          await this.device.progress(-5, '');
+          this.device.setOutcome('declined');
+          return;
+        case 'fail':
+          await this.steps(b.stepsBefore ?? [20], b.stepDelayMs);
+          await this.device.progress(b.code, `failed with ${b.code}`);
+          this.device.setOutcome('failed');
+          return;
+        case 'drop':
+          await this.steps(b.stepsBefore ?? [20], b.stepDelayMs);
+          this.device.setOutcome('dropped');
+          this.device.drop();
+          await this.clock.sleep(b.reconnectAfterMs);
+          if (b.comeBackOn === 'new') record.version = target;
+          if (!this.stopped && (await this.device.connect())) await this.device.inform(record.version);
+          return;
+        case 'request':
+          await this.finish(target, [20, 80], b.stepDelayMs);
+          return;
+        case 'slow':
+          await this.clock.sleep(b.downloadMs);
+          await this.finish(target, b.steps ?? DEFAULT_STEPS, b.stepDelayMs);
+          return;
+        case 'succeed':
+          await this.finish(target, b.steps ?? DEFAULT_STEPS, b.stepDelayMs);
+          return;
+        case 'offline':
+          // Only when `then` is itself offline: after the period, a plain success.
+          await this.finish(target, DEFAULT_STEPS, undefined);
+          return;
+      }
+    } finally {
+      this.upgrading = false;
+    }
+  }
+
+  private async finish(target: string, steps: number[], delayMs: number | undefined): Promise<void> {
+    if (!(await this.steps(steps, delayMs))) return;
+    this.device.record.version = target;
+    await this.device.inform(target);
+    this.device.setOutcome('succeeded');
+  }
+
+  /** Sends each step after its delay; false when the connection went away meanwhile. */
+  private async steps(steps: number[], delayMs = DEFAULT_STEP_DELAY_MS): Promise<boolean> {
+    for (const step of steps) {
+      await this.clock.sleep(delayMs);
+      if (this.stopped || !this.device.record.online) return false;
+      await this.device.progress(step, `step ${step}`);
+    }
+    return true;
+  }
+}
