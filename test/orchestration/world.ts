@@ -1,0 +1,185 @@
+/**
+ * A test world for the orchestration: the real workflows and activities on a
+ * Temporal server, the real MongoDB records and tasks, the real gateway-side
+ * event sink (createTemporalDeviceEvents). Only the last hop — publishing the
+ * MQTT command — is replaced by scripted devices that answer through the same
+ * event sink the gateway uses. The end-to-end test covers the real MQTT hop.
+ */
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
+import type { Db } from 'mongodb';
+import type { DeviceActivities } from '../../activities/contracts';
+import { createDeviceActivities } from '../../activities/device-activities';
+import { createTaskActivities } from '../../activities/task-activities';
+import { ensureAllIndexes } from '../../db/all-indexes';
+import { devices } from '../../db/devices';
+import { firmwares } from '../../db/firmware';
+import { countsByStatus, recordsCollection } from '../../db/records';
+import { findTask } from '../../db/tasks';
+import { tagPairs } from '../../domain/keys';
+import type { Firmware, RecordStatus, UpgradeTaskRequest } from '../../domain/types';
+import { createTaskService, taskFromRequest, type TaskService } from '../../orchestration/task-service';
+import { createTemporalDeviceEvents } from '../../orchestration/temporal-device-events';
+import type { DeviceEvents, RegistryEvents } from '../../orchestration/device-events';
+import { silentLogger } from '../../runtime/log';
+import { unique, workflowBundle } from '../helpers/stack';
+
+export const PK = 'pk-test';
+
+/** What a scripted device does when a command reaches it. */
+export type Script =
+  'succeed' | 'succeed-by-inform' | 'fail' | 'silent' | ((attempt: number) => 'succeed' | 'fail' | 'silent');
+
+export interface World {
+  db: Db;
+  env: TestWorkflowEnvironment;
+  worker: Worker;
+  taskQueue: string;
+  tasks: TaskService;
+  events: DeviceEvents & RegistryEvents;
+  pushes: Array<{ deviceKey: string; commandId: string; at: number }>;
+  script: Map<string, Script>;
+  firmware: Firmware;
+  addDevice(
+    deviceKey: string,
+    opts?: { version?: string; online?: boolean; tags?: Record<string, string> },
+  ): Promise<void>;
+  setOnline(deviceKey: string, online: boolean): Promise<void>;
+  createTask(req: Partial<UpgradeTaskRequest>): Promise<string>;
+  counts(taskId: string): Promise<Record<RecordStatus, number>>;
+  record(taskId: string, deviceKey: string): Promise<Record<string, unknown> | null>;
+  taskStatus(taskId: string): Promise<string | undefined>;
+}
+
+export async function createWorld(env: TestWorkflowEnvironment, db: Db): Promise<World> {
+  await ensureAllIndexes(db);
+  const taskQueue = unique('orch');
+  const log = silentLogger;
+  const events = createTemporalDeviceEvents({ client: env.client, db, taskQueue, log });
+  const pushes: World['pushes'] = [];
+  const script = new Map<string, Script>();
+  const attempts = new Map<string, number>();
+
+  const real = createDeviceActivities({
+    db,
+    publisher: { publishUpgrade: async () => undefined, close: async () => undefined },
+  });
+  const scriptedDevice: DeviceActivities = {
+    ...real,
+    async pushUpgradeCommand({ productKey, deviceKey, commandId, firmware }) {
+      pushes.push({ deviceKey, commandId, at: Date.now() });
+      const n = (attempts.get(deviceKey) ?? 0) + 1;
+      attempts.set(deviceKey, n);
+      const chosen = script.get(deviceKey) ?? 'succeed';
+      const behaviour = typeof chosen === 'function' ? chosen(n) : chosen;
+      const device = { productKey, deviceKey };
+      // Answer after the activity completes, as a device on the other side of MQTT would.
+      setTimeout(() => {
+        void (async () => {
+          if (behaviour === 'silent') return;
+          await events.progressReported(device, 20, 'downloading');
+          if (behaviour === 'fail') return events.progressReported(device, -2, 'download failed');
+          if (behaviour === 'succeed') return events.progressReported(device, 100, 'done');
+          await devices(db).updateOne(device, {
+            $set: { firmwareVersion: firmware.version, versionReportedAt: new Date() },
+          });
+          await events.versionReported(device, firmware.version);
+        })().catch(() => undefined);
+      }, 50);
+    },
+  };
+
+  const worker = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue,
+    workflowBundle: await workflowBundle(),
+    activities: { ...scriptedDevice, ...createTaskActivities({ db, client: env.client, taskQueue, log }) },
+  });
+
+  const firmware: Firmware = {
+    firmwareId: unique('fw'),
+    productKey: PK,
+    version: '2.0.0',
+    name: 'fw',
+    description: '',
+    fileUrl: '/files/fw-2.0.0.bin',
+    fileSize: 1024,
+    signMethod: 'md5',
+    sign: '9e107d9d372bb6826bd81d3542a419d6',
+    verified: true,
+    createdAt: new Date().toISOString(),
+  };
+  await firmwares(db).insertOne({ ...firmware, createdAt: new Date() });
+  const tasks = createTaskService({ db, client: env.client, taskQueue });
+
+  return {
+    db,
+    env,
+    worker,
+    taskQueue,
+    tasks,
+    events,
+    pushes,
+    script,
+    firmware,
+    async addDevice(deviceKey, opts = {}) {
+      const now = new Date(Date.now() - 1000);
+      await devices(db).insertOne({
+        productKey: PK,
+        deviceKey,
+        deviceSecret: 'secret',
+        name: deviceKey,
+        tags: opts.tags ?? {},
+        tagPairs: tagPairs(opts.tags ?? {}),
+        attributes: {},
+        attrPairs: [],
+        firmwareVersion: opts.version ?? '1.0.0',
+        versionReportedAt: now,
+        online: opts.online ?? true,
+        lastSeenAt: now,
+        createdAt: now,
+        updatedAt: now,
+      });
+    },
+    async setOnline(deviceKey, online) {
+      const device = { productKey: PK, deviceKey };
+      await devices(db).updateOne(device, { $set: { online } });
+      if (online) await events.connected(device);
+      else await events.disconnected(device, 'test');
+    },
+    async createTask(req) {
+      const request: UpgradeTaskRequest = {
+        firmwareId: firmware.firmwareId,
+        sourceVersions: ['1.0.0'],
+        strategy: 'snapshot',
+        scope: 'all',
+        method: 'push',
+        upgradeTimeout: 600,
+        maxConcurrency: 10,
+        ...req,
+      };
+      const { task } = await tasks.create(taskFromRequest(request, firmware), { kind: 'task' });
+      return task.taskId;
+    },
+    counts: (taskId) => countsByStatus(db, taskId),
+    record: (taskId, deviceKey) => recordsCollection(db).findOne({ taskId, deviceKey }, { projection: { _id: 0 } }),
+    taskStatus: async (taskId) => (await findTask(db, taskId))?.status,
+  };
+}
+
+/** Polls a condition against the database while the worker runs (test-side only). */
+export async function eventually<T>(
+  what: string,
+  fn: () => Promise<T>,
+  ok: (v: T) => boolean,
+  timeoutMs = 20_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: T = await fn();
+  while (!ok(last)) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last value: ${JSON.stringify(last)}`);
+    await new Promise((r) => setTimeout(r, 100));
+    last = await fn();
+  }
+  return last;
+}
