@@ -22,6 +22,8 @@ export interface TaskServiceDeps {
   db: Db;
   client: Client;
   taskQueue: string;
+  /** Continue-as-new threshold for task workflows; tests lower it to exercise continue-as-new. */
+  historyBudget?: number;
 }
 
 /** Time-ordered, unique task ids: newest-first lists sort on the id alone. */
@@ -71,6 +73,7 @@ export function createTaskService(deps: TaskServiceDeps) {
             method: task.method,
             ...(task.schedule ? { schedule: task.schedule } : {}),
             maxConcurrency: task.maxConcurrency,
+            ...(deps.historyBudget ? { historyBudget: deps.historyBudget } : {}),
           },
         ],
         typedSearchAttributes: [

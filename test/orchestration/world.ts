@@ -45,7 +45,7 @@ export interface World {
     opts?: { version?: string; online?: boolean; tags?: Record<string, string> },
   ): Promise<void>;
   setOnline(deviceKey: string, online: boolean): Promise<void>;
-  createTask(req: Partial<UpgradeTaskRequest>): Promise<string>;
+  createTask(req: Partial<UpgradeTaskRequest>, opts?: { historyBudget?: number }): Promise<string>;
   counts(taskId: string): Promise<Record<RecordStatus, number>>;
   record(taskId: string, deviceKey: string): Promise<Record<string, unknown> | null>;
   taskStatus(taskId: string): Promise<string | undefined>;
@@ -147,7 +147,7 @@ export async function createWorld(env: TestWorkflowEnvironment, db: Db): Promise
       if (online) await events.connected(device);
       else await events.disconnected(device, 'test');
     },
-    async createTask(req) {
+    async createTask(req, opts = {}) {
       const request: UpgradeTaskRequest = {
         firmwareId: firmware.firmwareId,
         sourceVersions: ['1.0.0'],
@@ -158,7 +158,10 @@ export async function createWorld(env: TestWorkflowEnvironment, db: Db): Promise
         maxConcurrency: 10,
         ...req,
       };
-      const { task } = await tasks.create(taskFromRequest(request, firmware), { kind: 'task' });
+      const service = opts.historyBudget
+        ? createTaskService({ db, client: env.client, taskQueue, historyBudget: opts.historyBudget })
+        : tasks;
+      const { task } = await service.create(taskFromRequest(request, firmware), { kind: 'task' });
       return task.taskId;
     },
     counts: (taskId) => countsByStatus(db, taskId),
