@@ -4,6 +4,7 @@
  */
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { devServerEnv, testDb } from '../helpers/stack';
+import { recordHistory } from '../helpers/histories';
 import { createWorld, eventually, type World } from './world';
 
 let env: TestWorkflowEnvironment;
@@ -62,6 +63,8 @@ describe('snapshot push task', () => {
       () => world.taskStatus(taskId),
       (s) => s === 'completed',
     );
+    await recordHistory(env.client, taskId, 'task-snapshot-push');
+    await recordHistory(env.client, 'ota-dev-pk-test-a4-offline', 'device-push-after-reconnect');
     const pushedTo = world.pushes.map((p) => p.deviceKey).sort();
     expect(pushedTo).toEqual(['a1', 'a2', 'a3', 'a4-offline']);
   });
@@ -93,5 +96,6 @@ describe('snapshot push task', () => {
       () => world.record(first, 'b1'),
       (r) => r?.status === 'cancelled',
     );
+    await recordHistory(env.client, first, 'task-cancel');
   });
 });

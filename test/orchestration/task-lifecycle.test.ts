@@ -8,6 +8,7 @@ import { firmwares } from '../../db/firmware';
 import { devices } from '../../db/devices';
 import { taskProgress } from '../../workflows/messages';
 import { devServerEnv, testDb } from '../helpers/stack';
+import { recordHistory } from '../helpers/histories';
 import { createWorld, eventually, PK, type World } from './world';
 
 let env: TestWorkflowEnvironment;
@@ -86,6 +87,7 @@ describe('task strategies and control', () => {
       () => world.taskStatus(taskId),
       (s) => s === 'cancelled',
     );
+    await recordHistory(env.client, taskId, 'task-increment');
   });
 
   it('pause stops new pushes, resume continues, cancel cancels the devices still waiting', async () => {
@@ -148,6 +150,8 @@ describe('task strategies and control', () => {
       (s) => s === 'completed',
     );
     expect((await firmwares(mongo.db).findOne({ firmwareId: world.firmware.firmwareId }))?.verified).toBe(true);
+    await recordHistory(env.client, task.taskId, 'task-verification');
+    await recordHistory(env.client, 'ota-dev-pk-test-v1', 'device-verification');
   });
 
   it('continues as new long before history limits, without losing a device or a signal', async () => {

@@ -6,6 +6,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { listRecords } from '../../db/task-reads';
 import { findTask } from '../../db/tasks';
 import { testDb, timeSkippingEnv } from '../helpers/stack';
+import { recordHistory } from '../helpers/histories';
 import { createWorld, eventually, PK, type World } from './world';
 
 let env: TestWorkflowEnvironment;
@@ -100,6 +101,7 @@ describe('orchestration over time', () => {
       (r) => r?.status === 'success',
     );
     expect(rec).toMatchObject({ attempts: 2 });
+    await recordHistory(env.client, 'ota-dev-pk-test-r1', 'device-retry');
     expect(world.pushes.filter((p) => p.deviceKey === 'r1').map((p) => p.commandId)).toEqual([
       `${taskId}.r1.1`,
       `${taskId}.r1.2`,
@@ -175,5 +177,7 @@ describe('orchestration over time', () => {
       () => world.taskStatus(taskId),
       (s) => s === 'completed',
     );
+    await recordHistory(env.client, taskId, 'task-request');
+    await recordHistory(env.client, 'ota-dev-pk-test-q1', 'device-request-offer');
   });
 });
