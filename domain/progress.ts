@@ -15,7 +15,11 @@ const FAILURE_REASONS: Record<number, string> = {
 
 export function progressFailure(step: number, desc: string): Failure {
   const known = FAILURE_REASONS[step];
-  const reason = known ? (desc && desc !== String(step) ? `${known}: ${desc}` : known) : desc || 'device-defined failure';
+  const reason = known
+    ? desc && desc !== String(step)
+      ? `${known}: ${desc}`
+      : known
+    : desc || 'device-defined failure';
   return { code: String(step), reason };
 }
 
