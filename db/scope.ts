@@ -18,7 +18,7 @@ import { devices, PUBLIC_PROJECTION, toDevice, type DeviceDoc } from './devices'
 import { decodeCursor, encodeCursor } from './paging';
 
 /** Keys per `$in` query when walking a key list. */
-const KEY_CHUNK = 1000;
+const KEY_CHUNK = 2000;
 
 export interface ScopePage {
   devices: Device[];
@@ -135,8 +135,12 @@ export async function nextScopePage(
 }
 
 /**
- * Streams the scope page by page, resolving asset trees once. Each page comes
- * with the cursor that resumes after it (null on the last).
+ * Streams the whole scope through one server cursor, page by page, each page
+ * with the cursor that resumes after it (nextScopePage or scanScope's
+ * `after`); the last page carries null and may be empty. One query for the
+ * whole scan matters on the embedded FerretDB, which sorts in memory: every
+ * separate page query costs a pass over the product's devices there.
+ * Long key lists (asset trees) are matched in memory instead of in `$in`.
  */
 export async function* scanScope(
   db: Db,
@@ -144,13 +148,31 @@ export async function* scanScope(
   opts: { pageSize?: number; after?: string | null } = {},
 ): AsyncGenerator<ScopePage> {
   const pageSize = opts.pageSize ?? 500;
+  const after = opts.after ? decodeCursor(opts.after, 1, 'cursor')[0] : undefined;
   const treeDeviceKeys = needsTrees(spec)
     ? await treeDeviceKeysFor(db, spec.productKey, spec.filter?.assetTrees)
     : undefined;
-  let cursor = opts.after ?? null;
-  do {
-    const page = await nextScopePage(db, spec, cursor, pageSize, { treeDeviceKeys });
-    if (page.devices.length > 0 || page.cursor === null) yield page;
-    cursor = page.cursor;
-  } while (cursor !== null);
+  const keys = scopeKeyList(spec, treeDeviceKeys);
+  const { deviceKey: _keys, ...base } = buildScopeQuery(spec, treeDeviceKeys);
+  const keyCondition: Record<string, unknown> = {};
+  if (after !== undefined) keyCondition.$gt = after;
+  if (keys !== undefined && keys.length <= KEY_CHUNK) keyCondition.$in = keys;
+  const inMemory = keys !== undefined && keys.length > KEY_CHUNK ? new Set(keys) : undefined;
+  const query: Filter<DeviceDoc> = Object.keys(keyCondition).length > 0 ? { ...base, deviceKey: keyCondition } : base;
+
+  const cursor = devices(db).find(query, { projection: PUBLIC_PROJECTION }).sort({ deviceKey: 1 }).batchSize(pageSize);
+  try {
+    let page: Device[] = [];
+    for await (const doc of cursor) {
+      if (inMemory && !inMemory.has(doc.deviceKey)) continue;
+      page.push(toDevice(doc));
+      if (page.length === pageSize) {
+        yield { devices: page, cursor: encodeCursor([doc.deviceKey]) };
+        page = [];
+      }
+    }
+    yield { devices: page, cursor: null };
+  } finally {
+    await cursor.close();
+  }
 }

@@ -1,0 +1,213 @@
+/** Upgrade task and verification request validation: every SPEC rule, with the exact field path. */
+import { isOtaError, type ErrorDetail } from '../../domain/errors';
+import type { Firmware } from '../../domain/types';
+import {
+  checkTaskAgainstFirmware,
+  validateRetryRequest,
+  validateUpgradeTaskRequest,
+  validateVerificationRequest,
+} from '../../domain/validation/task';
+
+const base = {
+  firmwareId: 'fw_1',
+  sourceVersions: ['1.0'],
+  strategy: 'snapshot',
+  scope: 'all',
+  method: 'push',
+};
+
+function problems(fn: () => unknown): ErrorDetail[] {
+  try {
+    fn();
+  } catch (err) {
+    if (isOtaError(err) && err.code === 'invalid_request') return err.details;
+    throw err;
+  }
+  throw new Error('expected invalid_request');
+}
+const paths = (fn: () => unknown): string[] => problems(fn).map((d) => d.path);
+
+describe('validateUpgradeTaskRequest', () => {
+  it('applies the defaults and keeps the given fields', () => {
+    expect(validateUpgradeTaskRequest(base)).toEqual({ ...base, upgradeTimeout: 7200, maxConcurrency: 300 });
+    const full = {
+      ...base,
+      name: 'Spring rollout',
+      strategy: 'increment',
+      scope: 'target',
+      filter: { tags: [{ key: 'site', value: 'berlin' }], assetTrees: [{ treeId: 't1', nodeIds: ['a'] }] },
+      schedule: {
+        timezone: 'Asia/Shanghai',
+        windows: [
+          { start: '23:00', end: '01:00' },
+          { start: '02:00', end: '04:00' },
+        ],
+      },
+      upgradeTimeout: 300,
+      maxConcurrency: 10_000,
+      retry: { maxAttempts: 3, intervalSeconds: 0 },
+    };
+    const req = validateUpgradeTaskRequest(full);
+    expect(req.filter?.assetTrees?.[0].includeDescendants).toBe(false);
+    expect(req.retry).toEqual({ maxAttempts: 3, intervalSeconds: 0 });
+  });
+
+  it.each([
+    [
+      'method request with scope target',
+      { scope: 'target', method: 'request', filter: { deviceKeys: ['d1'] } },
+      ['/method'],
+    ],
+    ['a filter with scope all', { filter: { deviceKeys: ['d1'] } }, ['/filter']],
+    ['scope target without a filter', { scope: 'target' }, ['/filter']],
+    ['an empty filter', { scope: 'target', filter: {} }, ['/filter']],
+    ['an empty deviceKeys list', { scope: 'target', filter: { deviceKeys: [] } }, ['/filter/deviceKeys']],
+    [
+      'six asset trees',
+      {
+        scope: 'target',
+        filter: { assetTrees: Array.from({ length: 6 }, (_, i) => ({ treeId: `t${i}`, nodeIds: ['a'] })) },
+      },
+      ['/filter/assetTrees'],
+    ],
+    ['empty sourceVersions', { sourceVersions: [] }, ['/sourceVersions']],
+    ['repeated sourceVersions', { sourceVersions: ['1.0', '1.0'] }, ['/sourceVersions']],
+    ['a missing firmwareId', { firmwareId: undefined }, ['/firmwareId']],
+    ['an unknown strategy', { strategy: 'rolling' }, ['/strategy']],
+    ['an unknown field', { priority: 1 }, ['/priority']],
+    ['an unknown filter field', { scope: 'target', filter: { deviceKeys: ['d'], groups: ['g'] } }, ['/filter/groups']],
+    ['upgradeTimeout under 300', { upgradeTimeout: 299 }, ['/upgradeTimeout']],
+    ['upgradeTimeout over 172800', { upgradeTimeout: 172_801 }, ['/upgradeTimeout']],
+    ['maxConcurrency 0', { maxConcurrency: 0 }, ['/maxConcurrency']],
+    ['maxConcurrency over 10000', { maxConcurrency: 10_001 }, ['/maxConcurrency']],
+    ['retry maxAttempts 11', { retry: { maxAttempts: 11, intervalSeconds: 60 } }, ['/retry/maxAttempts']],
+    ['retry without intervalSeconds', { retry: { maxAttempts: 2 } }, ['/retry/intervalSeconds']],
+    ['a retry interval over a day', { retry: { maxAttempts: 2, intervalSeconds: 86_401 } }, ['/retry/intervalSeconds']],
+    ['an unsafe tag key', { scope: 'target', filter: { tags: [{ key: '$ne', value: 'x' }] } }, ['/filter/tags/0/key']],
+    [
+      'an unsafe attribute name',
+      { scope: 'target', filter: { attributes: [{ name: 'a.b', value: 1 }] } },
+      ['/filter/attributes/0/name'],
+    ],
+    [
+      'the same tag key twice',
+      {
+        scope: 'target',
+        filter: {
+          tags: [
+            { key: 'site', value: 'a' },
+            { key: 'site', value: 'b' },
+          ],
+        },
+      },
+      ['/filter/tags/1/key'],
+    ],
+    [
+      'the same tree twice',
+      {
+        scope: 'target',
+        filter: {
+          assetTrees: [
+            { treeId: 't', nodeIds: ['a'] },
+            { treeId: 't', nodeIds: ['b'] },
+          ],
+        },
+      },
+      ['/filter/assetTrees/1/treeId'],
+    ],
+    [
+      'a window of 29 minutes',
+      { schedule: { timezone: 'UTC', windows: [{ start: '02:00', end: '02:29' }] } },
+      ['/schedule/windows/0'],
+    ],
+    [
+      'overlapping windows',
+      {
+        schedule: {
+          timezone: 'UTC',
+          windows: [
+            { start: '01:00', end: '03:00' },
+            { start: '02:00', end: '04:00' },
+          ],
+        },
+      },
+      ['/schedule/windows/1'],
+    ],
+    [
+      'an unknown time zone',
+      { schedule: { timezone: 'Mars/Olympus', windows: [{ start: '01:00', end: '03:00' }] } },
+      ['/schedule/timezone'],
+    ],
+    [
+      'a time that is not HH:MM',
+      { schedule: { timezone: 'UTC', windows: [{ start: '1:00', end: '03:00' }] } },
+      ['/schedule/windows/0/start'],
+    ],
+    ['a schedule without windows', { schedule: { timezone: 'UTC', windows: [] } }, ['/schedule/windows']],
+  ])('rejects %s', (_what, over, expected) => {
+    expect(paths(() => validateUpgradeTaskRequest({ ...base, ...over }))).toEqual(expected);
+  });
+
+  it('accepts a window over midnight and a body that is not an object is a 400 at the root', () => {
+    expect(() =>
+      validateUpgradeTaskRequest({
+        ...base,
+        schedule: { timezone: 'Europe/Berlin', windows: [{ start: '23:30', end: '00:30' }] },
+      }),
+    ).not.toThrow();
+    expect(paths(() => validateUpgradeTaskRequest([base]))).toEqual(['']);
+  });
+});
+
+describe('checkTaskAgainstFirmware', () => {
+  const fw: Firmware = {
+    firmwareId: 'fw_1',
+    productKey: 'pk1',
+    version: '2.0',
+    name: '2.0',
+    description: '',
+    fileUrl: 'https://x/y.bin',
+    fileSize: 10,
+    signMethod: 'md5',
+    sign: 'a'.repeat(32),
+    verified: true,
+    createdAt: '2026-01-01T00:00:00.000Z',
+  };
+  const req = validateUpgradeTaskRequest({ ...base, sourceVersions: ['1.0', '2.0'] });
+
+  it('names unknown and unverified firmware, and a source version equal to the target', () => {
+    expect(problems(() => checkTaskAgainstFirmware(req, null))).toEqual([
+      { path: '/firmwareId', message: 'firmware "fw_1" does not exist' },
+    ]);
+    const unverified = problems(() =>
+      checkTaskAgainstFirmware({ ...req, sourceVersions: ['1.0'] }, { ...fw, verified: false }),
+    );
+    expect(unverified[0]).toMatchObject({ path: '/firmwareId', message: expect.stringContaining('not verified') });
+    expect(paths(() => checkTaskAgainstFirmware(req, fw))).toEqual(['/sourceVersions/1']);
+    expect(() => checkTaskAgainstFirmware({ ...req, sourceVersions: ['1.0'] }, fw)).not.toThrow();
+  });
+});
+
+describe('validateVerificationRequest and validateRetryRequest', () => {
+  it('takes 1 to 5 distinct devices and defaults the timeout', () => {
+    expect(validateVerificationRequest({ deviceKeys: ['a', 'b'] })).toEqual({
+      deviceKeys: ['a', 'b'],
+      upgradeTimeout: 7200,
+    });
+    expect(paths(() => validateVerificationRequest({ deviceKeys: [] }))).toEqual(['/deviceKeys']);
+    expect(paths(() => validateVerificationRequest({ deviceKeys: ['a', 'b', 'c', 'd', 'e', 'f'] }))).toEqual([
+      '/deviceKeys',
+    ]);
+    expect(paths(() => validateVerificationRequest({ deviceKeys: ['a', 'a'] }))).toEqual(['/deviceKeys']);
+    expect(paths(() => validateVerificationRequest({ deviceKeys: ['a'], upgradeTimeout: 10 }))).toEqual([
+      '/upgradeTimeout',
+    ]);
+    expect(paths(() => validateVerificationRequest({ deviceKeys: ['a'], force: true }))).toEqual(['/force']);
+  });
+
+  it('retries all failed devices without a body, or the named ones', () => {
+    expect(validateRetryRequest(undefined)).toEqual({});
+    expect(validateRetryRequest({ deviceKeys: ['d1'] })).toEqual({ deviceKeys: ['d1'] });
+    expect(paths(() => validateRetryRequest({ all: true }))).toEqual(['/all']);
+  });
+});
