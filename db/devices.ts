@@ -210,20 +210,29 @@ export async function listDevices(db: Db, q: DeviceListQuery): Promise<Page<Devi
   };
 }
 
-/** Which of these device keys of a product are registered (in chunks, to keep each query small). */
+/**
+ * Which of these device keys of a product are registered. A short list is one
+ * `$in` query; a long one (a big asset tree) streams the product's keys once
+ * and intersects, which is one pass on FerretDB too (it has no `$in` pushdown).
+ */
 export async function existingDeviceKeys(
   db: Db,
   productKey: string,
   deviceKeys: readonly string[],
 ): Promise<Set<string>> {
   const found = new Set<string>();
-  const CHUNK = 1000;
-  for (let i = 0; i < deviceKeys.length; i += CHUNK) {
-    const chunk = deviceKeys.slice(i, i + CHUNK);
+  const IN_LIMIT = 1000;
+  const projection = { _id: 0, deviceKey: 1 };
+  if (deviceKeys.length <= IN_LIMIT) {
     const docs = await devices(db)
-      .find({ productKey, deviceKey: { $in: chunk } }, { projection: { _id: 0, deviceKey: 1 } })
+      .find({ productKey, deviceKey: { $in: [...deviceKeys] } }, { projection })
       .toArray();
     for (const d of docs) found.add(d.deviceKey);
+    return found;
+  }
+  const wanted = new Set(deviceKeys);
+  for await (const d of devices(db).find({ productKey }, { projection, batchSize: 5000 })) {
+    if (wanted.has(d.deviceKey)) found.add(d.deviceKey);
   }
   return found;
 }
