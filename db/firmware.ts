@@ -124,7 +124,7 @@ export async function deleteFirmware(db: Db, firmwareId: string): Promise<void> 
   if (users.length > 0) {
     const names = users.map((u) => `${u.kind} ${u.taskId}`).join(', ');
     throw conflict(`firmware ${firmwareId} is used by active work: ${names}`, [
-      { path: 'firmwareId', message: `in use by ${names}; cancel or finish them first` },
+      { path: 'params.firmwareId', message: `in use by ${names}; cancel or finish them first` },
     ]);
   }
   await firmwares(db).deleteOne({ firmwareId });

@@ -11,7 +11,7 @@
  */
 import type { Db, Filter } from 'mongodb';
 import { attrPair, tagPair } from '../domain/keys';
-import { compareKeys, needsTrees, type ScopeSpec } from '../domain/scope';
+import { compareKeys, deviceMatchesScope, needsTrees, type ScopeDevice, type ScopeSpec } from '../domain/scope';
 import type { Device } from '../domain/types';
 import { treeDeviceKeysFor } from './asset-trees';
 import { devices, PUBLIC_PROJECTION, toDevice, type DeviceDoc } from './devices';
@@ -175,4 +175,16 @@ export async function* scanScope(
   } finally {
     await cursor.close();
   }
+}
+
+/**
+ * Whether one device is in scope now (e.g. when it reports a version or asks
+ * for firmware), resolving the filter's asset trees from the database when
+ * it names any. The device is what getDevice returns.
+ */
+export async function isDeviceInScope(db: Db, spec: ScopeSpec, device: ScopeDevice): Promise<boolean> {
+  const treeDeviceKeys = needsTrees(spec)
+    ? await treeDeviceKeysFor(db, spec.productKey, spec.filter?.assetTrees)
+    : undefined;
+  return deviceMatchesScope(device, spec, treeDeviceKeys);
 }

@@ -7,7 +7,7 @@ import type { Db } from 'mongodb';
 import { putAssetTree } from '../../db/asset-trees';
 import { devices as deviceCollection, newDeviceDoc } from '../../db/devices';
 import { ensureRegistryIndexes } from '../../db/indexes';
-import { nextScopePage, scanScope } from '../../db/scope';
+import { isDeviceInScope, nextScopePage, scanScope } from '../../db/scope';
 import { checkTaskReferences, checkVerificationReferences } from '../../db/task-checks';
 import { isOtaError } from '../../domain/errors';
 import { deviceMatchesScope, resolveTreeDeviceKeys, type ScopeSpec } from '../../domain/scope';
@@ -181,6 +181,21 @@ describe('scanScope', () => {
     const keys: string[] = [];
     for await (const page of scanScope(db, spec, { pageSize: 150 })) keys.push(...page.devices.map((d) => d.deviceKey));
     expect(keys).toEqual(await expected(spec));
+  });
+});
+
+describe('isDeviceInScope', () => {
+  it('answers for one device with the trees as stored now', async () => {
+    const spec = target({ assetTrees: [{ treeId: 'big', nodeIds: ['hall'], includeDescendants: true }] }, [
+      '1.0',
+      '1.1',
+      '2.0',
+    ]);
+    const inHall = seeds.find((s, i) => i < 500 && s.productKey === 'pk1' && s.firmwareVersion) as Seed;
+    const underRoot = seeds.find((s, i) => i >= 500 && s.productKey === 'pk1' && s.firmwareVersion) as Seed;
+    expect(await isDeviceInScope(db, spec, inHall)).toBe(true);
+    expect(await isDeviceInScope(db, spec, underRoot)).toBe(false);
+    expect(await isDeviceInScope(db, { ...spec, sourceVersions: ['9.9'] }, inHall)).toBe(false);
   });
 });
 
