@@ -1,7 +1,7 @@
 /** Every collection's indexes, created (idempotently) by each process that writes. */
 import type { Db } from 'mongodb';
 import { DEVICES } from './devices';
-import { ensureRegistryIndexes } from './indexes';
+import { createIndexesOneByOne, ensureRegistryIndexes } from './indexes';
 import { ensureRecordIndexes } from './records';
 import { ensureTaskIndexes } from './tasks';
 
@@ -10,7 +10,7 @@ export async function ensureAllIndexes(db: Db): Promise<void> {
   await ensureTaskIndexes(db);
   await ensureRecordIndexes(db);
   // Increment tasks admit devices registered or reporting a version since their cursor.
-  await db.collection(DEVICES).createIndexes([
+  await createIndexesOneByOne(db, DEVICES, [
     { key: { productKey: 1, createdAt: 1 }, name: 'device_product_created' },
     { key: { productKey: 1, versionReportedAt: 1 }, name: 'device_product_version_reported' },
   ]);

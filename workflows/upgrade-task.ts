@@ -19,7 +19,7 @@ import { waitFor } from './wait';
 
 const acts = wf.proxyActivities<TaskActivities>({
   startToCloseTimeout: '10 minutes',
-  heartbeatTimeout: '1 minute',
+  heartbeatTimeout: '30 seconds',
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
 });
 

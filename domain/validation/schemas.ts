@@ -154,12 +154,13 @@ const FirmwareCreate: JsonSchema = {
       version: ref('Version'),
       name: text(256),
       description: text(2048),
+      // EnOS devices fetch from an http(s) URL, an enos-connect:// URI or a file-service path (protocol §3.4).
       fileUrl: {
         type: 'string',
-        format: 'uri',
+        format: 'uri-reference',
         maxLength: 2048,
-        pattern: '^https?://',
-        'x-message': 'must be an http or https URL',
+        pattern: '^(https?://|enos-connect://|/)[^\\s]+$',
+        'x-message': 'must be an http(s) URL, an enos-connect:// URI or an absolute path on the file service',
       },
       fileSize: { type: 'integer', minimum: 1, maximum: MAX_FILE_SIZE },
       signMethod: { enum: ['md5', 'sha256'] },

@@ -1,0 +1,111 @@
+/**
+ * The product's three services against the suite's Temporal and database:
+ * the gateway and the API in this process (ephemeral ports), the worker as a
+ * real child process (`dist/worker/worker.js`, built by the install step) so
+ * a test can kill it outright and start it again.
+ */
+import * as http from 'node:http';
+import * as path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { createApp } from '../../api/app';
+import { buildApi } from '../../api/routes';
+import { loadConfig, PROJECT_ROOT, type Config } from '../../config/config';
+import { startGateway, type Gateway } from '../../gateway/gateway';
+import { createTemporalDeviceEvents } from '../../orchestration/temporal-device-events';
+import { silentLogger } from '../../runtime/log';
+import { ManagedProcess } from '../../runtime/managed-process';
+import { temporalAddress, testDb, unique } from './stack';
+
+export interface ServiceStack {
+  config: Config;
+  apiUrl: string;
+  mqttUrl: string;
+  gateway: Gateway;
+  client: Client;
+  db: Awaited<ReturnType<typeof testDb>>;
+  startWorker(): Promise<void>;
+  killWorker(): Promise<void>;
+  api<T = unknown>(method: string, route: string, body?: unknown): Promise<{ status: number; body: T }>;
+  stop(): Promise<void>;
+}
+
+export async function startServiceStack(name: string): Promise<ServiceStack> {
+  const db = await testDb(name);
+  const taskQueue = unique(`e2e-${name}`);
+  const config = loadConfig({
+    ...process.env,
+    TEMPORAL_ADDRESS: temporalAddress(),
+    MONGODB_URL: db.url,
+    OTA_TASK_QUEUE: taskQueue,
+    OTA_MQTT_PORT: '0',
+    OTA_MQTT_HOST: '127.0.0.1',
+    OTA_GATEWAY_HTTP_PORT: '0',
+    OTA_API_TOKEN: '',
+    OTA_SERVICE_MQTT_PASSWORD: unique('svc'),
+  });
+  const connection = await Connection.connect({ address: config.temporalAddress });
+  const client = new Client({ connection });
+  const events = createTemporalDeviceEvents({ client, db: db.db, taskQueue, log: silentLogger });
+  const gateway = await startGateway({ config, log: silentLogger, db: db.db, events });
+  const mqttUrl = `mqtt://127.0.0.1:${gateway.mqttPort}`;
+  const api = await buildApi({ config, db: db.db, temporal: connection, log: silentLogger, registryEvents: events });
+  const app = createApp({
+    log: silentLogger,
+    health: { db: db.db, temporal: connection, namespace: 'default', taskQueue, gatewayUrl: gateway.httpUrl },
+    routers: api.routers,
+    extra: api.extra,
+  });
+  const server = http.createServer(app);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const apiUrl = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+
+  let worker: ManagedProcess | undefined;
+  const workerEnv = {
+    ...process.env,
+    TEMPORAL_ADDRESS: config.temporalAddress,
+    MONGODB_URL: db.url,
+    OTA_TASK_QUEUE: taskQueue,
+    OTA_MQTT_URL: mqttUrl,
+    OTA_SERVICE_MQTT_PASSWORD: config.serviceMqttPassword,
+    OTA_LOG_LEVEL: 'warn',
+  };
+
+  return {
+    config,
+    apiUrl,
+    mqttUrl,
+    gateway,
+    client,
+    db,
+    async startWorker() {
+      worker = new ManagedProcess({
+        name: 'worker',
+        command: process.execPath,
+        args: [path.join(PROJECT_ROOT, 'dist/worker/worker.js')],
+        env: workerEnv,
+        logFile: path.join(process.env.OTA_TEST_TMP ?? '/tmp', `${taskQueue}-worker.log`),
+      });
+    },
+    async killWorker() {
+      worker?.child.kill('SIGKILL');
+      await worker?.whenExited();
+    },
+    async api<T>(method: string, route: string, body?: unknown) {
+      const res = await fetch(`${apiUrl}${route}`, {
+        method,
+        headers: body === undefined ? {} : { 'content-type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      const text = await res.text();
+      return { status: res.status, body: (text ? JSON.parse(text) : null) as T };
+    },
+    async stop() {
+      await worker?.stop(5000);
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+      await gateway.close();
+      await connection.close();
+      await db.close();
+    },
+  };
+}
