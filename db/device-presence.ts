@@ -3,12 +3,18 @@
  * the registry, db/devices.ts): the secret for login, presence, and the
  * reported firmware version. Updates never upsert: a message can only touch a
  * device that the registry created.
+ *
+ * Writes address the document by the `_id` read at login, so a device
+ * deleted and registered again is never written to through an old session
+ * (and the embedded FerretDB, which ignores the productKey+deviceKey index,
+ * finds an `_id` faster).
  */
-import type { Collection, Db } from 'mongodb';
+import type { Collection, Db, ObjectId } from 'mongodb';
 import type { DeviceRef } from '../orchestration/device-events';
 
 /** The fields of a registry document the gateway reads or writes. */
 export interface PresenceDocument {
+  _id: ObjectId;
   productKey: string;
   deviceKey: string;
   deviceSecret: string;
@@ -25,34 +31,56 @@ export interface LoginRecord {
   deviceSecret: string;
 }
 
+/** The registry fields the gateway writes; every write is a plain `$set`, so later writes of a device can be merged. */
+export interface PresenceFields {
+  online?: boolean;
+  lastSeenAt?: Date;
+  updatedAt?: Date;
+  firmwareVersion?: string;
+  versionReportedAt?: Date;
+}
+
+export const onlineFields = (online: boolean, at: Date): PresenceFields => ({ online, lastSeenAt: at, updatedAt: at });
+export const seenFields = (at: Date): PresenceFields => ({ lastSeenAt: at });
+export const versionFields = (version: string, at: Date): PresenceFields => ({
+  firmwareVersion: version,
+  versionReportedAt: at,
+  lastSeenAt: at,
+  updatedAt: at,
+});
+
 export interface DevicePresenceStore {
-  findForLogin(device: DeviceRef): Promise<LoginRecord | null>;
-  setOnline(device: DeviceRef, online: boolean, at: Date): Promise<void>;
-  touch(device: DeviceRef, at: Date): Promise<void>;
-  storeReportedVersion(device: DeviceRef, version: string, at: Date): Promise<void>;
+  /** Several devices of one product in one query (logins arrive in bursts; one scan serves them all). */
+  findForLogin(productKey: string, deviceKeys: string[]): Promise<LoginRecord[]>;
+  /** Sets fields on the device's document (never creates one). */
+  update(device: DeviceRef, fields: PresenceFields): Promise<void>;
 }
 
 export function devicePresenceStore(db: Db): DevicePresenceStore {
   const devices: Collection<PresenceDocument> = db.collection<PresenceDocument>('devices');
-  const byKey = (d: DeviceRef) => ({ productKey: d.productKey, deviceKey: d.deviceKey });
+  /** `_id` per device as read at its last login. */
+  const ids = new Map<string, ObjectId>();
+  const key = (d: DeviceRef) => `${d.productKey}/${d.deviceKey}`;
+  const filter = (d: DeviceRef) => {
+    const _id = ids.get(key(d));
+    return _id ? { _id } : { productKey: d.productKey, deviceKey: d.deviceKey };
+  };
   return {
-    async findForLogin(device) {
-      const doc = await devices.findOne(byKey(device), {
-        projection: { _id: 0, productKey: 1, deviceKey: 1, deviceSecret: 1 },
+    async findForLogin(productKey, deviceKeys) {
+      const docs = await devices
+        .find(
+          { productKey, deviceKey: { $in: deviceKeys } },
+          { projection: { _id: 1, productKey: 1, deviceKey: 1, deviceSecret: 1 } },
+        )
+        .toArray();
+      return docs.flatMap((doc) => {
+        if (typeof doc.deviceSecret !== 'string' || doc.productKey !== productKey) return [];
+        ids.set(key(doc), doc._id);
+        return [{ productKey: doc.productKey, deviceKey: doc.deviceKey, deviceSecret: doc.deviceSecret }];
       });
-      if (!doc || typeof doc.deviceSecret !== 'string') return null;
-      return { productKey: doc.productKey, deviceKey: doc.deviceKey, deviceSecret: doc.deviceSecret };
     },
-    async setOnline(device, online, at) {
-      await devices.updateOne(byKey(device), { $set: { online, lastSeenAt: at, updatedAt: at } });
-    },
-    async touch(device, at) {
-      await devices.updateOne(byKey(device), { $set: { lastSeenAt: at } });
-    },
-    async storeReportedVersion(device, version, at) {
-      await devices.updateOne(byKey(device), {
-        $set: { firmwareVersion: version, versionReportedAt: at, lastSeenAt: at, updatedAt: at },
-      });
+    async update(device, fields) {
+      await devices.updateOne(filter(device), { $set: fields });
     },
   };
 }

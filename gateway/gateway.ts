@@ -10,7 +10,7 @@ import type Aedes from 'aedes';
 import type { Client } from 'aedes';
 import type { Db } from 'mongodb';
 import type { Config } from '../config/config';
-import { devicePresenceStore } from '../db/device-presence';
+import { devicePresenceStore, type DevicePresenceStore } from '../db/device-presence';
 import type { DeviceEvents } from '../orchestration/device-events';
 import type { Logger } from '../runtime/log';
 import { Delivery } from './delivery';
@@ -19,6 +19,7 @@ import { createAuthenticate } from './login';
 import { createMetrics, type GatewayMetrics } from './metrics';
 import { OtaHandler } from './ota-handler';
 import { Presence } from './presence';
+import { registryAccess } from './registry-access';
 import { createRouting } from './routing';
 import { KeyedSerialQueue } from './serial';
 import { Sessions } from './sessions';
@@ -30,6 +31,8 @@ export interface GatewayDeps {
   db: Db;
   /** What the gateway tells the orchestration (Temporal in production, a recorder in tests). */
   events: DeviceEvents;
+  /** The registry adapter (default: db/device-presence.ts over `db`); the benchmark wraps it to time calls. */
+  presenceStore?: DevicePresenceStore;
   /** How long getversion waits for an offer before answering [] (default 5 s). */
   getversionTimeoutMs?: number;
 }
@@ -44,17 +47,17 @@ export interface Gateway {
 
 export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
   const { log, events } = deps;
-  const store = devicePresenceStore(deps.db);
+  const registry = registryAccess(deps.presenceStore ?? devicePresenceStore(deps.db));
   const metrics = createMetrics();
   const sessions = new Sessions();
   const queue = new KeyedSerialQueue();
-  const presence = new Presence({ store, events, queue, metrics, log });
+  const presence = new Presence({ registry, events, queue, metrics, log });
   const endReasons = new WeakMap<Client, string>();
 
   const broker = createBroker({ connectTimeout: 10_000 });
   const delivery = new Delivery(broker);
   const ota = new OtaHandler({
-    store,
+    registry,
     events,
     queue,
     delivery,
@@ -65,7 +68,7 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
   });
   broker.authenticate = createAuthenticate({
     config: deps.config,
-    store,
+    findForLogin: registry.findForLogin,
     sessions,
     metrics,
     log,

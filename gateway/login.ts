@@ -5,7 +5,7 @@
  */
 import type { AuthenticateError, AuthErrorCode, Client } from 'aedes';
 import type { Config } from '../config/config';
-import type { DevicePresenceStore } from '../db/device-presence';
+import type { LoginRecord } from '../db/device-presence';
 import type { DeviceRef } from '../orchestration/device-events';
 import type { Logger } from '../runtime/log';
 import { computeSign, digestFor, parseClientId, parseUsername, secretEquals, signMatches } from './auth';
@@ -14,7 +14,8 @@ import type { Sessions } from './sessions';
 
 export interface LoginDeps {
   config: Pick<Config, 'serviceMqttUsername' | 'serviceMqttPassword'>;
-  store: DevicePresenceStore;
+  /** The registry's login record of a device (null: not registered). */
+  findForLogin(device: DeviceRef): Promise<LoginRecord | null>;
   sessions: Sessions;
   metrics: GatewayMetrics;
   log: Logger;
@@ -97,7 +98,7 @@ async function check(
   if (!user.ok) return { ok: false, code: BAD_USERNAME_OR_PASSWORD, reason: 'garbled username' };
   const device: DeviceRef = { productKey: user.value.productKey, deviceKey: user.value.deviceKey };
 
-  const record = await deps.store.findForLogin(device);
+  const record = await deps.findForLogin(device);
   if (!record) return { ok: false, code: BAD_USERNAME_OR_PASSWORD, reason: 'unknown device', fields: { ...device } };
   const expected = computeSign({ signClientId, ...device, timestamp, secret: record.deviceSecret }, digest);
   if (!signMatches(expected, password)) {

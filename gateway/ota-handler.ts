@@ -5,7 +5,7 @@
  * before it can answer, so the orchestration gets a bounded time for it.
  */
 import type { Client } from 'aedes';
-import type { DevicePresenceStore } from '../db/device-presence';
+import { versionFields } from '../db/device-presence';
 import type { FirmwareOffer } from '../domain/types';
 import type { DeviceEvents, DeviceRef } from '../orchestration/device-events';
 import type { Logger } from '../runtime/log';
@@ -13,11 +13,12 @@ import type { Delivery } from './delivery';
 import { bump, type GatewayMetrics } from './metrics';
 import { buildReply, CODE, parseUpstream } from './ota-messages';
 import type { Presence } from './presence';
+import type { RegistryAccess } from './registry-access';
 import type { KeyedSerialQueue } from './serial';
 import { deviceId, replyTopic, type UpstreamOtaKind } from './topics';
 
 export interface OtaHandlerDeps {
-  store: DevicePresenceStore;
+  registry: RegistryAccess;
   events: DeviceEvents;
   queue: KeyedSerialQueue;
   delivery: Delivery;
@@ -53,20 +54,24 @@ export class OtaHandler {
     }
     const id = deviceId(device);
     switch (msg.kind) {
-      case 'inform':
+      case 'inform': {
         this.reply(client, topic, buildReply(msg.id, CODE.ok, {}));
         this.deps.presence.versionStored(device);
-        void this.deps.queue.run(id, async () => {
-          try {
-            await this.deps.store.storeReportedVersion(device, msg.version, new Date());
-          } catch (err) {
+        // Handled at once: the write may fail while the device's queue is still busy with earlier events.
+        const stored = this.deps.registry.update(device, versionFields(msg.version, new Date())).then(
+          () => true,
+          (err: unknown) => {
             metrics.databaseErrors += 1;
             log.error('could not store the reported version', { ...device, version: msg.version, err });
-            return;
-          }
+            return false;
+          },
+        );
+        void this.deps.queue.run(id, async () => {
+          if (!(await stored)) return;
           await this.notify(device, 'versionReported', () => this.deps.events.versionReported(device, msg.version));
         });
         return;
+      }
       case 'progress':
         this.reply(client, topic, buildReply(msg.id, CODE.ok, {}));
         this.deps.presence.seen(device);

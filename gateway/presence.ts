@@ -1,12 +1,13 @@
 /**
  * Online/offline and last-seen, in the registry and towards the orchestration.
- * Writes of one device go through a per-device queue so "online" of a new
- * session can never be overtaken by "offline" of the session before it.
+ * The registry applies a device's writes in order (registry-access.ts), and the
+ * orchestration hears of each change only after it is stored, in the same order.
  */
-import type { DevicePresenceStore } from '../db/device-presence';
+import { onlineFields, seenFields } from '../db/device-presence';
 import type { DeviceEvents, DeviceRef } from '../orchestration/device-events';
 import type { Logger } from '../runtime/log';
 import type { GatewayMetrics } from './metrics';
+import type { RegistryAccess } from './registry-access';
 import type { KeyedSerialQueue } from './serial';
 import { deviceId } from './topics';
 
@@ -14,7 +15,7 @@ import { deviceId } from './topics';
 export const TOUCH_INTERVAL_MS = 30_000;
 
 export interface PresenceDeps {
-  store: DevicePresenceStore;
+  registry: RegistryAccess;
   events: DeviceEvents;
   queue: KeyedSerialQueue;
   metrics: GatewayMetrics;
@@ -29,8 +30,9 @@ export class Presence {
   connected(device: DeviceRef): Promise<void> {
     const id = deviceId(device);
     this.lastWrite.set(id, Date.now());
+    const stored = this.write(device, 'online', this.deps.registry.update(device, onlineFields(true, new Date())));
     return this.deps.queue.run(id, async () => {
-      await this.write(device, 'online', () => this.deps.store.setOnline(device, true, new Date()));
+      await stored;
       await this.notify(device, 'connected', () => this.deps.events.connected(device));
     });
   }
@@ -38,8 +40,9 @@ export class Presence {
   disconnected(device: DeviceRef, reason: string): Promise<void> {
     const id = deviceId(device);
     this.lastWrite.delete(id);
+    const stored = this.write(device, 'offline', this.deps.registry.update(device, onlineFields(false, new Date())));
     return this.deps.queue.run(id, async () => {
-      await this.write(device, 'offline', () => this.deps.store.setOnline(device, false, new Date()));
+      await stored;
       await this.notify(device, 'disconnected', () => this.deps.events.disconnected(device, reason));
     });
   }
@@ -50,9 +53,7 @@ export class Presence {
     const now = Date.now();
     if (now - (this.lastWrite.get(id) ?? 0) < TOUCH_INTERVAL_MS) return;
     this.lastWrite.set(id, now);
-    void this.deps.queue.run(id, () =>
-      this.write(device, 'last seen', () => this.deps.store.touch(device, new Date())),
-    );
+    void this.write(device, 'last seen', this.deps.registry.update(device, seenFields(new Date())));
   }
 
   /** A version report writes lastSeenAt as well, so it counts as a touch. */
@@ -60,9 +61,10 @@ export class Presence {
     this.lastWrite.set(deviceId(device), Date.now());
   }
 
-  private async write(device: DeviceRef, what: string, op: () => Promise<void>): Promise<void> {
+  /** Writes start at once (so the registry can merge them); events wait for them in the device's queue. */
+  private async write(device: DeviceRef, what: string, op: Promise<void>): Promise<void> {
     try {
-      await op();
+      await op;
     } catch (err) {
       this.deps.metrics.databaseErrors += 1;
       this.deps.log.error(`could not store ${what}`, { ...device, err });

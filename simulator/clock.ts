@@ -39,21 +39,5 @@ export class SharedClock {
   }
 }
 
-/** Runs at most `limit` tasks at once (connect storms: the gateway and the machine both have limits). */
-export class Limiter {
-  private active = 0;
-  private readonly waiting: (() => void)[] = [];
-
-  constructor(private readonly limit: number) {}
-
-  async run<T>(task: () => Promise<T>): Promise<T> {
-    if (this.active >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
-    this.active += 1;
-    try {
-      return await task();
-    } finally {
-      this.active -= 1;
-      this.waiting.shift()?.();
-    }
-  }
-}
+/** Connect storms: the gateway and the machine both have limits. */
+export { Limiter } from '../gateway/serial';

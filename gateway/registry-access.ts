@@ -1,0 +1,103 @@
+/**
+ * How the gateway uses the registry under load. Login lookups that arrive
+ * together are answered by one query per product. Writes are plain `$set`s,
+ * queued per device and merged while they wait (online + version right after
+ * a connect become one update), with a small number in flight: a reconnect
+ * storm of 10,000 devices then costs a few dozen reads and at most one
+ * write per device, and the embedded SQLite-backed database (which slows down
+ * sharply under competing writes) is not flooded.
+ */
+import type { DevicePresenceStore, LoginRecord, PresenceFields } from '../db/device-presence';
+import type { DeviceRef } from '../orchestration/device-events';
+import { deviceId } from './topics';
+
+/** Gather lookups for this long, or until this many are waiting. */
+const BATCH_WINDOW_MS = 5;
+const BATCH_MAX = 500;
+
+export interface RegistryAccess {
+  findForLogin(device: DeviceRef): Promise<LoginRecord | null>;
+  /** Resolves once the fields (possibly merged with later ones of the same device) are stored. */
+  update(device: DeviceRef, fields: PresenceFields): Promise<void>;
+}
+
+interface PendingWrite {
+  device: DeviceRef;
+  fields: PresenceFields;
+  done: { resolve(): void; reject(err: unknown): void }[];
+}
+
+export function registryAccess(store: DevicePresenceStore, writeConcurrency = 2): RegistryAccess {
+  type Waiter = { deviceKey: string; resolve: (r: LoginRecord | null) => void; reject: (e: unknown) => void };
+  const lookups = new Map<string, Waiter[]>();
+  let lookupCount = 0;
+  let timer: NodeJS.Timeout | undefined;
+
+  const flushLookups = () => {
+    clearTimeout(timer);
+    timer = undefined;
+    const batches = [...lookups.entries()];
+    lookups.clear();
+    lookupCount = 0;
+    for (const [productKey, waiters] of batches) {
+      const keys = [...new Set(waiters.map((w) => w.deviceKey))];
+      store.findForLogin(productKey, keys).then(
+        (records) => {
+          const byKey = new Map(records.map((r) => [r.deviceKey, r]));
+          waiters.forEach((w) => w.resolve(byKey.get(w.deviceKey) ?? null));
+        },
+        (err: unknown) => waiters.forEach((w) => w.reject(err)),
+      );
+    }
+  };
+
+  // Devices with a write waiting, in arrival order; a Map keeps insertion order and merges by key.
+  const queued = new Map<string, PendingWrite>();
+  // One write per device at a time, so a device's writes reach the database in the order they were made.
+  const inFlight = new Set<string>();
+  const pump = () => {
+    for (const [id, write] of queued) {
+      if (inFlight.size >= writeConcurrency) return;
+      if (inFlight.has(id)) continue;
+      queued.delete(id);
+      inFlight.add(id);
+      store
+        .update(write.device, write.fields)
+        .then(
+          () => write.done.forEach((d) => d.resolve()),
+          (err: unknown) => write.done.forEach((d) => d.reject(err)),
+        )
+        .finally(() => {
+          inFlight.delete(id);
+          pump();
+        });
+    }
+  };
+
+  return {
+    findForLogin(device) {
+      return new Promise((resolve, reject) => {
+        const list = lookups.get(device.productKey) ?? [];
+        list.push({ deviceKey: device.deviceKey, resolve, reject });
+        lookups.set(device.productKey, list);
+        lookupCount += 1;
+        if (lookupCount >= BATCH_MAX) flushLookups();
+        else timer ??= setTimeout(flushLookups, BATCH_WINDOW_MS);
+      });
+    },
+    update(device, fields) {
+      return new Promise((resolve, reject) => {
+        const id = deviceId(device);
+        const waiting = queued.get(id);
+        // Later fields win, as they would if the writes ran one after another.
+        if (waiting) {
+          waiting.fields = { ...waiting.fields, ...fields };
+          waiting.done.push({ resolve, reject });
+        } else {
+          queued.set(id, { device, fields, done: [{ resolve, reject }] });
+        }
+        pump();
+      });
+    },
+  };
+}

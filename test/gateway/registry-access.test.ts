@@ -1,0 +1,66 @@
+/** Batching of login lookups and merging of presence writes, against a recording store. */
+import type { DevicePresenceStore, PresenceFields } from '../../db/device-presence';
+import { registryAccess } from '../../gateway/registry-access';
+
+function recordingStore(writeMs = 20) {
+  const lookups: { productKey: string; deviceKeys: string[] }[] = [];
+  const writes: { deviceKey: string; fields: PresenceFields }[] = [];
+  let inFlight = 0;
+  let maxInFlight = 0;
+  const store: DevicePresenceStore = {
+    async findForLogin(productKey, deviceKeys) {
+      lookups.push({ productKey, deviceKeys });
+      return deviceKeys
+        .filter((k) => k !== 'ghost')
+        .map((deviceKey) => ({ productKey, deviceKey, deviceSecret: `s-${deviceKey}` }));
+    },
+    async update(device, fields) {
+      inFlight += 1;
+      maxInFlight = Math.max(maxInFlight, inFlight);
+      await new Promise((r) => setTimeout(r, writeMs));
+      writes.push({ deviceKey: device.deviceKey, fields });
+      inFlight -= 1;
+    },
+  };
+  return { store, lookups, writes, maxInFlight: () => maxInFlight };
+}
+
+describe('registry access', () => {
+  it('answers logins that arrive together with one query per product', async () => {
+    const r = recordingStore();
+    const access = registryAccess(r.store);
+    const found = await Promise.all([
+      access.findForLogin({ productKey: 'p1', deviceKey: 'a' }),
+      access.findForLogin({ productKey: 'p1', deviceKey: 'b' }),
+      access.findForLogin({ productKey: 'p2', deviceKey: 'a' }),
+      access.findForLogin({ productKey: 'p1', deviceKey: 'ghost' }),
+    ]);
+    expect(found.map((f) => f?.deviceSecret ?? null)).toEqual(['s-a', 's-b', 's-a', null]);
+    expect(r.lookups).toEqual([
+      { productKey: 'p1', deviceKeys: ['a', 'b', 'ghost'] },
+      { productKey: 'p2', deviceKeys: ['a'] },
+    ]);
+  });
+
+  it('merges waiting writes of a device, keeps their order, and limits writes in flight', async () => {
+    const r = recordingStore();
+    const access = registryAccess(r.store, 2);
+    const at = new Date(0);
+    const done = [
+      access.update({ productKey: 'p', deviceKey: 'x' }, { online: true, lastSeenAt: at }),
+      access.update({ productKey: 'p', deviceKey: 'y' }, { online: true }),
+      access.update({ productKey: 'p', deviceKey: 'z' }, { online: true }),
+      // x is in flight now: this waits and is merged with the next one.
+      access.update({ productKey: 'p', deviceKey: 'x' }, { firmwareVersion: '2', online: true }),
+      access.update({ productKey: 'p', deviceKey: 'x' }, { online: false }),
+    ];
+    await Promise.all(done);
+    expect(r.maxInFlight()).toBe(2);
+    const x = r.writes.filter((w) => w.deviceKey === 'x');
+    expect(x).toEqual([
+      { deviceKey: 'x', fields: { online: true, lastSeenAt: at } },
+      { deviceKey: 'x', fields: { firmwareVersion: '2', online: false } },
+    ]);
+    expect(r.writes).toHaveLength(4);
+  });
+});
