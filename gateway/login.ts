@@ -104,6 +104,8 @@ async function check(
   if (!signMatches(expected, password)) {
     return { ok: false, code: BAD_USERNAME_OR_PASSWORD, reason: 'wrong signature', fields: { ...device, signMethod } };
   }
+  // The socket may have gone while we read the registry; a dead client must not displace a live session.
+  if (client.closed) return { ok: false, code: NOT_AUTHORIZED, reason: 'closed during login', fields: { ...device } };
   const older = deps.sessions.claim(client, device);
   // Same client id: Aedes closes the older session itself. Another client id: we do.
   if (older && older.id !== client.id) deps.supersede(older, device);

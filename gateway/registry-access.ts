@@ -3,9 +3,10 @@
  * together are answered by one query per product. Writes are plain `$set`s,
  * queued per device and merged while they wait (online + version right after
  * a connect become one update), with a small number in flight: a reconnect
- * storm of 10,000 devices then costs a few dozen reads and at most one
- * write per device, and the embedded SQLite-backed database (which slows down
- * sharply under competing writes) is not flooded.
+ * storm of 10,000 devices then costs a few dozen reads and about one write
+ * per device, and the embedded SQLite-backed database (which scans the
+ * collection for every query and runs them one at a time) is not flooded.
+ * Logins go first: while lookups run, writes wait (at most a second each).
  */
 import type { DevicePresenceStore, LoginRecord, PresenceFields } from '../db/device-presence';
 import type { DeviceRef } from '../orchestration/device-events';
@@ -14,6 +15,8 @@ import { deviceId } from './topics';
 /** Gather lookups for this long, or until this many are waiting. */
 const BATCH_WINDOW_MS = 5;
 const BATCH_MAX = 500;
+/** While logins are being looked up, writes wait, but one still goes through at least this often. */
+const MAX_WRITE_PAUSE_MS = 1000;
 
 export interface RegistryAccess {
   findForLogin(device: DeviceRef): Promise<LoginRecord | null>;
@@ -31,6 +34,7 @@ export function registryAccess(store: DevicePresenceStore, writeConcurrency = 2)
   type Waiter = { deviceKey: string; resolve: (r: LoginRecord | null) => void; reject: (e: unknown) => void };
   const lookups = new Map<string, Waiter[]>();
   let lookupCount = 0;
+  let lookupsInFlight = 0;
   let timer: NodeJS.Timeout | undefined;
 
   const flushLookups = () => {
@@ -41,13 +45,20 @@ export function registryAccess(store: DevicePresenceStore, writeConcurrency = 2)
     lookupCount = 0;
     for (const [productKey, waiters] of batches) {
       const keys = [...new Set(waiters.map((w) => w.deviceKey))];
-      store.findForLogin(productKey, keys).then(
-        (records) => {
-          const byKey = new Map(records.map((r) => [r.deviceKey, r]));
-          waiters.forEach((w) => w.resolve(byKey.get(w.deviceKey) ?? null));
-        },
-        (err: unknown) => waiters.forEach((w) => w.reject(err)),
-      );
+      lookupsInFlight += 1;
+      store
+        .findForLogin(productKey, keys)
+        .then(
+          (records) => {
+            const byKey = new Map(records.map((r) => [r.deviceKey, r]));
+            waiters.forEach((w) => w.resolve(byKey.get(w.deviceKey) ?? null));
+          },
+          (err: unknown) => waiters.forEach((w) => w.reject(err)),
+        )
+        .finally(() => {
+          lookupsInFlight -= 1;
+          pump();
+        });
     }
   };
 
@@ -55,12 +66,25 @@ export function registryAccess(store: DevicePresenceStore, writeConcurrency = 2)
   const queued = new Map<string, PendingWrite>();
   // One write per device at a time, so a device's writes reach the database in the order they were made.
   const inFlight = new Set<string>();
-  const pump = () => {
+  let lastWriteAt = Date.now();
+  let resume: NodeJS.Timeout | undefined;
+  const pump = (): void => {
+    // Logins first: a device waiting for its CONNACK matters more than a presence timestamp,
+    // and the embedded database serves one query at a time.
+    const loggingIn = lookupsInFlight > 0 || lookupCount > 0;
+    if (loggingIn && Date.now() - lastWriteAt < MAX_WRITE_PAUSE_MS) {
+      resume ??= setTimeout(() => {
+        resume = undefined;
+        pump();
+      }, MAX_WRITE_PAUSE_MS).unref();
+      return;
+    }
     for (const [id, write] of queued) {
-      if (inFlight.size >= writeConcurrency) return;
+      if (inFlight.size >= (loggingIn ? 1 : writeConcurrency)) return;
       if (inFlight.has(id)) continue;
       queued.delete(id);
       inFlight.add(id);
+      lastWriteAt = Date.now();
       store
         .update(write.device, write.fields)
         .then(

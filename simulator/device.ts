@@ -152,7 +152,12 @@ export class SimulatedDevice {
     const topic = this.prefix + suffix;
     const reply = `${topic}_reply`;
     if (!this.subscribed.has(reply)) {
-      await client.subscribeAsync(reply, { qos: 1 });
+      try {
+        await client.subscribeAsync(reply, { qos: 1 });
+      } catch {
+        // The connection went away (or the gateway refused): the SDK's request would fail the same way.
+        return undefined;
+      }
       this.subscribed.add(reply);
     }
     this.nextId += 1;
@@ -165,7 +170,8 @@ export class SimulatedDevice {
       }, this.options.requestTimeoutMs);
       this.pending.set(`${reply}_${id}`, { resolve, timer });
     });
-    client.publish(topic, JSON.stringify({ id, version: '1.1', method, params }), { qos: 1 });
+    // A failed publish shows up as the reply timing out, as it would for an SDK.
+    client.publish(topic, JSON.stringify({ id, version: '1.1', method, params }), { qos: 1 }, () => undefined);
     return answer;
   }
 

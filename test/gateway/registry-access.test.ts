@@ -2,14 +2,17 @@
 import type { DevicePresenceStore, PresenceFields } from '../../db/device-presence';
 import { registryAccess } from '../../gateway/registry-access';
 
-function recordingStore(writeMs = 20) {
+function recordingStore(writeMs = 20, lookupMs = 0) {
   const lookups: { productKey: string; deviceKeys: string[] }[] = [];
   const writes: { deviceKey: string; fields: PresenceFields }[] = [];
+  const events: string[] = [];
   let inFlight = 0;
   let maxInFlight = 0;
   const store: DevicePresenceStore = {
     async findForLogin(productKey, deviceKeys) {
       lookups.push({ productKey, deviceKeys });
+      if (lookupMs) await new Promise((r) => setTimeout(r, lookupMs));
+      events.push('lookup done');
       return deviceKeys
         .filter((k) => k !== 'ghost')
         .map((deviceKey) => ({ productKey, deviceKey, deviceSecret: `s-${deviceKey}` }));
@@ -19,10 +22,11 @@ function recordingStore(writeMs = 20) {
       maxInFlight = Math.max(maxInFlight, inFlight);
       await new Promise((r) => setTimeout(r, writeMs));
       writes.push({ deviceKey: device.deviceKey, fields });
+      events.push('write done');
       inFlight -= 1;
     },
   };
-  return { store, lookups, writes, maxInFlight: () => maxInFlight };
+  return { store, lookups, writes, events, maxInFlight: () => maxInFlight };
 }
 
 describe('registry access', () => {
@@ -62,5 +66,15 @@ describe('registry access', () => {
       { deviceKey: 'x', fields: { firmwareVersion: '2', online: false } },
     ]);
     expect(r.writes).toHaveLength(4);
+  });
+
+  it('holds writes back while logins are looked up', async () => {
+    const r = recordingStore(5, 100);
+    const access = registryAccess(r.store);
+    const login = access.findForLogin({ productKey: 'p', deviceKey: 'a' });
+    await new Promise((res) => setTimeout(res, 10));
+    const write = access.update({ productKey: 'p', deviceKey: 'b' }, { online: true });
+    await Promise.all([login, write]);
+    expect(r.events).toEqual(['lookup done', 'write done']);
   });
 });
