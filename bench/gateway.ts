@@ -199,20 +199,14 @@ async function parent(): Promise<void> {
     const c0 = Date.now();
     const ok = (await Promise.all(devices.map((d) => limiter.run(() => d.connect())))).filter(Boolean).length;
     const connectMs = Date.now() - c0;
-    await waitUntil(async () => (await ask(child)).connected >= ok, 60_000, 'connected events');
-    const onlineMs = Date.now() - c0;
 
+    // Like the SDKs, every device informs right after connecting (its online write may still be queued).
     const v0 = Date.now();
     const replies = await Promise.all(devices.map((d) => d.inform('1.0.1')));
     const repliedMs = Date.now() - v0;
-    await waitUntil(async () => (await ask(child)).versionReports >= n, 120_000, 'version reports');
+    await waitUntil(async () => (await ask(child)).versionReports >= n, 1_800_000, 'version reports');
     const reportedMs = Date.now() - v0;
-    await waitUntil(
-      async () => (await mongo.db.collection('devices').countDocuments({ firmwareVersion: '1.0.1' })) >= n,
-      120_000,
-      'stored versions',
-    );
-    const storedMs = Date.now() - v0;
+    const stored = await mongo.db.collection('devices').countDocuments({ firmwareVersion: '1.0.1', online: true });
     const stats = await ask(child);
 
     const rate = (count: number, ms: number) => `${Math.round((count * 1000) / ms)}/s`;
@@ -221,15 +215,15 @@ async function parent(): Promise<void> {
         {
           devices: n,
           accepted: ok,
-          connect: { ms: connectMs, rate: rate(ok, connectMs), untilAllOnlineEventsMs: onlineMs },
+          connect: { ms: connectMs, rate: rate(ok, connectMs), connectedEvents: stats.connected },
           versionReports: {
             replies200: replies.filter((r) => r?.code === 200).length,
             allRepliedMs: repliedMs,
             replyRate: rate(n, repliedMs),
-            allReachedOrchestrationMs: reportedMs,
-            orchestrationRate: rate(n, reportedMs),
-            allStoredInRegistryMs: storedMs,
-            storedRate: rate(n, storedMs),
+            // versionReported is called once the version is stored, so this is the registry's pace too.
+            allStoredAndReachedOrchestrationMs: reportedMs,
+            storedAndReachedOrchestrationRate: rate(n, reportedMs),
+            storedOnlineWithVersion: stored,
           },
           registryMsPerCall: stats.registryMsPerCall,
           gatewayMemory: { peakRssMb: Math.round(stats.maxRssMb), rssNowMb: Math.round(stats.rssMb) },

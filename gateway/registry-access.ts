@@ -12,7 +12,7 @@ import type { DevicePresenceStore, LoginRecord, PresenceFields } from '../db/dev
 import type { DeviceRef } from '../orchestration/device-events';
 import { deviceId } from './topics';
 
-/** Gather lookups for this long, or until this many are waiting. */
+/** Gather lookups for this long (or until this many wait); one query asks for at most BATCH_MAX devices. */
 const BATCH_WINDOW_MS = 5;
 const BATCH_MAX = 500;
 /** While logins are being looked up, writes wait, but one still goes through at least this often. */
@@ -43,7 +43,13 @@ export function registryAccess(store: DevicePresenceStore, writeConcurrency = 2)
     const batches = [...lookups.entries()];
     lookups.clear();
     lookupCount = 0;
-    for (const [productKey, waiters] of batches) {
+    const chunks = batches.flatMap(([productKey, waiters]) =>
+      Array.from({ length: Math.ceil(waiters.length / BATCH_MAX) }, (_, i) => ({
+        productKey,
+        waiters: waiters.slice(i * BATCH_MAX, (i + 1) * BATCH_MAX),
+      })),
+    );
+    for (const { productKey, waiters } of chunks) {
       const keys = [...new Set(waiters.map((w) => w.deviceKey))];
       lookupsInFlight += 1;
       store
@@ -57,6 +63,7 @@ export function registryAccess(store: DevicePresenceStore, writeConcurrency = 2)
         )
         .finally(() => {
           lookupsInFlight -= 1;
+          if (lookupsInFlight === 0 && lookupCount > 0) flushLookups();
           pump();
         });
     }
@@ -105,6 +112,8 @@ export function registryAccess(store: DevicePresenceStore, writeConcurrency = 2)
         list.push({ deviceKey: device.deviceKey, resolve, reject });
         lookups.set(device.productKey, list);
         lookupCount += 1;
+        // One lookup at a time: logins arriving meanwhile gather into the next one (the database scans anyway).
+        if (lookupsInFlight > 0) return;
         if (lookupCount >= BATCH_MAX) flushLookups();
         else timer ??= setTimeout(flushLookups, BATCH_WINDOW_MS);
       });

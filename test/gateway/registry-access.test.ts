@@ -77,4 +77,17 @@ describe('registry access', () => {
     await Promise.all([login, write]);
     expect(r.events).toEqual(['lookup done', 'write done']);
   });
+
+  it('gathers logins that arrive during a lookup into the next one', async () => {
+    const r = recordingStore(5, 50);
+    const access = registryAccess(r.store);
+    const first = access.findForLogin({ productKey: 'p', deviceKey: 'a' });
+    await new Promise((res) => setTimeout(res, 20));
+    const later = ['b', 'c', 'd'].map((deviceKey) => access.findForLogin({ productKey: 'p', deviceKey }));
+    await Promise.all([first, ...later]);
+    expect(r.lookups).toEqual([
+      { productKey: 'p', deviceKeys: ['a'] },
+      { productKey: 'p', deviceKeys: ['b', 'c', 'd'] },
+    ]);
+  });
 });
