@@ -1,6 +1,6 @@
 /** The device workflow's activities: thin adapters to MongoDB and the gateway. */
 import type { Db } from 'mongodb';
-import { applyRecordUpdate, recordsCollection } from '../db/records';
+import { applyRecordUpdate, recordId, recordsCollection } from '../db/records';
 import type { CommandPublisher } from './command-publisher';
 import type { DeviceActivities } from './contracts';
 
@@ -14,7 +14,7 @@ export function createDeviceActivities(deps: { db: Db; publisher: CommandPublish
   return {
     async claimRecord({ taskId, productKey, deviceKey }) {
       await recordsCollection(db).updateOne(
-        { taskId, deviceKey },
+        { _id: recordId(taskId, deviceKey) },
         { $set: { inWorkflow: true, updatedAt: new Date() } },
       );
       const device = await db
@@ -30,7 +30,7 @@ export function createDeviceActivities(deps: { db: Db; publisher: CommandPublish
     async updateRecord(update) {
       // A device that went back to waiting takes the registry's presence now, not the workflow's older view.
       if (update.status === 'to_be_pushed' && update.inWorkflow === false) {
-        const rec = await recordsCollection(db).findOne({ taskId: update.taskId, deviceKey: update.deviceKey });
+        const rec = await recordsCollection(db).findOne({ _id: recordId(update.taskId, update.deviceKey) });
         if (rec) {
           const device = await db
             .collection<DeviceDoc>('devices')

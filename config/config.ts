@@ -18,6 +18,8 @@ export interface Config {
   mqttHost: string;
   /** The gateway's small HTTP port for its health and metrics. */
   gatewayHttpPort: number;
+  /** Address of that port: loopback by default, 0.0.0.0 when the API runs elsewhere (compose). */
+  gatewayHttpHost: string;
   /** Where the API finds the gateway's HTTP port (health). */
   gatewayUrl: string;
   /** Where the worker's service client reaches the gateway's MQTT broker. */
@@ -44,6 +46,8 @@ export interface Config {
   serviceMqttUsername: string;
   serviceMqttPassword: string;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
+  /** Worker tuning (README "Worker tuning"): sticky cache size and task slots. */
+  worker: { maxCachedWorkflows: number; workflowTaskSlots: number; activityTaskSlots: number };
 }
 
 export class ConfigError extends Error {
@@ -59,6 +63,16 @@ function port(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
   // 0 asks the OS for a free port (tests run services side by side this way).
   if (!Number.isInteger(n) || n < 0 || n > 65535) {
     throw new ConfigError(`${name} must be a port number between 0 and 65535, got "${raw}"`);
+  }
+  return n;
+}
+
+function count(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new ConfigError(`${name} must be a whole number from ${min} to ${max}, got "${raw}"`);
   }
   return n;
 }
@@ -104,6 +118,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     mqttPort,
     mqttHost: text(env, 'OTA_MQTT_HOST', '0.0.0.0'),
     gatewayHttpPort,
+    gatewayHttpHost: text(env, 'OTA_GATEWAY_HTTP_HOST', '127.0.0.1'),
     gatewayUrl: text(env, 'OTA_GATEWAY_URL', `http://127.0.0.1:${gatewayHttpPort}`),
     mqttUrl: text(env, 'OTA_MQTT_URL', `mqtt://127.0.0.1:${mqttPort}`),
     temporalAddress: hostPort('TEMPORAL_ADDRESS', text(env, 'TEMPORAL_ADDRESS', 'localhost:7233')),
@@ -119,6 +134,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     serviceMqttUsername: text(env, 'OTA_SERVICE_MQTT_USERNAME', 'ota-service'),
     serviceMqttPassword: text(env, 'OTA_SERVICE_MQTT_PASSWORD', 'ota-service-local-secret'),
     logLevel: logLevel as Config['logLevel'],
+    worker: {
+      maxCachedWorkflows: count(env, 'OTA_WORKER_MAX_CACHED_WORKFLOWS', 1000, 0, 100_000),
+      workflowTaskSlots: count(env, 'OTA_WORKER_WORKFLOW_TASKS', 40, 2, 1000),
+      activityTaskSlots: count(env, 'OTA_WORKER_ACTIVITY_TASKS', 100, 1, 10_000),
+    },
   };
 }
 

@@ -11,7 +11,17 @@ import type { Collection, Db } from 'mongodb';
 import type { RecordUpdate } from '../activities/contracts';
 import type { DeviceUpgradeRecord, RecordStatus, TimelineEntry } from '../domain/types';
 
+/**
+ * A record's `_id` is derived from (task, device): FerretDB 1.24 on SQLite
+ * answers `_id` lookups without reading the whole collection, and every
+ * device upgrade writes its record several times.
+ */
+export function recordId(taskId: string, deviceKey: string): string {
+  return `${taskId}\u001f${deviceKey}`;
+}
+
 export interface RecordDoc extends Omit<DeviceUpgradeRecord, 'createdAt' | 'updatedAt' | 'waitReason'> {
+  _id?: string;
   waitReason: DeviceUpgradeRecord['waitReason'] | 'retry_scheduled';
   deviceOnline: boolean;
   inWorkflow: boolean;
@@ -52,7 +62,7 @@ export async function insertWaitingRecords(db: Db, batch: NewRecord[], at: Date)
   if (batch.length === 0) return 0;
   const ops = batch.map((r) => ({
     updateOne: {
-      filter: { taskId: r.taskId, deviceKey: r.deviceKey },
+      filter: { _id: recordId(r.taskId, r.deviceKey) },
       update: {
         $setOnInsert: {
           ...r,
@@ -80,7 +90,7 @@ export async function applyRecordUpdate(db: Db, update: RecordUpdate, at = new D
   const set: Record<string, unknown> = { updatedAt: at };
   for (const [k, v] of Object.entries(fields)) if (v !== undefined) set[k] = v;
   await recordsCollection(db).updateOne(
-    { taskId, deviceKey },
+    { _id: recordId(taskId, deviceKey) },
     {
       $set: set,
       ...(timeline.length ? { $push: { timeline: { $each: timeline, $slice: -TIMELINE_LIMIT } } } : {}),
@@ -88,13 +98,14 @@ export async function applyRecordUpdate(db: Db, update: RecordUpdate, at = new D
   );
 }
 
-/** Waiting records whose device is online and that no device workflow owns, in deviceKey order. */
+/**
+ * Waiting records whose device is online and that no device workflow owns.
+ * Unsorted on purpose: the order does not matter, and FerretDB stops reading
+ * at `limit` only when it need not sort.
+ */
 export async function pushableRecords(db: Db, taskId: string, limit: number): Promise<RecordDoc[]> {
   return recordsCollection(db)
-    .find(
-      { taskId, status: 'to_be_pushed', deviceOnline: true, inWorkflow: false },
-      { sort: { deviceKey: 1 }, limit, projection: { _id: 0 } },
-    )
+    .find({ taskId, status: 'to_be_pushed', deviceOnline: true, inWorkflow: false }, { limit, projection: { _id: 0 } })
     .toArray();
 }
 
@@ -122,20 +133,26 @@ export async function countsByStatus(db: Db, taskId: string): Promise<Record<Rec
   return counts;
 }
 
-/** The gateway's presence change, applied to every waiting record of the device (all tasks). */
+/**
+ * The gateway's presence change, applied to the device's waiting record in
+ * each given task; returns the tasks where the device is waiting. One `_id`
+ * lookup per active task, rather than a query over every record.
+ */
 export async function markWaitingRecordsPresence(
   db: Db,
-  productKey: string,
+  taskIds: readonly string[],
   deviceKey: string,
   online: boolean,
 ): Promise<string[]> {
-  const records = recordsCollection(db);
-  const waiting = await records
-    .find({ productKey, deviceKey, status: 'to_be_pushed' }, { projection: { taskId: 1, deviceOnline: 1 } })
-    .toArray();
-  if (waiting.length === 0) return [];
-  await records.updateMany({ productKey, deviceKey, status: 'to_be_pushed' }, { $set: { deviceOnline: online } });
-  return waiting.map((r) => r.taskId);
+  const waitingIn: string[] = [];
+  for (const taskId of taskIds) {
+    const res = await recordsCollection(db).updateOne(
+      { _id: recordId(taskId, deviceKey), status: 'to_be_pushed' },
+      { $set: { deviceOnline: online } },
+    );
+    if (res.matchedCount > 0) waitingIn.push(taskId);
+  }
+  return waitingIn;
 }
 
 export function timelineEntry(event: string, detail?: string, at = new Date()): TimelineEntry {

@@ -8,7 +8,7 @@ import type { Db, Filter } from 'mongodb';
 import { isWindowOpen } from '../domain/schedule';
 import type { DeviceUpgradeRecord, TaskStatus, WaitReason } from '../domain/types';
 import { afterKeys, decodeCursor, encodeCursor, type Page } from './paging';
-import { countsByStatus, recordsCollection, type RecordDoc } from './records';
+import { countsByStatus, recordId, recordsCollection, type RecordDoc } from './records';
 import { tasksCollection, type TaskDoc } from './tasks';
 
 export type RecordView = Omit<DeviceUpgradeRecord, 'waitReason'> & {
@@ -102,6 +102,9 @@ export async function listRecords(
 }
 
 export async function getRecord(db: Db, task: TaskDoc, deviceKey: string): Promise<RecordView | null> {
-  const rec = await recordsCollection(db).findOne({ taskId: task.taskId, deviceKey }, { projection: { _id: 0 } });
+  const rec = await recordsCollection(db).findOne(
+    { _id: recordId(task.taskId, deviceKey) },
+    { projection: { _id: 0 } },
+  );
   return rec ? recordView(rec, task) : null;
 }

@@ -79,3 +79,11 @@ export async function activeRequestTasks(db: Db, productKey: string): Promise<Ta
     )
     .toArray();
 }
+
+/** Ids of the product's tasks that are not finished (small: a handful per product). */
+export async function activeTaskIds(db: Db, productKey: string): Promise<string[]> {
+  const tasks = await tasksCollection(db)
+    .find({ productKey, status: { $in: ['waiting', 'running', 'paused'] } }, { projection: { taskId: 1 } })
+    .toArray();
+  return tasks.map((t) => t.taskId);
+}

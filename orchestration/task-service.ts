@@ -8,7 +8,7 @@ import * as crypto from 'node:crypto';
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import type { Db } from 'mongodb';
 import { devices } from '../db/devices';
-import { recordsCollection, timelineEntry } from '../db/records';
+import { recordId, recordsCollection, timelineEntry } from '../db/records';
 import { findTask, tasksCollection, type TaskDoc } from '../db/tasks';
 import { conflict, notFound } from '../domain/errors';
 import { deviceWorkflowId, taskWorkflowId } from '../domain/ids';
@@ -181,7 +181,7 @@ export function createTaskService(deps: TaskServiceDeps) {
           { projection: { online: 1 } },
         );
         const res = await recordsCollection(db).updateOne(
-          { taskId, deviceKey, status: 'failure', inWorkflow: false },
+          { _id: recordId(taskId, deviceKey), status: 'failure', inWorkflow: false },
           {
             $set: {
               status: 'to_be_pushed',
@@ -203,14 +203,14 @@ export function createTaskService(deps: TaskServiceDeps) {
     /** Cancels one device that is waiting or only pushed; 409 once it is upgrading or finished. */
     async cancelDevice(taskId: string, deviceKey: string) {
       const task = await requireTask(taskId);
-      const rec = await recordsCollection(db).findOne({ taskId, deviceKey });
+      const rec = await recordsCollection(db).findOne({ _id: recordId(taskId, deviceKey) });
       if (!rec) throw notFound(`device ${deviceKey} is not part of upgrade task ${taskId}`);
       if (rec.status !== 'to_be_pushed' && rec.status !== 'pushed') {
         throw conflict(`device ${deviceKey} cannot be cancelled: its upgrade is ${rec.status}`);
       }
       const now = new Date();
       const direct = await recordsCollection(db).updateOne(
-        { taskId, deviceKey, status: 'to_be_pushed', inWorkflow: false },
+        { _id: recordId(taskId, deviceKey), status: 'to_be_pushed', inWorkflow: false },
         {
           $set: { status: 'cancelled', waitReason: null, updatedAt: now },
           $push: { timeline: { $each: [timelineEntry('cancelled', 'by an operator', now)], $slice: -50 } },

@@ -20,8 +20,8 @@ import {
 import type { SignalDefinition } from '@temporalio/common';
 import type { Db } from 'mongodb';
 import { devices } from '../db/devices';
-import { insertWaitingRecords, markWaitingRecordsPresence, recordsCollection } from '../db/records';
-import { activeIncrementTasks, activeRequestTasks, type TaskDoc } from '../db/tasks';
+import { insertWaitingRecords, markWaitingRecordsPresence, recordId, recordsCollection } from '../db/records';
+import { activeIncrementTasks, activeRequestTasks, activeTaskIds, type TaskDoc } from '../db/tasks';
 import { treeDeviceKeysFor } from '../db/asset-trees';
 import { deviceWorkflowId, taskWorkflowId } from '../domain/ids';
 import { isWindowOpen } from '../domain/schedule';
@@ -79,12 +79,12 @@ export function createTemporalDeviceEvents(deps: TemporalDeviceEventsDeps): Devi
 
   return {
     async connected(device) {
-      for (const taskId of await markWaitingRecordsPresence(db, device.productKey, device.deviceKey, true))
-        readyHint(taskId);
+      const active = await activeTaskIds(db, device.productKey);
+      for (const taskId of await markWaitingRecordsPresence(db, active, device.deviceKey, true)) readyHint(taskId);
       await signalDevice(device, devicePresence, { online: true });
     },
     async disconnected(device, reason) {
-      await markWaitingRecordsPresence(db, device.productKey, device.deviceKey, false);
+      await markWaitingRecordsPresence(db, await activeTaskIds(db, device.productKey), device.deviceKey, false);
       await signalDevice(device, devicePresence, { online: false, reason });
     },
     async versionReported(device, version) {
@@ -118,7 +118,7 @@ export function createTemporalDeviceEvents(deps: TemporalDeviceEventsDeps): Devi
  * admitted here, so its first getversion already gets the offer.
  */
 async function hasWaitingRecord(db: Db, task: TaskDoc, device: DeviceRef): Promise<boolean> {
-  const rec = await recordsCollection(db).findOne({ taskId: task.taskId, deviceKey: device.deviceKey });
+  const rec = await recordsCollection(db).findOne({ _id: recordId(task.taskId, device.deviceKey) });
   if (rec) return rec.status === 'to_be_pushed';
   if (task.strategy !== 'increment') return false;
   const doc = await devices(db).findOne(device, { projection: { _id: 0, deviceSecret: 0 } });

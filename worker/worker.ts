@@ -17,7 +17,10 @@ async function main(): Promise<void> {
     taskQueue: config.temporalTaskQueue,
     workflowBundle: { codePath },
     activities,
-    ...workerTuning(),
+    // Sized for a 2-core box that also runs Temporal, the database and the gateway; see README "Worker tuning".
+    maxCachedWorkflows: config.worker.maxCachedWorkflows,
+    maxConcurrentWorkflowTaskExecutions: config.worker.workflowTaskSlots,
+    maxConcurrentActivityTaskExecutions: config.worker.activityTaskSlots,
   });
   log.info('worker polling', { taskQueue: config.temporalTaskQueue, temporal: config.temporalAddress });
   // Worker.run() returns after SIGINT/SIGTERM once in-flight tasks are done.
@@ -25,20 +28,6 @@ async function main(): Promise<void> {
   await close();
   await connection.close();
   log.info('worker stopped');
-}
-
-/** Sized for a 2-core box that also runs Temporal, the database and the gateway; see README "Worker tuning". */
-function workerTuning(): {
-  maxCachedWorkflows: number;
-  maxConcurrentWorkflowTaskExecutions: number;
-  maxConcurrentActivityTaskExecutions: number;
-} {
-  const env = process.env;
-  return {
-    maxCachedWorkflows: Number(env.OTA_WORKER_MAX_CACHED_WORKFLOWS ?? 1000),
-    maxConcurrentWorkflowTaskExecutions: Number(env.OTA_WORKER_WORKFLOW_TASKS ?? 40),
-    maxConcurrentActivityTaskExecutions: Number(env.OTA_WORKER_ACTIVITY_TASKS ?? 100),
-  };
 }
 
 main().catch((err: unknown) => {

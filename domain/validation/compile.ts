@@ -13,7 +13,7 @@ const ROOT_ID = 'urn:ota:request-schemas';
 
 function createAjv(): Ajv2020 {
   const ajv = new Ajv2020({ allErrors: true, useDefaults: true, verbose: true, strict: true, allowUnionTypes: true });
-  addFormats(ajv, ['uri']);
+  addFormats(ajv, ['uri', 'uri-reference']);
   // Our annotation (readable pattern reasons) and the OpenAPI container the $refs point into.
   ajv.addVocabulary(['x-message', 'components']);
   ajv.addSchema({ $id: ROOT_ID, components: { schemas: REQUEST_SCHEMAS } });

@@ -1,0 +1,37 @@
+/** The one config module: defaults that run the embedded stack, and clear refusals of bad settings. */
+import { loadConfig } from '../../config/config';
+
+describe('configuration', () => {
+  it('defaults to the embedded stack on the documented ports', () => {
+    const c = loadConfig({});
+    expect(c).toMatchObject({
+      apiPort: 8080,
+      mqttPort: 1883,
+      temporalAddress: 'localhost:7233',
+      temporalUiPort: 8233,
+      temporalExternal: false,
+      mongodbExternal: false,
+      mongodbUrl: 'mongodb://127.0.0.1:27017/ota',
+      worker: { maxCachedWorkflows: 1000, workflowTaskSlots: 40, activityTaskSlots: 100 },
+    });
+    expect(c.apiToken).toBeUndefined();
+  });
+
+  it('uses external Temporal and MongoDB when their addresses are given', () => {
+    const c = loadConfig({ TEMPORAL_ADDRESS: 'temporal.internal:7233', MONGODB_URL: 'mongodb://db:27017/ota' });
+    expect(c).toMatchObject({ temporalExternal: true, mongodbExternal: true, mongodbUrl: 'mongodb://db:27017/ota' });
+  });
+
+  it.each([
+    [{ OTA_API_PORT: '70000' }, /OTA_API_PORT must be a port number/],
+    [{ OTA_MQTT_PORT: 'mqtt' }, /OTA_MQTT_PORT must be a port number/],
+    [{ TEMPORAL_ADDRESS: 'no-port' }, /TEMPORAL_ADDRESS must be host:port/],
+    [{ MONGODB_URL: 'postgres://x' }, /MONGODB_URL must start with mongodb/],
+    [{ OTA_LOG_LEVEL: 'loud' }, /OTA_LOG_LEVEL must be one of/],
+    [{ OTA_WORKER_WORKFLOW_TASKS: '1' }, /OTA_WORKER_WORKFLOW_TASKS must be a whole number from 2/],
+    [{ OTA_WORKER_MAX_CACHED_WORKFLOWS: 'many' }, /OTA_WORKER_MAX_CACHED_WORKFLOWS must be a whole number/],
+    [{ OTA_API_HOST: '0.0.0.0' }, /set OTA_API_TOKEN/],
+  ])('refuses %j with a message naming the setting', (env, message) => {
+    expect(() => loadConfig(env)).toThrow(message);
+  });
+});
