@@ -15,6 +15,7 @@ import {
   countOpenRecords,
   insertWaitingRecords,
   pushableRecords,
+  recordId,
   recordsCollection,
   timelineEntry,
   type NewRecord,
@@ -95,6 +96,7 @@ export function createTaskActivities(deps: TaskActivityDeps): TaskActivities {
           .sort({ deviceKey: 1 })
           .limit(PAGE)
           .toArray();
+        log.debug('increment rescan page', { taskId, since: since.toISOString(), found: page.length });
         if (page.length === 0) break;
         admitted += await admitPage(db, task, page);
         after = page[page.length - 1].deviceKey;
@@ -192,9 +194,11 @@ function newRecord(task: TaskDoc, device: Pick<Device, 'deviceKey' | 'firmwareVe
 }
 
 /**
- * Admits a page of changed devices: new ones get a waiting record; ones whose
- * record ended (skipped, success, failure) and that reported a source version
- * since are re-admitted (SPEC behaviour 1: "may re-admit it later").
+ * Admits a page of changed devices: new ones get a waiting record; ones
+ * skipped (busy) or upgraded that reported a source version since are
+ * re-admitted (SPEC behaviour 1: "may re-admit it later"). Failed devices
+ * are not: a device that keeps failing would be pushed again at every
+ * reconnect; the task's retry policy or an operator's retry decides instead.
  */
 async function admitPage(db: Db, task: TaskDoc, page: DeviceDoc[]): Promise<number> {
   const now = new Date();
@@ -207,9 +211,8 @@ async function admitPage(db: Db, task: TaskDoc, page: DeviceDoc[]): Promise<numb
     if (!d.versionReportedAt) continue;
     const readmit = await recordsCollection(db).updateOne(
       {
-        taskId: task.taskId,
-        deviceKey: d.deviceKey,
-        status: { $in: ['skipped', 'success', 'failure'] },
+        _id: recordId(task.taskId, d.deviceKey),
+        status: { $in: ['skipped', 'success'] },
         updatedAt: { $lt: d.versionReportedAt },
       },
       {

@@ -20,12 +20,18 @@ import {
 import type { SignalDefinition } from '@temporalio/common';
 import type { Db } from 'mongodb';
 import { devices } from '../db/devices';
-import { insertWaitingRecords, markWaitingRecordsPresence, recordId, recordsCollection } from '../db/records';
+import {
+  insertWaitingRecords,
+  markWaitingRecordsPresence,
+  recordId,
+  recordsCollection,
+  TIMELINE_LIMIT,
+  timelineEntry,
+} from '../db/records';
 import { activeIncrementTasks, activeRequestTasks, activeTaskIds, type TaskDoc } from '../db/tasks';
-import { treeDeviceKeysFor } from '../db/asset-trees';
+import { isDeviceInScope } from '../db/scope';
 import { deviceWorkflowId, taskWorkflowId } from '../domain/ids';
 import { isWindowOpen } from '../domain/schedule';
-import { deviceMatchesScope, needsTrees } from '../domain/scope';
 import type { FirmwareOffer } from '../domain/types';
 import type { Logger } from '../runtime/log';
 import type { deviceUpgradeWorkflow } from '../workflows/device-upgrade';
@@ -89,7 +95,11 @@ export function createTemporalDeviceEvents(deps: TemporalDeviceEventsDeps): Devi
     },
     async versionReported(device, version) {
       await signalDevice(device, deviceVersion, { version });
-      await hintIncrementTasks(device.productKey);
+      // The device itself joins the increment tasks it now qualifies for: no time cursor to miss it by.
+      for (const task of await activeIncrementTasks(db, device.productKey)) {
+        if (!task.sourceVersions.includes(version)) continue;
+        if (await admitDevice(db, task, device, version)) readyHint(task.taskId);
+      }
     },
     async progressReported(device, step, desc) {
       await signalDevice(device, deviceProgress, { step, desc });
@@ -100,7 +110,7 @@ export function createTemporalDeviceEvents(deps: TemporalDeviceEventsDeps): Devi
     async firmwareRequested(device) {
       for (const task of await activeRequestTasks(db, device.productKey)) {
         if (task.status !== 'running' || !isWindowOpen(task.schedule, Date.now())) continue;
-        if (!(await hasWaitingRecord(db, task, device))) continue;
+        if (!(await admitDevice(db, task, device))) continue;
         const offer = await offerThroughDeviceWorkflow(client, task, device, taskQueue);
         if (offer) return offer;
       }
@@ -113,25 +123,53 @@ export function createTemporalDeviceEvents(deps: TemporalDeviceEventsDeps): Devi
 }
 
 /**
- * The device's waiting record in the task; for an increment task a device
- * that qualifies but has not been admitted yet (its inform is seconds old) is
- * admitted here, so its first getversion already gets the offer.
+ * Makes sure the device waits in this increment task when it qualifies now:
+ * a new waiting record, or a skipped (busy) or succeeded one re-admitted
+ * after the device reported a source version again (SPEC behaviour 1). The
+ * reported version is taken from the event, not from the registry, whose
+ * write may still be queued. Returns whether the device now waits in the task.
  */
-async function hasWaitingRecord(db: Db, task: TaskDoc, device: DeviceRef): Promise<boolean> {
+async function admitDevice(db: Db, task: TaskDoc, device: DeviceRef, reportedVersion?: string): Promise<boolean> {
   const rec = await recordsCollection(db).findOne({ _id: recordId(task.taskId, device.deviceKey) });
-  if (rec) return rec.status === 'to_be_pushed';
+  if (rec?.status === 'to_be_pushed') return true;
   if (task.strategy !== 'increment') return false;
+  if (rec && !(reportedVersion && (rec.status === 'skipped' || rec.status === 'success'))) return false;
   const doc = await devices(db).findOne(device, { projection: { _id: 0, deviceSecret: 0 } });
   if (!doc) return false;
+  const version = reportedVersion ?? doc.firmwareVersion;
   const spec = {
     productKey: task.productKey,
     sourceVersions: task.sourceVersions,
     scope: task.scope,
     filter: task.filter,
   };
-  const trees = needsTrees(spec) ? await treeDeviceKeysFor(db, spec.productKey, spec.filter?.assetTrees) : undefined;
-  if (!deviceMatchesScope(doc, spec, trees)) return false;
+  if (!(await isDeviceInScope(db, spec, { ...doc, firmwareVersion: version }))) return false;
   const now = new Date();
+  if (rec) {
+    const res = await recordsCollection(db).updateOne(
+      { _id: recordId(task.taskId, device.deviceKey), status: rec.status },
+      {
+        $set: {
+          status: 'to_be_pushed',
+          waitReason: null,
+          failure: null,
+          skipReason: null,
+          progress: 0,
+          fromVersion: version ?? null,
+          deviceOnline: doc.online,
+          inWorkflow: false,
+          updatedAt: now,
+        },
+        $push: {
+          timeline: {
+            $each: [timelineEntry('rejoined', `reported source version ${version}`, now)],
+            $slice: -TIMELINE_LIMIT,
+          },
+        },
+      },
+    );
+    return res.modifiedCount > 0;
+  }
   await insertWaitingRecords(
     db,
     [
@@ -139,16 +177,15 @@ async function hasWaitingRecord(db: Db, task: TaskDoc, device: DeviceRef): Promi
         taskId: task.taskId,
         productKey: task.productKey,
         deviceKey: device.deviceKey,
-        fromVersion: doc.firmwareVersion ?? null,
+        fromVersion: version ?? null,
         toVersion: task.firmware.version,
-        deviceOnline: true,
+        deviceOnline: doc.online,
       },
     ],
     now,
   );
   return true;
 }
-
 async function offerThroughDeviceWorkflow(
   client: Client,
   task: TaskDoc,

@@ -253,7 +253,10 @@ describe('a fleet rollout through the HTTP API', () => {
       () => stack.api<Counts>('GET', `/v1/upgrade-tasks/${inc.body.taskId}`),
       (r) => r.body.counts.success === 5,
       60_000,
-    );
+    ).catch(async (err: Error) => {
+      const seen = await stack.api('GET', `/v1/devices?productKey=${PK}&tag=wave:late`);
+      throw new Error(`${err.message}\nnewcomers as the registry sees them: ${JSON.stringify(seen.body)}`);
+    });
     expect(done.body.status).toBe('running');
     const cancel = await stack.api<{ requested: string }>('POST', `/v1/upgrade-tasks/${inc.body.taskId}/cancel`);
     expectStatus(cancel, 202);

@@ -67,7 +67,7 @@ export async function startServiceStack(name: string): Promise<ServiceStack> {
     OTA_TASK_QUEUE: taskQueue,
     OTA_MQTT_URL: mqttUrl,
     OTA_SERVICE_MQTT_PASSWORD: config.serviceMqttPassword,
-    OTA_LOG_LEVEL: 'warn',
+    OTA_LOG_LEVEL: process.env.OTA_TEST_WORKER_LOG_LEVEL ?? 'warn',
   };
 
   return {

@@ -1,0 +1,321 @@
+/**
+ * Rollout benchmark on the embedded stack (prints figures; never a timed test).
+ *
+ *   npx tsc -p tsconfig.build.json && node dist/bench/rollout.js [--sizes 1000,10000] [--offline 10000] [--requests 200]
+ *
+ * (a) baseline: one trivial workflow with one no-op activity per device, same server;
+ * (b) snapshot push tasks over simulated devices that succeed at once: devices per
+ *     minute, ratio to the baseline, task-workflow history events per device and the
+ *     largest run's event count, worker and gateway peak RSS;
+ * (c) task creation latency and a detail-tab page over the largest task's records;
+ * (d) getversion → offer reply latency, p50 and p99;
+ * (e) devices waiting offline in a task: worker RSS.
+ */
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, Worker, bundleWorkflowCode } from '@temporalio/worker';
+import { PROJECT_ROOT } from '../config/config';
+import { Fleet, fleetSpecs } from '../simulator';
+import { api, startBenchStack, type BenchStack } from './stack';
+
+const { values } = parseArgs({
+  options: {
+    sizes: { type: 'string', default: '1000' },
+    offline: { type: 'string', default: '2000' },
+    requests: { type: 'string', default: '200' },
+  },
+});
+const sizes = values.sizes.split(',').map(Number);
+const rows: Array<[string, string]> = [];
+const report = (what: string, value: string) => {
+  rows.push([what, value]);
+  process.stdout.write(`  ${what}: ${value}\n`);
+};
+
+async function main(): Promise<void> {
+  const stack = await startBenchStack();
+  const connection = await Connection.connect({ address: stack.temporalAddress });
+  const client = new Client({ connection });
+  try {
+    const baselinePerMin = await baseline(stack, client, Math.max(...sizes));
+    let productN = 0;
+    for (const n of sizes) await pushRollout(stack, client, `bench-p${(productN += 1)}`, n, baselinePerMin);
+    await offerLatency(stack, `bench-req`, Number(values.requests));
+    await offlineWaiting(stack, 'bench-off', Number(values.offline));
+  } finally {
+    await connection.close();
+    await stack.stop();
+  }
+  process.stdout.write('\n| measurement | value |\n| --- | --- |\n');
+  for (const [k, v] of rows) process.stdout.write(`| ${k} | ${v} |\n`);
+}
+
+/** (a) The same server doing the least a per-device workflow can do. */
+async function baseline(stack: BenchStack, client: Client, n: number): Promise<number> {
+  process.stdout.write(`(a) baseline: ${n} trivial workflows, one no-op activity each\n`);
+  const bundle = await bundleWorkflowCode({
+    workflowsPath: path.join(PROJECT_ROOT, 'dist/bench/baseline-workflows.js'),
+  });
+  const nativeConnection = await NativeConnection.connect({ address: stack.temporalAddress });
+  const worker = await Worker.create({
+    connection: nativeConnection,
+    taskQueue: 'bench-baseline',
+    workflowBundle: bundle,
+    activities: { noop: async (k: string) => k },
+  });
+  const t0 = performance.now();
+  await worker.runUntil(async () => {
+    const handles = [];
+    for (let i = 0; i < n; i += 100) {
+      handles.push(
+        ...(await Promise.all(
+          Array.from({ length: Math.min(100, n - i) }, (_, j) =>
+            client.workflow.start('baselineDeviceWorkflow', {
+              taskQueue: 'bench-baseline',
+              workflowId: `baseline-${i + j}`,
+              args: [`d${i + j}`],
+            }),
+          ),
+        )),
+      );
+    }
+    await Promise.all(handles.map((h) => h.result()));
+  });
+  const perMin = (n / (performance.now() - t0)) * 60_000;
+  await nativeConnection.close();
+  report(`(a) baseline, ${n} workflows`, `${Math.round(perMin)} per minute`);
+  return perMin;
+}
+
+async function register(stack: BenchStack, specs: ReturnType<typeof fleetSpecs>): Promise<void> {
+  for (let i = 0; i < specs.length; i += 10_000) {
+    await api(stack.apiUrl, 'POST', '/v1/devices:batch', {
+      devices: specs
+        .slice(i, i + 10_000)
+        .map((s) => ({ productKey: s.productKey, deviceKey: s.deviceKey, deviceSecret: s.deviceSecret })),
+    });
+  }
+}
+
+async function verifiedFirmware(
+  stack: BenchStack,
+  productKey: string,
+  fleet: Fleet,
+  verifiers: string[],
+): Promise<string> {
+  const fw = await api<{ firmwareId: string }>(stack.apiUrl, 'POST', '/v1/firmwares', {
+    productKey,
+    version: '2.0.0',
+    fileUrl: `/ota/${productKey}/2.0.0`,
+    fileSize: 1024,
+    signMethod: 'md5',
+    sign: '9e107d9d372bb6826bd81d3542a419d6',
+  });
+  await api(stack.apiUrl, 'POST', `/v1/firmwares/${fw.body.firmwareId}/verification`, { deviceKeys: verifiers });
+  await until(
+    async () =>
+      (await api<{ verified: boolean }>(stack.apiUrl, 'GET', `/v1/firmwares/${fw.body.firmwareId}`)).body.verified,
+    120_000,
+  );
+  void fleet;
+  return fw.body.firmwareId;
+}
+
+async function connectAndWaitForVersions(
+  stack: BenchStack,
+  fleet: Fleet,
+  productKey: string,
+  version: string,
+  count: number,
+) {
+  await fleet.connect();
+  await until(async () => {
+    const page = await api<{ items: unknown[]; nextCursor: string | null }>(
+      stack.apiUrl,
+      'GET',
+      `/v1/devices?productKey=${productKey}&version=${version}&limit=500`,
+    );
+    return page.body.items.length >= Math.min(count, 500);
+  }, 300_000);
+}
+
+/** (b) and (c): a snapshot push task over n devices that succeed at once. */
+async function pushRollout(stack: BenchStack, client: Client, productKey: string, n: number, baselinePerMin: number) {
+  process.stdout.write(`(b) snapshot push over ${n} devices\n`);
+  const specs = fleetSpecs({
+    productKey,
+    count: n,
+    prefix: 'd',
+    version: '1.0.0',
+    behaviour: { kind: 'succeed', steps: [100], stepDelayMs: 0 },
+  });
+  const verifiers = fleetSpecs({
+    productKey,
+    count: 3,
+    prefix: 'verifier-',
+    version: '0.9.0',
+    behaviour: { kind: 'succeed', steps: [100], stepDelayMs: 0 },
+  });
+  await register(stack, [...specs, ...verifiers]);
+  const fleet = new Fleet({ url: stack.mqttUrl, maxConcurrentConnects: 200 }, [...specs, ...verifiers]);
+  try {
+    await connectAndWaitForVersions(stack, fleet, productKey, '1.0.0', n);
+    const firmwareId = await verifiedFirmware(
+      stack,
+      productKey,
+      fleet,
+      verifiers.map((v) => v.deviceKey),
+    );
+    const created = await api<{ taskId: string }>(stack.apiUrl, 'POST', '/v1/upgrade-tasks', {
+      firmwareId,
+      sourceVersions: ['1.0.0'],
+      strategy: 'snapshot',
+      scope: 'all',
+      method: 'push',
+      maxConcurrency: 300,
+    });
+    report(`(c) task creation latency, ${n} devices in scope`, `${created.ms.toFixed(0)} ms`);
+    const t0 = performance.now();
+    const taskId = created.body.taskId;
+    await until(
+      async () =>
+        (await api<{ status: string }>(stack.apiUrl, 'GET', `/v1/upgrade-tasks/${taskId}`)).body.status === 'completed',
+      4 * 3600_000,
+      2000,
+    );
+    const perMin = (n / (performance.now() - t0)) * 60_000;
+    report(
+      `(b) ${n} devices: devices per minute`,
+      `${Math.round(perMin)} (${((perMin / baselinePerMin) * 100).toFixed(0)}% of baseline)`,
+    );
+    const runs = [];
+    for await (const run of client.workflow.list({ query: `WorkflowId = "${taskId}"` })) runs.push(run);
+    let events = 0;
+    let largest = 0;
+    for (const run of runs) {
+      const history = await client.workflow.getHandle(taskId, run.runId).fetchHistory();
+      const count = history.events?.length ?? 0;
+      events += count;
+      largest = Math.max(largest, count);
+    }
+    report(
+      `(b) ${n} devices: task workflow events per device`,
+      `${(events / n).toFixed(2)} (${runs.length} runs, largest ${largest} events)`,
+    );
+    report(
+      `(b) ${n} devices: peak RSS worker / gateway`,
+      `${stack.peakRssMb('worker')} MB / ${stack.peakRssMb('gateway')} MB`,
+    );
+    const page = await api(stack.apiUrl, 'GET', `/v1/upgrade-tasks/${taskId}/devices?status=success&limit=100`);
+    report(`(c) detail-tab page (100 of ${n} records)`, `${page.ms.toFixed(0)} ms`);
+    const task = await api(stack.apiUrl, 'GET', `/v1/upgrade-tasks/${taskId}`);
+    report(`(c) task with counts (${n} records)`, `${task.ms.toFixed(0)} ms`);
+  } finally {
+    await fleet.close();
+  }
+}
+
+/** (d) getversion → offer latency as a device sees it. */
+async function offerLatency(stack: BenchStack, productKey: string, n: number) {
+  process.stdout.write(`(d) getversion → offer over ${n} devices\n`);
+  const specs = fleetSpecs({ productKey, count: n, prefix: 'r', version: '1.0.0', behaviour: { kind: 'silent' } });
+  const verifiers = fleetSpecs({
+    productKey,
+    count: 1,
+    prefix: 'verifier-',
+    version: '0.9.0',
+    behaviour: { kind: 'succeed', steps: [100], stepDelayMs: 0 },
+  });
+  await register(stack, [...specs, ...verifiers]);
+  const fleet = new Fleet({ url: stack.mqttUrl, maxConcurrentConnects: 200 }, [...specs, ...verifiers]);
+  try {
+    await connectAndWaitForVersions(stack, fleet, productKey, '1.0.0', n);
+    const firmwareId = await verifiedFirmware(stack, productKey, fleet, ['verifier-0']);
+    const task = await api<{ taskId: string }>(stack.apiUrl, 'POST', '/v1/upgrade-tasks', {
+      firmwareId,
+      sourceVersions: ['1.0.0'],
+      strategy: 'snapshot',
+      scope: 'all',
+      method: 'request',
+    });
+    await until(
+      async () =>
+        (await api<{ status: string; total: number }>(stack.apiUrl, 'GET', `/v1/upgrade-tasks/${task.body.taskId}`))
+          .body.total === n,
+      600_000,
+    );
+    const latencies: number[] = [];
+    let offered = 0;
+    for (const spec of specs) {
+      const t0 = performance.now();
+      const reply = await fleet.device(spec.deviceKey).getversion();
+      latencies.push(performance.now() - t0);
+      if (Array.isArray(reply?.data) && reply.data.length > 0) offered += 1;
+    }
+    latencies.sort((a, b) => a - b);
+    const pct = (p: number) =>
+      latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))].toFixed(0);
+    report(`(d) getversion → offer reply (${offered}/${n} offered)`, `p50 ${pct(50)} ms, p99 ${pct(99)} ms`);
+  } finally {
+    await fleet.close();
+  }
+}
+
+/** (e) Devices registered and waiting offline in a push task: what the worker holds for them. */
+async function offlineWaiting(stack: BenchStack, productKey: string, n: number) {
+  process.stdout.write(`(e) ${n} devices waiting offline\n`);
+  const specs = fleetSpecs({ productKey, count: n, prefix: 'o', version: '1.0.0' });
+  await register(stack, specs);
+  const db = await import('../db/mongo').then((m) => m.connectMongo(stack.mongodbUrl));
+  // Offline devices that reported a version earlier: the registry has the version, the gateway no session.
+  await db.db
+    .collection('devices')
+    .updateMany({ productKey }, { $set: { firmwareVersion: '1.0.0', versionReportedAt: new Date(), online: false } });
+  await db.db.collection('firmwares').insertOne({
+    firmwareId: `fw-${productKey}`,
+    productKey,
+    version: '2.0.0',
+    name: '2.0.0',
+    description: '',
+    fileUrl: '/ota/x',
+    fileSize: 1,
+    signMethod: 'md5',
+    sign: '9e107d9d372bb6826bd81d3542a419d6',
+    verified: true,
+    createdAt: new Date(),
+  });
+  await db.close();
+  const rssBefore = stack.peakRssMb('worker');
+  const task = await api<{ taskId: string }>(stack.apiUrl, 'POST', '/v1/upgrade-tasks', {
+    firmwareId: `fw-${productKey}`,
+    sourceVersions: ['1.0.0'],
+    strategy: 'snapshot',
+    scope: 'all',
+    method: 'push',
+  });
+  await until(
+    async () =>
+      (await api<{ counts: { to_be_pushed: number } }>(stack.apiUrl, 'GET', `/v1/upgrade-tasks/${task.body.taskId}`))
+        .body.counts.to_be_pushed === n,
+    3600_000,
+    2000,
+  );
+  report(
+    `(e) ${n} devices waiting offline: worker peak RSS`,
+    `${stack.peakRssMb('worker')} MB (before the task: ${rssBefore} MB)`,
+  );
+}
+
+async function until(check: () => Promise<boolean>, timeoutMs: number, everyMs = 500): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check().catch(() => false))) {
+    if (Date.now() > deadline) throw new Error(`benchmark step did not finish within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`benchmark failed: ${err instanceof Error ? err.stack : String(err)}\n`);
+  process.exit(1);
+});

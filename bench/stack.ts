@@ -1,0 +1,113 @@
+/**
+ * The embedded stack for benchmarks: Temporal dev server, FerretDB, and the
+ * api, gateway and worker as their own processes (so each one's peak RSS can
+ * be read), all on free ports under a temporary folder.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { loadConfig, PROJECT_ROOT } from '../config/config';
+import { startDatabase, startTemporalDevServer } from '../runtime/infra';
+import { ManagedProcess } from '../runtime/managed-process';
+import { freePort, waitUntil } from '../runtime/net';
+
+export interface BenchStack {
+  dir: string;
+  temporalAddress: string;
+  mongodbUrl: string;
+  apiUrl: string;
+  mqttUrl: string;
+  procs: Record<'api' | 'gateway' | 'worker', ManagedProcess>;
+  /** Peak resident set (VmHWM) of a process, in MB. */
+  peakRssMb(name: 'api' | 'gateway' | 'worker'): number;
+  stop(): Promise<void>;
+}
+
+export async function startBenchStack(env: Record<string, string> = {}): Promise<BenchStack> {
+  const config = loadConfig({});
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ota-bench-'));
+  const [temporalPort, dbPort, apiPort, mqttPort, gwPort] = await Promise.all(
+    Array.from({ length: 5 }, () => freePort()),
+  );
+  const temporal = await startTemporalDevServer({
+    toolsDir: config.toolsDir,
+    port: temporalPort,
+    dbFile: path.join(dir, 'temporal.sqlite'),
+    logFile: path.join(dir, 'temporal.log'),
+  });
+  const database = await startDatabase({
+    toolsDir: config.toolsDir,
+    port: dbPort,
+    dataDir: path.join(dir, 'db'),
+    logFile: path.join(dir, 'database.log'),
+  });
+  const temporalAddress = `127.0.0.1:${temporalPort}`;
+  const mongodbUrl = `mongodb://127.0.0.1:${dbPort}/ota`;
+  const serviceEnv = {
+    ...process.env,
+    TEMPORAL_ADDRESS: temporalAddress,
+    MONGODB_URL: mongodbUrl,
+    OTA_API_PORT: String(apiPort),
+    OTA_MQTT_PORT: String(mqttPort),
+    OTA_MQTT_HOST: '127.0.0.1',
+    OTA_GATEWAY_HTTP_PORT: String(gwPort),
+    OTA_LOG_LEVEL: 'warn',
+    ...env,
+  };
+  const start = (name: 'api' | 'gateway' | 'worker', entry: string) =>
+    new ManagedProcess({
+      name,
+      command: process.execPath,
+      args: [path.join(PROJECT_ROOT, entry)],
+      env: serviceEnv,
+      logFile: path.join(dir, `${name}.log`),
+    });
+  const procs = {
+    gateway: start('gateway', 'dist/gateway/server.js'),
+    api: start('api', 'dist/api/server.js'),
+    worker: start('worker', 'dist/worker/worker.js'),
+  };
+  const apiUrl = `http://127.0.0.1:${apiPort}`;
+  await waitUntil(
+    'the API to report every dependency up',
+    async () => (await fetch(`${apiUrl}/healthz`).catch(() => undefined))?.status === 200,
+    120_000,
+    500,
+  );
+  return {
+    dir,
+    temporalAddress,
+    mongodbUrl,
+    apiUrl,
+    mqttUrl: `mqtt://127.0.0.1:${mqttPort}`,
+    procs,
+    peakRssMb(name) {
+      const status = fs.readFileSync(`/proc/${procs[name].pid}/status`, 'utf8');
+      const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
+      return Math.round(kb / 1024);
+    },
+    async stop() {
+      await Promise.all(Object.values(procs).map((p) => p.stop(5000)));
+      await database.stop();
+      await temporal.stop();
+    },
+  };
+}
+
+export async function api<T>(
+  base: string,
+  method: string,
+  route: string,
+  body?: unknown,
+): Promise<{ status: number; body: T; ms: number }> {
+  const t0 = performance.now();
+  const res = await fetch(`${base}${route}`, {
+    method,
+    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  const ms = performance.now() - t0;
+  if (res.status >= 400) throw new Error(`${method} ${route} → ${res.status}: ${text.slice(0, 500)}`);
+  return { status: res.status, body: (text ? JSON.parse(text) : null) as T, ms };
+}
