@@ -25,7 +25,8 @@ import { KeyedSerialQueue } from './serial';
 import { Sessions } from './sessions';
 
 export interface GatewayDeps {
-  config: Pick<Config, 'mqttPort' | 'mqttHost' | 'gatewayHttpPort' | 'serviceMqttUsername' | 'serviceMqttPassword'>;
+  config: Pick<Config, 'mqttPort' | 'mqttHost' | 'gatewayHttpPort' | 'serviceMqttUsername' | 'serviceMqttPassword'> &
+    Partial<Pick<Config, 'gatewayHttpHost'>>;
   log: Logger;
   /** The registry database (collection `devices`). */
   db: Db;
@@ -115,7 +116,8 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
   });
   await listen(mqttServer, deps.config.mqttPort, deps.config.mqttHost);
   const httpServer = createHttpServer(() => ({ status: 'up', clients: broker.connectedClients }), metrics);
-  await listen(httpServer, deps.config.gatewayHttpPort, '127.0.0.1');
+  // Loopback unless configured: the API of another container (compose) must reach it then.
+  await listen(httpServer, deps.config.gatewayHttpPort, deps.config.gatewayHttpHost ?? '127.0.0.1');
 
   const mqttPort = (mqttServer.address() as net.AddressInfo).port;
   const httpPort = (httpServer.address() as net.AddressInfo).port;
