@@ -199,11 +199,13 @@ async function parent(): Promise<void> {
     const c0 = Date.now();
     const ok = (await Promise.all(devices.map((d) => limiter.run(() => d.connect())))).filter(Boolean).length;
     const connectMs = Date.now() - c0;
+    console.log(`${ok} of ${n} devices logged in in ${connectMs} ms; each now informs its version`);
 
     // Like the SDKs, every device informs right after connecting (its online write may still be queued).
     const v0 = Date.now();
     const replies = await Promise.all(devices.map((d) => d.inform('1.0.1')));
     const repliedMs = Date.now() - v0;
+    console.log(`all informs answered in ${repliedMs} ms; waiting until every version is stored and forwarded`);
     await waitUntil(async () => (await ask(child)).versionReports >= n, 1_800_000, 'version reports');
     const reportedMs = Date.now() - v0;
     const stored = await mongo.db.collection('devices').countDocuments({ firmwareVersion: '1.0.1', online: true });
