@@ -50,7 +50,8 @@ export interface RecordUpdate {
 export interface DeviceActivities {
   /**
    * Marks the device's record as owned by this workflow (the task then never
-   * claims it twice) and reads the device's presence and reported version.
+   * claims it twice) and returns the device's presence and version as the
+   * record knows them.
    */
   claimRecord(input: {
     taskId: string;

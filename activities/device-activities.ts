@@ -12,15 +12,15 @@ interface DeviceDoc {
 export function createDeviceActivities(deps: { db: Db; publisher: CommandPublisher }): DeviceActivities {
   const { db, publisher } = deps;
   return {
-    async claimRecord({ taskId, productKey, deviceKey }) {
-      await recordsCollection(db).updateOne(
+    async claimRecord({ taskId, deviceKey }) {
+      // The record carries what the task knew when it claimed the device (presence kept current by the
+      // gateway, version at admission): no registry query, which FerretDB answers with a full scan.
+      const rec = await recordsCollection(db).findOneAndUpdate(
         { _id: recordId(taskId, deviceKey) },
+        // No projection: FerretDB 1.24's findAndModify does not implement one.
         { $set: { inWorkflow: true, updatedAt: new Date() } },
       );
-      const device = await db
-        .collection<DeviceDoc>('devices')
-        .findOne({ productKey, deviceKey }, { projection: { online: 1, firmwareVersion: 1 } });
-      return { online: device?.online === true, version: device?.firmwareVersion ?? null };
+      return { online: rec?.deviceOnline === true, version: rec?.fromVersion ?? null };
     },
 
     async pushUpgradeCommand({ productKey, deviceKey, commandId, firmware }) {

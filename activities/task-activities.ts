@@ -15,7 +15,7 @@ import {
   countOpenRecords,
   insertWaitingRecords,
   pushableRecords,
-  recordId,
+  readmitRecord,
   recordsCollection,
   timelineEntry,
   type NewRecord,
@@ -209,33 +209,15 @@ async function admitPage(db: Db, task: TaskDoc, page: DeviceDoc[]): Promise<numb
   );
   for (const d of page) {
     if (!d.versionReportedAt) continue;
-    const readmit = await recordsCollection(db).updateOne(
-      {
-        _id: recordId(task.taskId, d.deviceKey),
-        status: { $in: ['skipped', 'success'] },
-        updatedAt: { $lt: d.versionReportedAt },
-      },
-      {
-        $set: {
-          status: 'to_be_pushed',
-          waitReason: null,
-          failure: null,
-          skipReason: null,
-          progress: 0,
-          fromVersion: d.firmwareVersion ?? null,
-          deviceOnline: d.online,
-          inWorkflow: false,
-          updatedAt: now,
-        },
-        $push: {
-          timeline: {
-            $each: [timelineEntry('rejoined', `reported source version ${d.firmwareVersion}`, now)],
-            $slice: -50,
-          },
-        },
-      },
+    const readmitted = await readmitRecord(
+      db,
+      task.taskId,
+      d.deviceKey,
+      { status: { $in: ['skipped', 'success'] }, updatedAt: { $lt: d.versionReportedAt } },
+      { version: d.firmwareVersion ?? null, online: d.online },
+      now,
     );
-    admitted += readmit.modifiedCount;
+    if (readmitted) admitted += 1;
   }
   return admitted;
 }

@@ -7,7 +7,7 @@
  * - `inWorkflow`, true while a device workflow owns the record, so the task
  *   never claims a device twice.
  */
-import type { Collection, Db } from 'mongodb';
+import type { Collection, Db, Filter } from 'mongodb';
 import type { RecordUpdate } from '../activities/contracts';
 import type { DeviceUpgradeRecord, RecordStatus, TimelineEntry } from '../domain/types';
 
@@ -153,6 +153,45 @@ export async function markWaitingRecordsPresence(
     if (res.matchedCount > 0) waitingIn.push(taskId);
   }
   return waitingIn;
+}
+
+/**
+ * Puts a finished record back to waiting because the device reported a
+ * source version again (SPEC behaviour 1). `only` narrows which finished
+ * records qualify (status, and for rescans "finished before the report").
+ * Returns whether the record was re-admitted.
+ */
+export async function readmitRecord(
+  db: Db,
+  taskId: string,
+  deviceKey: string,
+  only: Filter<RecordDoc>,
+  device: { version: string | null; online: boolean },
+  now = new Date(),
+): Promise<boolean> {
+  const res = await recordsCollection(db).updateOne(
+    { ...only, _id: recordId(taskId, deviceKey) },
+    {
+      $set: {
+        status: 'to_be_pushed',
+        waitReason: null,
+        failure: null,
+        skipReason: null,
+        progress: 0,
+        fromVersion: device.version,
+        deviceOnline: device.online,
+        inWorkflow: false,
+        updatedAt: now,
+      },
+      $push: {
+        timeline: {
+          $each: [timelineEntry('rejoined', `reported source version ${device.version}`, now)],
+          $slice: -TIMELINE_LIMIT,
+        },
+      },
+    },
+  );
+  return res.modifiedCount > 0;
 }
 
 export function timelineEntry(event: string, detail?: string, at = new Date()): TimelineEntry {

@@ -24,9 +24,8 @@ import {
   insertWaitingRecords,
   markWaitingRecordsPresence,
   recordId,
+  readmitRecord,
   recordsCollection,
-  TIMELINE_LIMIT,
-  timelineEntry,
 } from '../db/records';
 import { activeIncrementTasks, activeRequestTasks, activeTaskIds, type TaskDoc } from '../db/tasks';
 import { isDeviceInScope } from '../db/scope';
@@ -146,29 +145,8 @@ async function admitDevice(db: Db, task: TaskDoc, device: DeviceRef, reportedVer
   if (!(await isDeviceInScope(db, spec, { ...doc, firmwareVersion: version }))) return false;
   const now = new Date();
   if (rec) {
-    const res = await recordsCollection(db).updateOne(
-      { _id: recordId(task.taskId, device.deviceKey), status: rec.status },
-      {
-        $set: {
-          status: 'to_be_pushed',
-          waitReason: null,
-          failure: null,
-          skipReason: null,
-          progress: 0,
-          fromVersion: version ?? null,
-          deviceOnline: doc.online,
-          inWorkflow: false,
-          updatedAt: now,
-        },
-        $push: {
-          timeline: {
-            $each: [timelineEntry('rejoined', `reported source version ${version}`, now)],
-            $slice: -TIMELINE_LIMIT,
-          },
-        },
-      },
-    );
-    return res.modifiedCount > 0;
+    const seen = { version: version ?? null, online: doc.online };
+    return readmitRecord(db, task.taskId, device.deviceKey, { status: rec.status }, seen, now);
   }
   await insertWaitingRecords(
     db,

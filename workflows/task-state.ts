@@ -40,6 +40,15 @@ export class TaskState {
   mayHavePushable = true;
   rescanWanted = true;
   completionCheckWanted = true;
+  /**
+   * Devices that finished while the claim that started them was still in
+   * flight: their deviceFinished signal can arrive before the activity's
+   * result, and must not be added to `inFlight` afterwards (a leaked slot
+   * would keep the task from ever completing). Only one claim runs at a time
+   * and continue-as-new happens between claims, so this is never carried.
+   */
+  readonly finishedEarly = new Set<string>();
+  claiming = false;
   /** The stored task status matches `status` (after continue-as-new it already does). */
   statusWritten: boolean;
 
@@ -59,6 +68,7 @@ export class TaskState {
 
     wf.setHandler(deviceFinished, ({ deviceKey, outcome }) => {
       const wasInFlight = this.inFlight.delete(deviceKey);
+      if (!wasInFlight && this.claiming) this.finishedEarly.add(deviceKey);
       if (outcome !== 'deferred' && outcome !== 'expired') this.finished += 1;
       // A freed slot may let another waiting device go; a deferred one waits for its reconnect hint.
       if (wasInFlight && outcome !== 'deferred') this.mayHavePushable = true;

@@ -71,8 +71,11 @@ export async function upgradeTaskWorkflow(input: TaskWorkflowInput): Promise<Tas
     const worthClaiming = free >= Math.max(1, Math.floor(input.maxConcurrency / 4)) || s.inFlight.size === 0;
     if (pushes && window.open && !s.paused && s.mayHavePushable && free > 0 && worthClaiming) {
       s.mayHavePushable = false; // a devicesReady signal during the call sets it again
+      s.claiming = true;
       const result = await acts.startPushableDevices({ taskId: input.taskId, limit: free });
-      for (const deviceKey of result.started) s.inFlight.add(deviceKey);
+      for (const deviceKey of result.started) if (!s.finishedEarly.has(deviceKey)) s.inFlight.add(deviceKey);
+      s.finishedEarly.clear();
+      s.claiming = false;
       s.finished += result.skipped;
       if (!result.exhausted) s.mayHavePushable = true;
       if (result.skipped > 0) s.completionCheckWanted = true;

@@ -22,13 +22,18 @@ import { createTaskService, taskFromRequest, type TaskService } from '../../orch
 import { createTemporalDeviceEvents } from '../../orchestration/temporal-device-events';
 import type { DeviceEvents, RegistryEvents } from '../../orchestration/device-events';
 import { silentLogger } from '../../runtime/log';
-import { unique, workflowBundle } from '../helpers/stack';
+import { testDb, unique, workflowBundle } from '../helpers/stack';
 
 export const PK = 'pk-test';
 
 /** What a scripted device does when a command reaches it. */
 export type Script =
-  'succeed' | 'succeed-by-inform' | 'fail' | 'silent' | ((attempt: number) => 'succeed' | 'fail' | 'silent');
+  | 'instant'
+  | 'succeed'
+  | 'succeed-by-inform'
+  | 'fail'
+  | 'silent'
+  | ((attempt: number) => 'succeed' | 'fail' | 'silent');
 
 export interface World {
   db: Db;
@@ -74,18 +79,21 @@ export async function createWorld(env: TestWorkflowEnvironment, db: Db): Promise
       const behaviour = typeof chosen === 'function' ? chosen(n) : chosen;
       const device = { productKey, deviceKey };
       // Answer after the activity completes, as a device on the other side of MQTT would.
-      setTimeout(() => {
-        void (async () => {
-          if (behaviour === 'silent') return;
-          await events.progressReported(device, 20, 'downloading');
-          if (behaviour === 'fail') return events.progressReported(device, -2, 'download failed');
-          if (behaviour === 'succeed') return events.progressReported(device, 100, 'done');
-          await devices(db).updateOne(device, {
-            $set: { firmwareVersion: firmware.version, versionReportedAt: new Date() },
-          });
-          await events.versionReported(device, firmware.version);
-        })().catch(() => undefined);
-      }, 50);
+      setTimeout(
+        () => {
+          void (async () => {
+            if (behaviour === 'silent') return;
+            if (behaviour !== 'instant') await events.progressReported(device, 20, 'downloading');
+            if (behaviour === 'fail') return events.progressReported(device, -2, 'download failed');
+            if (behaviour === 'succeed' || behaviour === 'instant') return events.progressReported(device, 100, 'done');
+            await devices(db).updateOne(device, {
+              $set: { firmwareVersion: firmware.version, versionReportedAt: new Date() },
+            });
+            await events.versionReported(device, firmware.version);
+          })().catch(() => undefined);
+        },
+        behaviour === 'instant' ? 0 : 50,
+      );
     },
   };
 
@@ -185,4 +193,30 @@ export async function eventually<T>(
     last = await fn();
   }
   return last;
+}
+
+/**
+ * One world per test file: the environment, a private database, the worker
+ * running for the whole file, all torn down after it. Read the fields inside
+ * tests (they are set in beforeAll).
+ */
+export function useWorld(
+  name: string,
+  makeEnv: () => Promise<TestWorkflowEnvironment>,
+): { world: World; env: TestWorkflowEnvironment; mongo: Awaited<ReturnType<typeof testDb>> } {
+  const t = {} as { world: World; env: TestWorkflowEnvironment; mongo: Awaited<ReturnType<typeof testDb>> };
+  let running: Promise<void>;
+  beforeAll(async () => {
+    t.env = await makeEnv();
+    t.mongo = await testDb(name);
+    t.world = await createWorld(t.env, t.mongo.db);
+    running = t.world.worker.run();
+  });
+  afterAll(async () => {
+    t.world.worker.shutdown();
+    await running;
+    await t.mongo.close();
+    await t.env.teardown();
+  });
+  return t;
 }
