@@ -14,7 +14,7 @@
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, Worker, bundleWorkflowCode } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, Worker, bundleWorkflowCode } from '@temporalio/worker';
 import { PROJECT_ROOT } from '../config/config';
 import { Fleet, fleetSpecs } from '../simulator';
 import { api, startBenchStack, type BenchStack } from './stack';
@@ -34,6 +34,7 @@ const report = (what: string, value: string) => {
 };
 
 async function main(): Promise<void> {
+  Runtime.install({ logger: new DefaultLogger('WARN') });
   const stack = await startBenchStack();
   const connection = await Connection.connect({ address: stack.temporalAddress });
   const client = new Client({ connection });
@@ -122,22 +123,25 @@ async function verifiedFirmware(
   return fw.body.firmwareId;
 }
 
+/** Connects the fleet and waits until the registry holds each expected version (the gateway stores them just after replying). */
 async function connectAndWaitForVersions(
   stack: BenchStack,
   fleet: Fleet,
   productKey: string,
-  version: string,
-  count: number,
+  expected: Array<[string, number]>,
 ) {
   await fleet.connect();
-  await until(async () => {
-    const page = await api<{ items: unknown[]; nextCursor: string | null }>(
-      stack.apiUrl,
-      'GET',
-      `/v1/devices?productKey=${productKey}&version=${version}&limit=500`,
+  for (const [version, count] of expected) {
+    await until(
+      async () => {
+        const route = `/v1/devices?productKey=${productKey}&version=${version}&limit=500`;
+        const page = await api<{ items: unknown[] }>(stack.apiUrl, 'GET', route);
+        return page.body.items.length >= Math.min(count, 500);
+      },
+      600_000,
+      2000,
     );
-    return page.body.items.length >= Math.min(count, 500);
-  }, 300_000);
+  }
 }
 
 /** (b) and (c): a snapshot push task over n devices that succeed at once. */
@@ -160,7 +164,10 @@ async function pushRollout(stack: BenchStack, client: Client, productKey: string
   await register(stack, [...specs, ...verifiers]);
   const fleet = new Fleet({ url: stack.mqttUrl, maxConcurrentConnects: 200 }, [...specs, ...verifiers]);
   try {
-    await connectAndWaitForVersions(stack, fleet, productKey, '1.0.0', n);
+    await connectAndWaitForVersions(stack, fleet, productKey, [
+      ['1.0.0', n],
+      ['0.9.0', verifiers.length],
+    ]);
     const firmwareId = await verifiedFirmware(
       stack,
       productKey,
@@ -230,7 +237,10 @@ async function offerLatency(stack: BenchStack, productKey: string, n: number) {
   await register(stack, [...specs, ...verifiers]);
   const fleet = new Fleet({ url: stack.mqttUrl, maxConcurrentConnects: 200 }, [...specs, ...verifiers]);
   try {
-    await connectAndWaitForVersions(stack, fleet, productKey, '1.0.0', n);
+    await connectAndWaitForVersions(stack, fleet, productKey, [
+      ['1.0.0', n],
+      ['0.9.0', 1],
+    ]);
     const firmwareId = await verifiedFirmware(stack, productKey, fleet, ['verifier-0']);
     const task = await api<{ taskId: string }>(stack.apiUrl, 'POST', '/v1/upgrade-tasks', {
       firmwareId,
