@@ -12,15 +12,35 @@ interface DeviceDoc {
 export function createDeviceActivities(deps: { db: Db; publisher: CommandPublisher }): DeviceActivities {
   const { db, publisher } = deps;
   return {
-    async claimRecord({ taskId, deviceKey }) {
+    async claimRecord({ taskId, productKey, deviceKey, push }) {
       // The record carries what the task knew when it claimed the device (presence kept current by the
       // gateway, version at admission): no registry query, which FerretDB answers with a full scan.
-      const rec = await recordsCollection(db).findOneAndUpdate(
-        { _id: recordId(taskId, deviceKey) },
-        // No projection: FerretDB 1.24's findAndModify does not implement one.
-        { $set: { inWorkflow: true, updatedAt: new Date() } },
+      const _id = recordId(taskId, deviceKey);
+      const rec = await recordsCollection(db).findOne({ _id });
+      const online = rec?.deviceOnline === true;
+      const version = rec?.fromVersion ?? null;
+      const now = new Date();
+      if (!push || !online || version === push.firmware.version) {
+        await recordsCollection(db).updateOne({ _id }, { $set: { inWorkflow: true, updatedAt: now } });
+        return { online, version, pushed: false };
+      }
+      await publisher.publishUpgrade({ productKey, deviceKey }, push.commandId, push.firmware);
+      await applyRecordUpdate(
+        db,
+        {
+          taskId,
+          deviceKey,
+          inWorkflow: true,
+          status: 'pushed',
+          attempts: 1,
+          progress: 0,
+          failure: null,
+          waitReason: null,
+          timeline: [{ at: push.at, event: 'pushed', detail: `command ${push.commandId}` }],
+        },
+        now,
       );
-      return { online: rec?.deviceOnline === true, version: rec?.fromVersion ?? null };
+      return { online, version, pushed: true };
     },
 
     async pushUpgradeCommand({ productKey, deviceKey, commandId, firmware }) {

@@ -3,13 +3,14 @@
  * file under api/routes/; this is the one list of them.
  */
 import { Client, type Connection } from '@temporalio/client';
-import type { Router } from 'express';
+import type { Express, Router } from 'express';
 import type { Db } from 'mongodb';
 import type { Config } from '../config/config';
 import { ensureAllIndexes } from '../db/all-indexes';
 import { createTaskService } from '../orchestration/task-service';
 import type { RegistryEvents } from '../orchestration/device-events';
 import type { Logger } from '../runtime/log';
+import { createApp } from './app';
 import { openApiRouter } from './openapi/router';
 import { assetTreesRouter } from './routes/asset-trees';
 import { devicesRouter } from './routes/devices';
@@ -46,4 +47,22 @@ export async function buildApi(ctx: ApiContext): Promise<Api> {
     tasksRouter({ db: ctx.db, tasks }),
   ];
   return { routers, extra: [openApiRouter()] };
+}
+
+/** The whole HTTP app for one context: /v1 routers, /openapi.json, /healthz, auth and errors. */
+export async function createApiApp(ctx: ApiContext): Promise<Express> {
+  const api = await buildApi(ctx);
+  return createApp({
+    log: ctx.log,
+    apiToken: ctx.config.apiToken,
+    health: {
+      db: ctx.db,
+      temporal: ctx.temporal,
+      namespace: ctx.config.temporalNamespace,
+      taskQueue: ctx.config.temporalTaskQueue,
+      gatewayUrl: ctx.config.gatewayUrl,
+    },
+    routers: api.routers,
+    extra: api.extra,
+  });
 }

@@ -5,8 +5,7 @@ import { connectMongo } from '../db/mongo';
 import { createLogger } from '../runtime/log';
 import { onShutdown } from '../runtime/shutdown';
 import { createTemporalDeviceEvents } from '../orchestration/temporal-device-events';
-import { createApp } from './app';
-import { buildApi } from './routes';
+import { createApiApp } from './routes';
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -16,20 +15,7 @@ async function main(): Promise<void> {
   const temporal = Connection.lazy({ address: config.temporalAddress });
   const client = new Client({ connection: temporal, namespace: config.temporalNamespace });
   const registryEvents = createTemporalDeviceEvents({ client, db: mongo.db, taskQueue: config.temporalTaskQueue, log });
-  const api = await buildApi({ config, db: mongo.db, temporal, log, registryEvents });
-  const app = createApp({
-    log,
-    apiToken: config.apiToken,
-    health: {
-      db: mongo.db,
-      temporal,
-      namespace: config.temporalNamespace,
-      taskQueue: config.temporalTaskQueue,
-      gatewayUrl: config.gatewayUrl,
-    },
-    routers: api.routers,
-    extra: api.extra,
-  });
+  const app = await createApiApp({ config, db: mongo.db, temporal, log, registryEvents });
   const server = app.listen(config.apiPort, config.apiHost, () => {
     log.info('API listening', { url: `http://${config.apiHost}:${config.apiPort}` });
   });

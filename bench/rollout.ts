@@ -16,7 +16,7 @@ import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, Worker, bundleWorkflowCode } from '@temporalio/worker';
 import { PROJECT_ROOT } from '../config/config';
-import { Fleet, fleetSpecs } from '../simulator';
+import { Fleet, fleetSpecs, type Behaviour, type DeviceSpec } from '../simulator';
 import { api, startBenchStack, type BenchStack } from './stack';
 
 const { values } = parseArgs({
@@ -99,12 +99,7 @@ async function register(stack: BenchStack, specs: ReturnType<typeof fleetSpecs>)
   }
 }
 
-async function verifiedFirmware(
-  stack: BenchStack,
-  productKey: string,
-  fleet: Fleet,
-  verifiers: string[],
-): Promise<string> {
+async function verifiedFirmware(stack: BenchStack, productKey: string, verifiers: string[]): Promise<string> {
   const fw = await api<{ firmwareId: string }>(stack.apiUrl, 'POST', '/v1/firmwares', {
     productKey,
     version: '2.0.0',
@@ -119,7 +114,6 @@ async function verifiedFirmware(
       (await api<{ verified: boolean }>(stack.apiUrl, 'GET', `/v1/firmwares/${fw.body.firmwareId}`)).body.verified,
     120_000,
   );
-  void fleet;
   return fw.body.firmwareId;
 }
 
@@ -144,36 +138,52 @@ async function connectAndWaitForVersions(
   }
 }
 
-/** (b) and (c): a snapshot push task over n devices that succeed at once. */
-async function pushRollout(stack: BenchStack, client: Client, productKey: string, n: number, baselinePerMin: number) {
-  process.stdout.write(`(b) snapshot push over ${n} devices\n`);
-  const specs = fleetSpecs({
-    productKey,
-    count: n,
-    prefix: 'd',
-    version: '1.0.0',
-    behaviour: { kind: 'succeed', steps: [100], stepDelayMs: 0 },
-  });
+/**
+ * A product with `n` devices on 1.0.0 behaving as `behaviour`, connected and
+ * reporting, and firmware 2.0.0 verified on extra devices: what every phase starts from.
+ */
+async function preparedProduct(
+  stack: BenchStack,
+  productKey: string,
+  n: number,
+  prefix: string,
+  behaviour: Behaviour,
+  verifierCount: number,
+): Promise<{ fleet: Fleet; specs: DeviceSpec[]; firmwareId: string }> {
+  const specs = fleetSpecs({ productKey, count: n, prefix, version: '1.0.0', behaviour });
   const verifiers = fleetSpecs({
     productKey,
-    count: 3,
+    count: verifierCount,
     prefix: 'verifier-',
     version: '0.9.0',
     behaviour: { kind: 'succeed', steps: [100], stepDelayMs: 0 },
   });
   await register(stack, [...specs, ...verifiers]);
   const fleet = new Fleet({ url: stack.mqttUrl, maxConcurrentConnects: 200 }, [...specs, ...verifiers]);
+  await connectAndWaitForVersions(stack, fleet, productKey, [
+    ['1.0.0', n],
+    ['0.9.0', verifierCount],
+  ]);
+  const firmwareId = await verifiedFirmware(
+    stack,
+    productKey,
+    verifiers.map((v) => v.deviceKey),
+  );
+  return { fleet, specs, firmwareId };
+}
+
+/** (b) and (c): a snapshot push task over n devices that succeed at once. */
+async function pushRollout(stack: BenchStack, client: Client, productKey: string, n: number, baselinePerMin: number) {
+  process.stdout.write(`(b) snapshot push over ${n} devices\n`);
+  const { fleet, firmwareId } = await preparedProduct(
+    stack,
+    productKey,
+    n,
+    'd',
+    { kind: 'succeed', steps: [100], stepDelayMs: 0 },
+    3,
+  );
   try {
-    await connectAndWaitForVersions(stack, fleet, productKey, [
-      ['1.0.0', n],
-      ['0.9.0', verifiers.length],
-    ]);
-    const firmwareId = await verifiedFirmware(
-      stack,
-      productKey,
-      fleet,
-      verifiers.map((v) => v.deviceKey),
-    );
     const created = await api<{ taskId: string }>(stack.apiUrl, 'POST', '/v1/upgrade-tasks', {
       firmwareId,
       sourceVersions: ['1.0.0'],
@@ -226,22 +236,8 @@ async function pushRollout(stack: BenchStack, client: Client, productKey: string
 /** (d) getversion → offer latency as a device sees it. */
 async function offerLatency(stack: BenchStack, productKey: string, n: number) {
   process.stdout.write(`(d) getversion → offer over ${n} devices\n`);
-  const specs = fleetSpecs({ productKey, count: n, prefix: 'r', version: '1.0.0', behaviour: { kind: 'silent' } });
-  const verifiers = fleetSpecs({
-    productKey,
-    count: 1,
-    prefix: 'verifier-',
-    version: '0.9.0',
-    behaviour: { kind: 'succeed', steps: [100], stepDelayMs: 0 },
-  });
-  await register(stack, [...specs, ...verifiers]);
-  const fleet = new Fleet({ url: stack.mqttUrl, maxConcurrentConnects: 200 }, [...specs, ...verifiers]);
+  const { fleet, specs, firmwareId } = await preparedProduct(stack, productKey, n, 'r', { kind: 'silent' }, 1);
   try {
-    await connectAndWaitForVersions(stack, fleet, productKey, [
-      ['1.0.0', n],
-      ['0.9.0', 1],
-    ]);
-    const firmwareId = await verifiedFirmware(stack, productKey, fleet, ['verifier-0']);
     const task = await api<{ taskId: string }>(stack.apiUrl, 'POST', '/v1/upgrade-tasks', {
       firmwareId,
       sourceVersions: ['1.0.0'],

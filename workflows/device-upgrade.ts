@@ -32,12 +32,24 @@ export async function deviceUpgradeWorkflow(input: DeviceUpgradeInput): Promise<
   wf.setCurrentDetails(details(input, 'looking up the device'));
 
   const seenBefore = s.presenceSignals;
-  const device = await claimRecord({ taskId: input.taskId, productKey: input.productKey, deviceKey: input.deviceKey });
+  const firstCommand = commandId(input.taskId, input.deviceKey, 1);
+  const device = await claimRecord({
+    taskId: input.taskId,
+    productKey: input.productKey,
+    deviceKey: input.deviceKey,
+    ...(input.method === 'push'
+      ? { push: { commandId: firstCommand, firmware: input.firmware, at: new Date(Date.now()).toISOString() } }
+      : {}),
+  });
   if (s.presenceSignals === seenBefore) s.online = device.online;
+  if (device.pushed) {
+    s.attempt = 1;
+    setStatus(s, input, 'pushed');
+  }
   if (device.version === target) {
     return finish(s, input, 'skipped', { skipReason: `already on the target version ${target}` }, 'skipped');
   }
-  if (input.method === 'push' && !s.online) {
+  if (input.method === 'push' && !device.pushed) {
     // Frees the task's concurrency slot: the task pushes it again once the device reconnects.
     return finish(s, input, 'deferred', { status: 'to_be_pushed', deviceOnline: false }, 'deferred: offline');
   }
@@ -50,7 +62,9 @@ export async function deviceUpgradeWorkflow(input: DeviceUpgradeInput): Promise<
       if (!ready) return finish(s, input, 'cancelled', { status: 'cancelled' }, `cancelled: ${s.cancelReason}`);
     }
     const result =
-      input.method === 'push' ? await pushAndFollow(s, input, attempt) : await offerAndFollow(s, input, attempt);
+      input.method === 'push'
+        ? await pushAndFollow(s, input, attempt, attempt === 1 && device.pushed)
+        : await offerAndFollow(s, input, attempt);
     if (result === 'expired') {
       return finish(s, input, 'expired', { status: 'to_be_pushed' }, 'offer expired: the device did not take it up');
     }
@@ -78,7 +92,12 @@ export async function deviceUpgradeWorkflow(input: DeviceUpgradeInput): Promise<
 }
 
 /** Push mode: deliver the command, then follow the device until it decides. */
-async function pushAndFollow(s: DeviceSession, input: DeviceUpgradeInput, attempt: number): Promise<AttemptResult> {
+async function pushAndFollow(
+  s: DeviceSession,
+  input: DeviceUpgradeInput,
+  attempt: number,
+  alreadyPushed: boolean,
+): Promise<AttemptResult> {
   const cmd = commandId(input.taskId, input.deviceKey, attempt);
   const push = async (event: string) => {
     await pushUpgradeCommand({
@@ -95,7 +114,8 @@ async function pushAndFollow(s: DeviceSession, input: DeviceUpgradeInput, attemp
       `command ${cmd}`,
     );
   };
-  await push('pushed');
+  // The first command usually went out with the claim (one activity instead of three).
+  if (!alreadyPushed) await push('pushed');
   return follow(s, input, { started: false, repush: () => push('pushed again') });
 }
 

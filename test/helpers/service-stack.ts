@@ -7,8 +7,7 @@
 import * as http from 'node:http';
 import * as path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { createApp } from '../../api/app';
-import { buildApi } from '../../api/routes';
+import { createApiApp } from '../../api/routes';
 import { loadConfig, PROJECT_ROOT, type Config } from '../../config/config';
 import { startGateway, type Gateway } from '../../gateway/gateway';
 import { createTemporalDeviceEvents } from '../../orchestration/temporal-device-events';
@@ -48,12 +47,12 @@ export async function startServiceStack(name: string): Promise<ServiceStack> {
   const events = createTemporalDeviceEvents({ client, db: db.db, taskQueue, log: silentLogger });
   const gateway = await startGateway({ config, log: silentLogger, db: db.db, events });
   const mqttUrl = `mqtt://127.0.0.1:${gateway.mqttPort}`;
-  const api = await buildApi({ config, db: db.db, temporal: connection, log: silentLogger, registryEvents: events });
-  const app = createApp({
+  const app = await createApiApp({
+    config: { ...config, gatewayUrl: gateway.httpUrl },
+    db: db.db,
+    temporal: connection,
     log: silentLogger,
-    health: { db: db.db, temporal: connection, namespace: 'default', taskQueue, gatewayUrl: gateway.httpUrl },
-    routers: api.routers,
-    extra: api.extra,
+    registryEvents: events,
   });
   const server = http.createServer(app);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -8,7 +8,7 @@
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import type { Db } from 'mongodb';
-import type { DeviceActivities } from '../../activities/contracts';
+import type { CommandPublisher } from '../../activities/command-publisher';
 import { createDeviceActivities } from '../../activities/device-activities';
 import { createTaskActivities } from '../../activities/task-activities';
 import { ensureAllIndexes } from '../../db/all-indexes';
@@ -65,19 +65,15 @@ export async function createWorld(env: TestWorkflowEnvironment, db: Db): Promise
   const script = new Map<string, Script>();
   const attempts = new Map<string, number>();
 
-  const real = createDeviceActivities({
-    db,
-    publisher: { publishUpgrade: async () => undefined, close: async () => undefined },
-  });
-  const scriptedDevice: DeviceActivities = {
-    ...real,
-    async pushUpgradeCommand({ productKey, deviceKey, commandId, firmware }) {
+  // The MQTT hop: a publisher whose "devices" answer through the gateway's event sink.
+  const publisher: CommandPublisher = {
+    async publishUpgrade(device, commandId, firmware) {
+      const { deviceKey } = device;
       pushes.push({ deviceKey, commandId, at: Date.now() });
       const n = (attempts.get(deviceKey) ?? 0) + 1;
       attempts.set(deviceKey, n);
       const chosen = script.get(deviceKey) ?? 'succeed';
       const behaviour = typeof chosen === 'function' ? chosen(n) : chosen;
-      const device = { productKey, deviceKey };
       // Answer after the activity completes, as a device on the other side of MQTT would.
       setTimeout(
         () => {
@@ -95,7 +91,9 @@ export async function createWorld(env: TestWorkflowEnvironment, db: Db): Promise
         behaviour === 'instant' ? 0 : 50,
       );
     },
+    close: async () => undefined,
   };
+  const scriptedDevice = createDeviceActivities({ db, publisher });
 
   const worker = await Worker.create({
     connection: env.nativeConnection,

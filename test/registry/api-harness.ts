@@ -7,8 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { Connection } from '@temporalio/client';
 import type { Db } from 'mongodb';
 import { loadConfig } from '../../config/config';
-import { createApp } from '../../api/app';
-import { buildApi } from '../../api/routes';
+import { createApiApp } from '../../api/routes';
 import type { RegistryEvents } from '../../orchestration/device-events';
 import { silentLogger } from '../../runtime/log';
 import { temporalAddress, testDb } from '../helpers/stack';
@@ -34,28 +33,20 @@ export async function startRegistryApi(
   opts: { apiToken?: string; registryEvents?: RegistryEvents } = {},
 ): Promise<RegistryApi> {
   const mongo = await testDb(name);
-  const config = loadConfig({ ...process.env, OTA_API_TOKEN: opts.apiToken ?? '', OTA_API_HOST: '127.0.0.1' });
+  const config = loadConfig({
+    ...process.env,
+    OTA_API_TOKEN: opts.apiToken ?? '',
+    OTA_API_HOST: '127.0.0.1',
+    OTA_GATEWAY_URL: 'http://127.0.0.1:9',
+  });
   const temporal = Connection.lazy({ address: temporalAddress() });
-  const api = await buildApi({
+  // Real dependencies; the gateway is not part of these tests, so /healthz reports it down.
+  const app = await createApiApp({
     config,
     db: mongo.db,
     temporal,
     log: silentLogger,
     registryEvents: opts.registryEvents,
-  });
-  const app = createApp({
-    log: silentLogger,
-    apiToken: config.apiToken,
-    // Real dependencies; the gateway is not part of these tests, so /healthz reports it down.
-    health: {
-      db: mongo.db,
-      temporal,
-      namespace: config.temporalNamespace,
-      taskQueue: config.temporalTaskQueue,
-      gatewayUrl: 'http://127.0.0.1:9',
-    },
-    routers: api.routers,
-    extra: api.extra,
   });
   const server = app.listen(0, '127.0.0.1');
   await new Promise<void>((resolve) => server.once('listening', () => resolve()));
