@@ -52,6 +52,7 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
   const metrics = createMetrics();
   const sessions = new Sessions();
   const queue = new KeyedSerialQueue();
+  const reports = new KeyedSerialQueue();
   const presence = new Presence({ registry, events, queue, metrics, log });
   const endReasons = new WeakMap<Client, string>();
 
@@ -61,6 +62,7 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
     registry,
     events,
     queue,
+    reports,
     delivery,
     presence,
     metrics,
@@ -131,6 +133,7 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
       await Promise.all([closeServer(mqttServer), closeServer(httpServer)]);
       // Let the offline writes of the sessions just closed reach the registry.
       await queue.drain();
+      await reports.drain();
     },
   };
 }

@@ -21,6 +21,12 @@ export interface OtaHandlerDeps {
   registry: RegistryAccess;
   events: DeviceEvents;
   queue: KeyedSerialQueue;
+  /**
+   * Progress, command replies and firmware requests: ordered per device, but
+   * not behind the device's registry writes (presence, version), which the
+   * embedded database may take seconds to drain under a reconnect storm.
+   */
+  reports: KeyedSerialQueue;
   delivery: Delivery;
   presence: Presence;
   metrics: GatewayMetrics;
@@ -75,13 +81,13 @@ export class OtaHandler {
       case 'progress':
         this.reply(client, topic, buildReply(msg.id, CODE.ok, {}));
         this.deps.presence.seen(device);
-        void this.deps.queue.run(id, () =>
+        void this.deps.reports.run(id, () =>
           this.notify(device, 'progressReported', () => this.deps.events.progressReported(device, msg.step, msg.desc)),
         );
         return;
       case 'upgrade_reply':
         this.deps.presence.seen(device);
-        void this.deps.queue.run(id, () =>
+        void this.deps.reports.run(id, () =>
           this.notify(device, 'upgradeReplied', () =>
             this.deps.events.upgradeReplied(device, msg.id, msg.code, msg.message),
           ),
@@ -99,7 +105,7 @@ export class OtaHandler {
   private offers(device: DeviceRef): Promise<unknown[]> {
     const { metrics, log, getversionTimeoutMs } = this.deps;
     let answer: FirmwareOffer[] | undefined;
-    const asked = this.deps.queue.run(deviceId(device), async () => {
+    const asked = this.deps.reports.run(deviceId(device), async () => {
       try {
         answer = await this.deps.events.firmwareRequested(device);
       } catch (err) {

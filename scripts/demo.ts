@@ -83,6 +83,8 @@ async function main(): Promise<void> {
         deviceKey: s.deviceKey,
         deviceSecret: s.deviceSecret,
         ...(tags ? { tags } : {}),
+        // Devices that are offline now reported their version on an earlier visit: the registry knows it.
+        ...(s.behaviour?.kind === 'offline' ? { firmwareVersion: s.version } : {}),
       })),
     });
   await register([...devices, ...verifiers]);
