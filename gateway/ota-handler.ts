@@ -22,8 +22,8 @@ export interface OtaHandlerDeps {
   events: DeviceEvents;
   queue: KeyedSerialQueue;
   /**
-   * Progress, command replies and firmware requests: ordered per device, but
-   * not behind the device's registry writes (presence, version), which the
+   * Version reports, progress, command replies and firmware requests: ordered
+   * per device, but not behind the device's registry writes, which the
    * embedded database may take seconds to drain under a reconnect storm.
    */
   reports: KeyedSerialQueue;
@@ -63,19 +63,16 @@ export class OtaHandler {
       case 'inform': {
         this.reply(client, topic, buildReply(msg.id, CODE.ok, {}));
         this.deps.presence.versionStored(device);
-        // Handled at once: the write may fail while the device's queue is still busy with earlier events.
-        const stored = this.deps.registry.update(device, versionFields(msg.version, new Date())).then(
-          () => true,
-          (err: unknown) => {
-            metrics.databaseErrors += 1;
-            log.error('could not store the reported version', { ...device, version: msg.version, err });
-            return false;
-          },
-        );
-        void this.deps.queue.run(id, async () => {
-          if (!(await stored)) return;
-          await this.notify(device, 'versionReported', () => this.deps.events.versionReported(device, msg.version));
+        // The write is merged with the device's other registry writes and may take seconds under a connect
+        // storm; the orchestration takes the version from the event, so it hears of it at once, in order with
+        // the device's progress reports.
+        void this.deps.registry.update(device, versionFields(msg.version, new Date())).catch((err: unknown) => {
+          metrics.databaseErrors += 1;
+          log.error('could not store the reported version', { ...device, version: msg.version, err });
         });
+        void this.deps.reports.run(id, () =>
+          this.notify(device, 'versionReported', () => this.deps.events.versionReported(device, msg.version)),
+        );
         return;
       }
       case 'progress':

@@ -14,7 +14,10 @@ export interface DeviceEvents {
   connected(device: DeviceRef): Promise<void>;
   /** The device's session ended: clean disconnect, socket error or keepalive timeout. */
   disconnected(device: DeviceRef, reason: string): Promise<void>;
-  /** The device reported its firmware version (already stored in the registry by the gateway). */
+  /**
+   * The device reported its firmware version. The gateway's registry write may
+   * still be in flight: use `version`, not the registry's copy.
+   */
   versionReported(device: DeviceRef, version: string): Promise<void>;
   /** An `ota/device/progress` report: step "0".."100", or a negative failure code. */
   progressReported(device: DeviceRef, step: number, desc: string): Promise<void>;

@@ -6,6 +6,7 @@
  * run, and draws live progress per task, with links to the API and to the
  * Web UI filtered to each task's device workflows. Ctrl-C stops everything.
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { loadConfig, PROJECT_ROOT } from '../config/config';
 import { ManagedProcess } from '../runtime/managed-process';
@@ -58,6 +59,7 @@ async function main(): Promise<void> {
   let launcher: ManagedProcess | undefined;
   if (!(await healthy())) {
     say(`starting the embedded stack (log: ${path.join(config.dataDir, 'logs', 'launcher.log')}) …`);
+    fs.mkdirSync(path.join(config.dataDir, 'logs'), { recursive: true });
     launcher = new ManagedProcess({
       name: 'launcher',
       command: process.execPath,
