@@ -16,6 +16,7 @@ import {
   insertWaitingRecords,
   pushableRecords,
   readmitRecord,
+  reconcileOffline,
   recordsCollection,
   timelineEntry,
   type NewRecord,
@@ -118,7 +119,9 @@ export function createTaskActivities(deps: TaskActivityDeps): TaskActivities {
         else if (outcome === 'busy') skipped += 1;
         Context.current().heartbeat(rec.deviceKey);
       }
-      return { started, skipped, exhausted: records.length < limit };
+      // Nothing more waiting online: a stale "offline" may hide some (see reconcileOffline).
+      const exhausted = records.length < limit && (await reconcileOffline(db, taskId, task.productKey, 500)) === 0;
+      return { started, skipped, exhausted };
     },
 
     async countOpenRecords({ taskId }) {

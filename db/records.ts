@@ -194,6 +194,37 @@ export async function readmitRecord(
   return res.modifiedCount > 0;
 }
 
+/**
+ * Waiting records marked offline whose device the registry shows online: the
+ * gateway's presence event can come before the record exists, and the
+ * registry's write after it was read. Flips up to `limit` of them; returns how many.
+ */
+export async function reconcileOffline(db: Db, taskId: string, productKey: string, limit: number): Promise<number> {
+  const waiting = await recordsCollection(db)
+    .find(
+      { taskId, status: 'to_be_pushed', deviceOnline: false, inWorkflow: false },
+      { limit, projection: { deviceKey: 1 } },
+    )
+    .toArray();
+  if (waiting.length === 0) return 0;
+  const online = await db
+    .collection<{ deviceKey: string }>('devices')
+    .find(
+      { productKey, deviceKey: { $in: waiting.map((r) => r.deviceKey) }, online: true },
+      { projection: { deviceKey: 1 } },
+    )
+    .toArray();
+  let flipped = 0;
+  for (const { deviceKey } of online) {
+    const res = await recordsCollection(db).updateOne(
+      { _id: recordId(taskId, deviceKey), status: 'to_be_pushed', deviceOnline: false },
+      { $set: { deviceOnline: true } },
+    );
+    flipped += res.modifiedCount;
+  }
+  return flipped;
+}
+
 export function timelineEntry(event: string, detail?: string, at = new Date()): TimelineEntry {
   return { at: at.toISOString(), event, ...(detail ? { detail } : {}) };
 }

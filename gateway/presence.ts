@@ -1,7 +1,7 @@
 /**
  * Online/offline and last-seen, in the registry and towards the orchestration.
- * The registry applies a device's writes in order (registry-access.ts), and the
- * orchestration hears of each change only after it is stored, in the same order.
+ * The registry applies a device's writes in order (registry-access.ts); the
+ * orchestration hears of each change at once, in the same order.
  */
 import { onlineFields, seenFields } from '../db/device-presence';
 import type { DeviceEvents, DeviceRef } from '../orchestration/device-events';
@@ -30,21 +30,20 @@ export class Presence {
   connected(device: DeviceRef): Promise<void> {
     const id = deviceId(device);
     this.lastWrite.set(id, Date.now());
-    const stored = this.write(device, 'online', this.deps.registry.update(device, onlineFields(true, new Date())));
-    return this.deps.queue.run(id, async () => {
-      await stored;
-      await this.notify(device, 'connected', () => this.deps.events.connected(device));
-    });
+    void this.write(device, 'online', this.deps.registry.update(device, onlineFields(true, new Date())));
+    // Told at once (in order with this device's other presence events), not after the write: the
+    // orchestration keeps its own view of presence in the records, and the embedded database may take
+    // seconds to drain a connect storm's writes.
+    return this.deps.queue.run(id, () => this.notify(device, 'connected', () => this.deps.events.connected(device)));
   }
 
   disconnected(device: DeviceRef, reason: string): Promise<void> {
     const id = deviceId(device);
     this.lastWrite.delete(id);
-    const stored = this.write(device, 'offline', this.deps.registry.update(device, onlineFields(false, new Date())));
-    return this.deps.queue.run(id, async () => {
-      await stored;
-      await this.notify(device, 'disconnected', () => this.deps.events.disconnected(device, reason));
-    });
+    void this.write(device, 'offline', this.deps.registry.update(device, onlineFields(false, new Date())));
+    return this.deps.queue.run(id, () =>
+      this.notify(device, 'disconnected', () => this.deps.events.disconnected(device, reason)),
+    );
   }
 
   /** Any upstream message shows the device is alive; throttled so chatty devices cost few writes. */

@@ -39,6 +39,8 @@ export type TaskOutcome = 'completed' | 'cancelled';
 
 /** Batching: claim devices once a quarter of the slots are free, or after a short pause. */
 const CLAIM_DEBOUNCE_MS = 2000;
+/** How often a push task with nothing to do checks its waiting devices against the registry. */
+const RECHECK_MS = 5 * 60_000;
 
 export async function upgradeTaskWorkflow(input: TaskWorkflowInput): Promise<TaskOutcome> {
   const s = new TaskState(input.taskId, input.carried);
@@ -112,13 +114,17 @@ async function waitForChange(
 ) {
   const { windowEdgeMs, batching } = at;
   const pushes = input.method === 'push' && at.windowOpen;
+  // A push task waiting on devices looks again now and then: a device whose "online" reached the
+  // registry only after its record was written has no reconnect to announce it (see reconcileOffline).
+  const recheckAt = pushes && !s.mayHavePushable && wf.patched('periodic-recheck') ? Date.now() + RECHECK_MS : Infinity;
   const wakeAt = Math.min(
     windowEdgeMs ?? Infinity,
     batching && s.mayHavePushable ? Date.now() + CLAIM_DEBOUNCE_MS : Infinity,
+    recheckAt,
   );
   const fullyBatched = () =>
     input.maxConcurrency - s.inFlight.size >= Math.max(1, Math.floor(input.maxConcurrency / 4));
-  await waitFor(
+  const changed = await waitFor(
     () =>
       s.cancelled ||
       (input.strategy === 'increment' && s.rescanWanted) ||
@@ -128,6 +134,7 @@ async function waitForChange(
       timeToContinueAsNew(input),
     wakeAt,
   );
+  if (!changed && Date.now() >= recheckAt) s.mayHavePushable = true;
 }
 
 async function complete(s: TaskState, input: TaskWorkflowInput): Promise<TaskOutcome> {

@@ -2,6 +2,7 @@
  * Time in the orchestration — windows, timeouts, retries, days offline,
  * offers that expire — on the time-skipping server: days pass in seconds.
  */
+import { devices } from '../../db/devices';
 import { listRecords } from '../../db/task-reads';
 import { findTask } from '../../db/tasks';
 import { timeSkippingEnv } from '../helpers/stack';
@@ -89,6 +90,24 @@ describe('orchestration over time', () => {
     await eventually(
       `${second} to be upgraded in the next day's window`,
       () => t.world.record(taskId, second),
+      (r) => r?.status === 'success',
+    );
+  });
+
+  it('finds a device whose "online" reached the registry after its record was written, without a reconnect', async () => {
+    await t.world.addDevice('s1', { online: false });
+    const taskId = await t.world.createTask({ ...only('s1') });
+    await eventually(
+      's1 waiting offline',
+      () => t.world.record(taskId, 's1'),
+      (r) => r?.deviceOnline === false,
+    );
+    // The registry learns the device is online, but no presence event reaches the task (it came too early).
+    await devices(t.mongo.db).updateOne({ productKey: PK, deviceKey: 's1' }, { $set: { online: true } });
+    await t.env.sleep('6 minutes');
+    await eventually(
+      's1 to be upgraded after the periodic check',
+      () => t.world.record(taskId, 's1'),
       (r) => r?.status === 'success',
     );
   });
