@@ -66,7 +66,17 @@ async function main(): Promise<void> {
       args: [path.join(PROJECT_ROOT, 'dist/scripts/launcher.js')],
       logFile: path.join(config.dataDir, 'logs', 'launcher.log'),
     });
-    await waitUntil('the service to come up', healthy, 180_000, 1000);
+    const stack = launcher;
+    await waitUntil(
+      'the service to come up',
+      async () => {
+        if (!stack.running)
+          throw new Error(`the launcher stopped; see ${path.join(config.dataDir, 'logs', 'launcher.log')}`);
+        return healthy();
+      },
+      180_000,
+      1000,
+    );
   }
   const { main: devices, verifiers, late } = demoFleet();
   const fleet = new Fleet({ url: config.mqttUrl, maxConcurrentConnects: 100 });
