@@ -80,9 +80,13 @@ async function main(): Promise<void> {
   }
   const { main: devices, verifiers, late } = demoFleet();
   const fleet = new Fleet({ url: config.mqttUrl, maxConcurrentConnects: 100 });
+  // Late joiners are a fleet of their own: connecting them must not reconnect the devices mid-upgrade.
+  const lateFleet = new Fleet({ url: config.mqttUrl, maxConcurrentConnects: 100 });
   const stop = async () => {
     await fleet.close().catch(() => undefined);
-    await launcher?.stop();
+    await lateFleet.close().catch(() => undefined);
+    // The launcher stops services, then the database and Temporal: give it time, or they outlive it.
+    await launcher?.stop(60_000);
     process.exit(0);
   };
   process.on('SIGINT', () => void stop());
@@ -158,8 +162,8 @@ async function main(): Promise<void> {
   setTimeout(() => {
     void (async () => {
       await register(late, { wave: 'late' });
-      for (const s of late) fleet.add(s);
-      await fleet.connect();
+      for (const s of late) lateFleet.add(s);
+      await lateFleet.connect();
     })();
   }, 15_000);
 
