@@ -126,7 +126,9 @@ export function createTemporalDeviceEvents(deps: TemporalDeviceEventsDeps): Devi
  * a new waiting record, or a skipped (busy) or succeeded one re-admitted
  * after the device reported a source version again (SPEC behaviour 1). The
  * reported version is taken from the event, not from the registry, whose
- * write may still be queued. Returns whether the device now waits in the task.
+ * write may still be queued; and the device is online, since it is talking
+ * to us right now (the registry's copy may lag). Returns whether the device
+ * now waits in the task.
  */
 async function admitDevice(db: Db, task: TaskDoc, device: DeviceRef, reportedVersion?: string): Promise<boolean> {
   const rec = await recordsCollection(db).findOne({ _id: recordId(task.taskId, device.deviceKey) });
@@ -145,7 +147,7 @@ async function admitDevice(db: Db, task: TaskDoc, device: DeviceRef, reportedVer
   if (!(await isDeviceInScope(db, spec, { ...doc, firmwareVersion: version }))) return false;
   const now = new Date();
   if (rec) {
-    const seen = { version: version ?? null, online: doc.online };
+    const seen = { version: version ?? null, online: true };
     return readmitRecord(db, task.taskId, device.deviceKey, { status: rec.status }, seen, now);
   }
   await insertWaitingRecords(
@@ -157,7 +159,7 @@ async function admitDevice(db: Db, task: TaskDoc, device: DeviceRef, reportedVer
         deviceKey: device.deviceKey,
         fromVersion: version ?? null,
         toVersion: task.firmware.version,
-        deviceOnline: doc.online,
+        deviceOnline: true,
       },
     ],
     now,
