@@ -54,13 +54,15 @@ export interface DeviceActivities {
    * record knows them. With `push`, and the device online and not already on
    * the target, it also publishes the first command and records it as pushed:
    * one activity instead of three on the path almost every device takes.
+   * `stale`: the record no longer waits (another run of this device already
+   * finished it) and was left alone.
    */
   claimRecord(input: {
     taskId: string;
     productKey: string;
     deviceKey: string;
     push?: { commandId: string; firmware: FirmwareOffer; at: string };
-  }): Promise<{ online: boolean; version: string | null; pushed: boolean }>;
+  }): Promise<{ online: boolean; version: string | null; pushed: boolean; stale?: boolean }>;
   /** Publishes the EnOS upgrade command to the device's session through the gateway. */
   pushUpgradeCommand(input: {
     productKey: string;

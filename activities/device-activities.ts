@@ -17,6 +17,8 @@ export function createDeviceActivities(deps: { db: Db; publisher: CommandPublish
       // gateway, version at admission): no registry query, which FerretDB answers with a full scan.
       const _id = recordId(taskId, deviceKey);
       const rec = await recordsCollection(db).findOne({ _id });
+      // A claim can start a second run after the first one finished the record: never push twice.
+      if (rec?.status !== 'to_be_pushed') return { online: false, version: null, pushed: false, stale: true };
       const online = rec?.deviceOnline === true;
       const version = rec?.fromVersion ?? null;
       const now = new Date();

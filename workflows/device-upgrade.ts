@@ -41,6 +41,11 @@ export async function deviceUpgradeWorkflow(input: DeviceUpgradeInput): Promise<
       ? { push: { commandId: firstCommand, firmware: input.firmware, at: new Date(Date.now()).toISOString() } }
       : {}),
   });
+  if (device.stale) {
+    // This run was started from an outdated read of the record; the device's upgrade is already decided.
+    await tellTask(input, 'deferred');
+    return 'deferred';
+  }
   if (s.presenceSignals === seenBefore) s.online = device.online;
   if (device.pushed) {
     s.attempt = 1;
@@ -269,6 +274,11 @@ async function finish(
     outcome === 'deferred' ? 'deferred' : outcome,
     detail,
   );
+  await tellTask(input, outcome);
+  return outcome;
+}
+
+async function tellTask(input: DeviceUpgradeInput, outcome: DeviceOutcome): Promise<void> {
   try {
     await wf.getExternalWorkflowHandle(taskWorkflowId(input.taskId)).signal(deviceFinished, {
       deviceKey: input.deviceKey,
@@ -277,7 +287,6 @@ async function finish(
   } catch {
     // The task has closed (cancelled or completed): the record already says how this device ended.
   }
-  return outcome;
 }
 
 function details(input: DeviceUpgradeInput, state: string): string {

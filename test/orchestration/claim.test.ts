@@ -1,0 +1,64 @@
+/**
+ * The device workflow's first activity against the real database: a run
+ * started from an outdated read of a record never pushes a device twice.
+ */
+import { createDeviceActivities } from '../../activities/device-activities';
+import { ensureAllIndexes } from '../../db/all-indexes';
+import { insertWaitingRecords, recordId, recordsCollection } from '../../db/records';
+import { testDb } from '../helpers/stack';
+
+const firmware = { version: '2.0.0', signMethod: 'md5' as const, sign: 'ab'.repeat(16), fileUrl: '/fw', fileSize: 1 };
+
+it('pushes a waiting online device with the claim, and leaves a finished record alone', async () => {
+  const mongo = await testDb('claim');
+  try {
+    await ensureAllIndexes(mongo.db);
+    const published: string[] = [];
+    const acts = createDeviceActivities({
+      db: mongo.db,
+      publisher: {
+        publishUpgrade: async (_d, commandId) => void published.push(commandId),
+        close: async () => undefined,
+      },
+    });
+    const base = { taskId: 't1', productKey: 'pk', toVersion: '2.0.0', fromVersion: '1.0.0', deviceOnline: true };
+    await insertWaitingRecords(
+      mongo.db,
+      [
+        { ...base, deviceKey: 'waiting' },
+        { ...base, deviceKey: 'done' },
+      ],
+      new Date(),
+    );
+    await recordsCollection(mongo.db).updateOne({ _id: recordId('t1', 'done') }, { $set: { status: 'success' } });
+    const push = (commandId: string) => ({ commandId, firmware, at: new Date().toISOString() });
+
+    const first = await acts.claimRecord({
+      taskId: 't1',
+      productKey: 'pk',
+      deviceKey: 'waiting',
+      push: push('t1.waiting.1'),
+    });
+    expect(first).toMatchObject({ online: true, pushed: true });
+    expect(await recordsCollection(mongo.db).findOne({ _id: recordId('t1', 'waiting') })).toMatchObject({
+      status: 'pushed',
+      inWorkflow: true,
+      attempts: 1,
+    });
+
+    const stale = await acts.claimRecord({
+      taskId: 't1',
+      productKey: 'pk',
+      deviceKey: 'done',
+      push: push('t1.done.1'),
+    });
+    expect(stale).toMatchObject({ stale: true, pushed: false });
+    expect(await recordsCollection(mongo.db).findOne({ _id: recordId('t1', 'done') })).toMatchObject({
+      status: 'success',
+      inWorkflow: false,
+    });
+    expect(published).toEqual(['t1.waiting.1']);
+  } finally {
+    await mongo.close();
+  }
+});
