@@ -17,6 +17,10 @@ export function createDeviceActivities(deps: { db: Db; publisher: CommandPublish
       // gateway, version at admission): no registry query, which FerretDB answers with a full scan.
       const _id = recordId(taskId, deviceKey);
       const rec = await recordsCollection(db).findOne({ _id });
+      // This activity retried after it had pushed (e.g. the worker died before reporting): pushed once is enough.
+      if (rec?.status === 'pushed' || rec?.status === 'upgrading') {
+        return { online: rec.deviceOnline, version: rec.fromVersion, pushed: true };
+      }
       // A claim can start a second run after the first one finished the record: never push twice.
       if (rec?.status !== 'to_be_pushed') return { online: false, version: null, pushed: false, stale: true };
       const online = rec?.deviceOnline === true;

@@ -218,7 +218,7 @@ describe('a fleet rollout through the HTTP API', () => {
     expect(tab.body.items).toHaveLength(4);
     expect(tab.body.nextCursor).not.toBeNull();
     await stack.api('POST', `/v1/upgrade-tasks/${holder.body.taskId}/cancel`);
-  });
+  }, 300_000);
 
   it('an increment task picks up devices registered while it runs', async () => {
     const inc = await stack.api<{ taskId: string }>('POST', '/v1/upgrade-tasks', {

@@ -46,6 +46,15 @@ it('pushes a waiting online device with the claim, and leaves a finished record 
       attempts: 1,
     });
 
+    // A retry of the same activity after it pushed (worker died before reporting) does not push again.
+    const retried = await acts.claimRecord({
+      taskId: 't1',
+      productKey: 'pk',
+      deviceKey: 'waiting',
+      push: push('t1.waiting.1'),
+    });
+    expect(retried).toMatchObject({ pushed: true });
+
     const stale = await acts.claimRecord({
       taskId: 't1',
       productKey: 'pk',
