@@ -4,6 +4,7 @@
  * and tell the orchestration in the device's order. getversion needs the offer
  * before it can answer, so the orchestration gets a bounded time for it.
  */
+import { notifyOrchestration } from './notify';
 import type { Client } from 'aedes';
 import { versionFields } from '../db/device-presence';
 import type { FirmwareOffer } from '../domain/types';
@@ -131,13 +132,8 @@ export class OtaHandler {
     });
   }
 
-  private async notify(device: DeviceRef, what: string, op: () => Promise<void>): Promise<void> {
-    try {
-      await op();
-    } catch (err) {
-      this.deps.metrics.orchestrationErrors += 1;
-      this.deps.log.error(`orchestration failed on ${what}`, { ...device, err });
-    }
+  private notify(device: DeviceRef, what: string, op: () => Promise<void>): Promise<void> {
+    return notifyOrchestration(this.deps, device, what, op);
   }
 }
 

@@ -3,6 +3,7 @@
  * The registry applies a device's writes in order (registry-access.ts); the
  * orchestration hears of each change at once, in the same order.
  */
+import { notifyOrchestration } from './notify';
 import { onlineFields, seenFields } from '../db/device-presence';
 import type { DeviceEvents, DeviceRef } from '../orchestration/device-events';
 import type { Logger } from '../runtime/log';
@@ -70,12 +71,7 @@ export class Presence {
     }
   }
 
-  private async notify(device: DeviceRef, what: string, op: () => Promise<void>): Promise<void> {
-    try {
-      await op();
-    } catch (err) {
-      this.deps.metrics.orchestrationErrors += 1;
-      this.deps.log.error(`orchestration failed on ${what}`, { ...device, err });
-    }
+  private notify(device: DeviceRef, what: string, op: () => Promise<void>): Promise<void> {
+    return notifyOrchestration(this.deps, device, what, op);
   }
 }
