@@ -43,11 +43,15 @@ async function main(): Promise<void> {
   const connection = await Connection.connect({ address: stack.temporalAddress });
   const client = new Client({ connection });
   try {
-    const baselinePerMin = await baseline(stack, client, Math.max(...sizes));
-    let productN = 0;
-    for (const n of sizes) await pushRollout(stack, client, `bench-p${(productN += 1)}`, n, baselinePerMin);
-    await offerLatency(stack, `bench-req`, Number(values.requests));
-    await offlineWaiting(stack, 'bench-off', Number(values.offline));
+    // A size of 0 skips a phase (e.g. --sizes 0 --requests 0 --offline 100000 for the large-fleet figures only).
+    const pushSizes = sizes.filter((n) => n > 0);
+    if (pushSizes.length > 0) {
+      const baselinePerMin = await baseline(stack, client, Math.max(...pushSizes));
+      let productN = 0;
+      for (const n of pushSizes) await pushRollout(stack, client, `bench-p${(productN += 1)}`, n, baselinePerMin);
+    }
+    if (Number(values.requests) > 0) await offerLatency(stack, `bench-req`, Number(values.requests));
+    if (Number(values.offline) > 0) await offlineWaiting(stack, 'bench-off', Number(values.offline));
   } finally {
     await connection.close();
     await stack.stop();
@@ -315,6 +319,9 @@ async function offlineWaiting(stack: BenchStack, productKey: string, n: number) 
     `(e) ${n} devices waiting offline: worker peak RSS`,
     `${stack.peakRssMb('worker')} MB (before the task: ${rssBefore} MB)`,
   );
+  report(`(c) task creation latency, ${n} devices in scope`, `${task.ms.toFixed(0)} ms`);
+  const route = `/v1/upgrade-tasks/${task.body.taskId}/devices?status=to_be_pushed&limit=100`;
+  report(`(c) detail-tab page (100 of ${n} records)`, `${(await api(stack.apiUrl, 'GET', route)).ms.toFixed(0)} ms`);
 }
 
 async function until(check: () => Promise<boolean>, timeoutMs: number, everyMs = 500): Promise<void> {
