@@ -13,12 +13,14 @@ import { firmwares } from '../db/firmware';
 import {
   applyRecordUpdate,
   countOpenRecords,
+  countsByStatus,
   insertWaitingRecords,
   pushableRecords,
   readmitRecord,
   reconcileOffline,
   recordsCollection,
   timelineEntry,
+  TIMELINE_LIMIT,
   type NewRecord,
 } from '../db/records';
 import { buildScopeQuery, scanScope } from '../db/scope';
@@ -138,7 +140,7 @@ export function createTaskActivities(deps: TaskActivityDeps): TaskActivities {
         { taskId, status: 'to_be_pushed', inWorkflow: false },
         {
           $set: { status: 'cancelled', waitReason: null, updatedAt: now },
-          $push: { timeline: { $each: [timelineEntry('cancelled', reason, now)], $slice: -50 } },
+          $push: { timeline: { $each: [timelineEntry('cancelled', reason, now)], $slice: -TIMELINE_LIMIT } },
         },
       );
       // Device workflows decide for themselves: cancelled unless the device is already upgrading.
@@ -161,9 +163,9 @@ export function createTaskActivities(deps: TaskActivityDeps): TaskActivities {
 
     async concludeVerification({ taskId }) {
       const task = await loadTask(taskId);
-      const notSucceeded = await recordsCollection(db).countDocuments({ taskId, status: { $ne: 'success' } });
-      const total = await recordsCollection(db).countDocuments({ taskId });
-      const verified = total > 0 && notSucceeded === 0;
+      const counts = await countsByStatus(db, taskId);
+      const total = Object.values(counts).reduce((a, b) => a + b, 0);
+      const verified = total > 0 && counts.success === total;
       if (verified) {
         await firmwares(db).updateOne(
           { firmwareId: task.firmwareId },

@@ -5,36 +5,17 @@
  * reads `status` here to know whether the firmware is in use.
  */
 import type { Collection, Db } from 'mongodb';
-import type {
-  Filter,
-  FirmwareOffer,
-  Method,
-  RetryPolicy,
-  Schedule,
-  Scope,
-  Strategy,
-  TaskKind,
-  TaskStatus,
-} from '../domain/types';
+import type { FirmwareOffer, TaskKind, TaskStatus, UpgradeTaskRequest } from '../domain/types';
 
-export interface TaskDoc {
+/** The validated request, frozen with what the task needs to run on its own. */
+export interface TaskDoc extends Omit<UpgradeTaskRequest, 'name'> {
   taskId: string;
   workflowId: string;
   kind: TaskKind;
   name: string;
-  firmwareId: string;
   productKey: string;
   /** The firmware as devices receive it, frozen at creation. */
   firmware: FirmwareOffer;
-  sourceVersions: string[];
-  strategy: Strategy;
-  scope: Scope;
-  filter?: Filter;
-  method: Method;
-  schedule?: Schedule;
-  upgradeTimeout: number;
-  maxConcurrency: number;
-  retry?: RetryPolicy;
   status: TaskStatus;
   /** Set when the client sent an Idempotency-Key: a retried request finds this task. */
   idempotencyKey?: string;

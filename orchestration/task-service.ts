@@ -8,7 +8,7 @@ import * as crypto from 'node:crypto';
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import type { Db } from 'mongodb';
 import { devices } from '../db/devices';
-import { recordId, recordsCollection, timelineEntry } from '../db/records';
+import { recordId, recordsCollection, TIMELINE_LIMIT, timelineEntry } from '../db/records';
 import { findTask, tasksCollection, type TaskDoc } from '../db/tasks';
 import { conflict, notFound } from '../domain/errors';
 import { deviceWorkflowId, taskWorkflowId } from '../domain/ids';
@@ -173,13 +173,20 @@ export function createTaskService(deps: TaskServiceDeps) {
         })
         .project<{ deviceKey: string }>({ deviceKey: 1 })
         .toArray();
+      // One registry query for all of them: FerretDB reads the whole collection per query.
+      const online = new Set(
+        (
+          await devices(db)
+            .find(
+              { productKey: task.productKey, deviceKey: { $in: failed.map((r) => r.deviceKey) }, online: true },
+              { projection: { deviceKey: 1 } },
+            )
+            .toArray()
+        ).map((d) => d.deviceKey),
+      );
       let retried = 0;
       const now = new Date();
       for (const { deviceKey } of failed) {
-        const device = await devices(db).findOne(
-          { productKey: task.productKey, deviceKey },
-          { projection: { online: 1 } },
-        );
         const res = await recordsCollection(db).updateOne(
           { _id: recordId(taskId, deviceKey), status: 'failure', inWorkflow: false },
           {
@@ -188,10 +195,12 @@ export function createTaskService(deps: TaskServiceDeps) {
               waitReason: null,
               failure: null,
               progress: 0,
-              deviceOnline: device?.online === true,
+              deviceOnline: online.has(deviceKey),
               updatedAt: now,
             },
-            $push: { timeline: { $each: [timelineEntry('retry requested', 'by an operator', now)], $slice: -50 } },
+            $push: {
+              timeline: { $each: [timelineEntry('retry requested', 'by an operator', now)], $slice: -TIMELINE_LIMIT },
+            },
           },
         );
         retried += res.modifiedCount;
@@ -213,7 +222,7 @@ export function createTaskService(deps: TaskServiceDeps) {
         { _id: recordId(taskId, deviceKey), status: 'to_be_pushed', inWorkflow: false },
         {
           $set: { status: 'cancelled', waitReason: null, updatedAt: now },
-          $push: { timeline: { $each: [timelineEntry('cancelled', 'by an operator', now)], $slice: -50 } },
+          $push: { timeline: { $each: [timelineEntry('cancelled', 'by an operator', now)], $slice: -TIMELINE_LIMIT } },
         },
       );
       if (direct.modifiedCount === 0) {

@@ -80,4 +80,23 @@ describe('snapshot push task', () => {
     );
     await recordHistory(t.env.client, first, 'task-cancel');
   });
+
+  it('an operator retry pushes a failed device again, as a new attempt of the running task', async () => {
+    await t.world.addDevice('r2');
+    await t.world.addDevice('r2-holds-task-open', { online: false });
+    t.world.script.set('r2', (attempt) => (attempt === 1 ? 'fail' : 'succeed'));
+    const taskId = await t.world.createTask({ scope: 'target', filter: { deviceKeys: ['r2', 'r2-holds-task-open'] } });
+    await eventually(
+      'r2 to fail',
+      () => t.world.record(taskId, 'r2'),
+      (r) => r?.status === 'failure',
+    );
+    expect(await t.world.tasks.retry(taskId, ['r2'])).toBe(1);
+    await eventually(
+      'r2 to succeed after the retry',
+      () => t.world.record(taskId, 'r2'),
+      (r) => r?.status === 'success',
+    );
+    expect(t.world.pushes.filter((p) => p.deviceKey === 'r2')).toHaveLength(2);
+  });
 });
