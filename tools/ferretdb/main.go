@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/FerretDB/FerretDB/ferretdb"
 )
@@ -40,6 +41,11 @@ func main() {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	dir, err := sqliteDir(*sqliteURL)
+	if err != nil {
+		log.Fatal(err)
+	}
+	go keepIDIndexes(ctx, dir, time.Second, logger)
 	log.Printf("ferretdb listening on %s (sqlite %s)", *listen, *sqliteURL)
 	if err := f.Run(ctx); err != nil && ctx.Err() == nil {
 		log.Fatal(err)
