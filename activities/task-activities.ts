@@ -214,11 +214,12 @@ async function admitPage(db: Db, task: TaskDoc, page: DeviceDoc[]): Promise<numb
   );
   for (const d of page) {
     if (!d.versionReportedAt) continue;
+    const reportedAt = d.versionReportedAt;
     const readmitted = await readmitRecord(
       db,
       task.taskId,
       d.deviceKey,
-      { status: { $in: ['skipped', 'success'] }, updatedAt: { $lt: d.versionReportedAt } },
+      (r) => (r.status === 'skipped' || r.status === 'success') && r.updatedAt < reportedAt,
       { version: d.firmwareVersion ?? null, online: d.online },
       now,
     );

@@ -7,7 +7,7 @@
  * - `inWorkflow`, true while a device workflow owns the record, so the task
  *   never claims a device twice.
  */
-import type { Collection, Db, Filter } from 'mongodb';
+import type { Collection, Db } from 'mongodb';
 import type { RecordUpdate } from '../activities/contracts';
 import type { DeviceUpgradeRecord, RecordStatus, TimelineEntry } from '../domain/types';
 
@@ -135,8 +135,9 @@ export async function countsByStatus(db: Db, taskId: string): Promise<Record<Rec
 
 /**
  * The gateway's presence change, applied to the device's waiting record in
- * each given task; returns the tasks where the device is waiting. One `_id`
- * lookup per active task, rather than a query over every record.
+ * each given task; returns the tasks where the device is waiting. Reads and
+ * writes address the record by `_id` alone: FerretDB answers only such
+ * filters from an index (any other field reads the whole collection).
  */
 export async function markWaitingRecordsPresence(
   db: Db,
@@ -146,31 +147,41 @@ export async function markWaitingRecordsPresence(
 ): Promise<string[]> {
   const waitingIn: string[] = [];
   for (const taskId of taskIds) {
-    const res = await recordsCollection(db).updateOne(
-      { _id: recordId(taskId, deviceKey), status: 'to_be_pushed' },
-      { $set: { deviceOnline: online } },
-    );
-    if (res.matchedCount > 0) waitingIn.push(taskId);
+    const _id = recordId(taskId, deviceKey);
+    const rec = await recordsCollection(db).findOne({ _id }, { projection: { status: 1, deviceOnline: 1 } });
+    if (rec?.status !== 'to_be_pushed') continue;
+    // Claimed in between: the flag is then merely current on a pushed record, which nothing misreads.
+    if (rec.deviceOnline !== online) await recordsCollection(db).updateOne({ _id }, { $set: { deviceOnline: online } });
+    waitingIn.push(taskId);
   }
   return waitingIn;
 }
 
 /**
  * Puts a finished record back to waiting because the device reported a
- * source version again (SPEC behaviour 1). `only` narrows which finished
- * records qualify (status, and for rescans "finished before the report").
+ * source version again (SPEC behaviour 1). `qualifies` narrows which finished
+ * records do (status, and for rescans "finished before the report").
  * Returns whether the record was re-admitted.
+ *
+ * Read, checked, then written by `_id` alone, because FerretDB reads the whole
+ * collection for any other filter. The check is not atomic with the write
+ * (FerretDB's conditional updates are not either); what it guards, a finished
+ * record that no workflow owns, changes only through this function or an
+ * operator's retry, and both put it back to waiting.
  */
 export async function readmitRecord(
   db: Db,
   taskId: string,
   deviceKey: string,
-  only: Filter<RecordDoc>,
+  qualifies: (rec: RecordDoc) => boolean,
   device: { version: string | null; online: boolean },
   now = new Date(),
 ): Promise<boolean> {
+  const _id = recordId(taskId, deviceKey);
+  const rec = await recordsCollection(db).findOne({ _id });
+  if (!rec || rec.inWorkflow || !qualifies(rec)) return false;
   const res = await recordsCollection(db).updateOne(
-    { ...only, _id: recordId(taskId, deviceKey) },
+    { _id },
     {
       $set: {
         status: 'to_be_pushed',
@@ -216,8 +227,9 @@ export async function reconcileOffline(db: Db, taskId: string, productKey: strin
     .toArray();
   let flipped = 0;
   for (const { deviceKey } of online) {
+    // By `_id` alone (see markWaitingRecordsPresence); the query above chose waiting, offline records.
     const res = await recordsCollection(db).updateOne(
-      { _id: recordId(taskId, deviceKey), status: 'to_be_pushed', deviceOnline: false },
+      { _id: recordId(taskId, deviceKey) },
       { $set: { deviceOnline: true } },
     );
     flipped += res.modifiedCount;

@@ -148,7 +148,7 @@ async function admitDevice(db: Db, task: TaskDoc, device: DeviceRef, reportedVer
   const now = new Date();
   if (rec) {
     const seen = { version: version ?? null, online: true };
-    return readmitRecord(db, task.taskId, device.deviceKey, { status: rec.status }, seen, now);
+    return readmitRecord(db, task.taskId, device.deviceKey, (r) => r.status === rec.status, seen, now);
   }
   await insertWaitingRecords(
     db,
