@@ -184,18 +184,23 @@ export function createTaskService(deps: TaskServiceDeps) {
             .toArray()
         ).map((d) => d.deviceKey),
       );
+      // Two conditional updates (online, offline) rather than one per device: FerretDB reads the whole
+      // collection for each, and a task can have thousands of failures.
       let retried = 0;
       const now = new Date();
-      for (const { deviceKey } of failed) {
-        const res = await recordsCollection(db).updateOne(
-          { _id: recordId(taskId, deviceKey), status: 'failure', inWorkflow: false },
+      const keys = failed.map((r) => r.deviceKey);
+      for (const deviceOnline of [true, false]) {
+        const these = keys.filter((k) => online.has(k) === deviceOnline);
+        if (these.length === 0) continue;
+        const res = await recordsCollection(db).updateMany(
+          { taskId, status: 'failure', inWorkflow: false, deviceKey: { $in: these } },
           {
             $set: {
               status: 'to_be_pushed',
               waitReason: null,
               failure: null,
               progress: 0,
-              deviceOnline: online.has(deviceKey),
+              deviceOnline,
               updatedAt: now,
             },
             $push: {
