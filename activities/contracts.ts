@@ -14,6 +14,7 @@ import type {
   TimelineEntry,
   WaitReason,
 } from '../domain/types';
+import type { DeviceOutcome } from '../workflows/messages';
 
 /** Everything a device workflow needs to know, fixed when it starts. */
 export interface DeviceUpgradeInput {
@@ -71,6 +72,14 @@ export interface DeviceActivities {
     firmware: FirmwareOffer;
   }): Promise<void>;
   updateRecord(update: RecordUpdate): Promise<void>;
+  /**
+   * The device's last record write, then the task told how the device ended:
+   * one activity where a write and a workflow-to-workflow signal took two
+   * steps and five history events. If the activity is retried after it
+   * signalled, the task hears twice: the device's slot is freed once, and only
+   * the finished count shown in the task's details can be one too high.
+   */
+  finishRecord(update: RecordUpdate, outcome: DeviceOutcome): Promise<void>;
 }
 
 export interface StartResult {

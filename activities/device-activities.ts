@@ -1,16 +1,38 @@
 /** The device workflow's activities: thin adapters to MongoDB and the gateway. */
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { Db } from 'mongodb';
 import { applyRecordUpdate, recordId, recordsCollection } from '../db/records';
+import { taskWorkflowId } from '../domain/ids';
+import { deviceFinished } from '../workflows/messages';
 import type { CommandPublisher } from './command-publisher';
-import type { DeviceActivities } from './contracts';
+import type { DeviceActivities, RecordUpdate } from './contracts';
 
 interface DeviceDoc {
   online?: boolean;
   firmwareVersion?: string;
 }
 
-export function createDeviceActivities(deps: { db: Db; publisher: CommandPublisher }): DeviceActivities {
-  const { db, publisher } = deps;
+export function createDeviceActivities(deps: {
+  db: Db;
+  publisher: CommandPublisher;
+  client: Client;
+}): DeviceActivities {
+  const { db, publisher, client } = deps;
+
+  async function updateRecord(update: RecordUpdate): Promise<void> {
+    // A device that went back to waiting takes the registry's presence now, not the workflow's older view.
+    if (update.status === 'to_be_pushed' && update.inWorkflow === false) {
+      const rec = await recordsCollection(db).findOne({ _id: recordId(update.taskId, update.deviceKey) });
+      if (rec) {
+        const device = await db
+          .collection<DeviceDoc>('devices')
+          .findOne({ productKey: rec.productKey, deviceKey: update.deviceKey }, { projection: { online: 1 } });
+        update = { ...update, deviceOnline: device?.online === true };
+      }
+    }
+    await applyRecordUpdate(db, update);
+  }
+
   return {
     async claimRecord({ taskId, productKey, deviceKey, push }) {
       // The record carries what the task knew when it claimed the device (presence kept current by the
@@ -53,18 +75,18 @@ export function createDeviceActivities(deps: { db: Db; publisher: CommandPublish
       await publisher.publishUpgrade({ productKey, deviceKey }, commandId, firmware);
     },
 
-    async updateRecord(update) {
-      // A device that went back to waiting takes the registry's presence now, not the workflow's older view.
-      if (update.status === 'to_be_pushed' && update.inWorkflow === false) {
-        const rec = await recordsCollection(db).findOne({ _id: recordId(update.taskId, update.deviceKey) });
-        if (rec) {
-          const device = await db
-            .collection<DeviceDoc>('devices')
-            .findOne({ productKey: rec.productKey, deviceKey: update.deviceKey }, { projection: { online: 1 } });
-          update = { ...update, deviceOnline: device?.online === true };
-        }
+    updateRecord,
+
+    async finishRecord(update, outcome) {
+      await updateRecord(update);
+      try {
+        await client.workflow
+          .getHandle(taskWorkflowId(update.taskId))
+          .signal(deviceFinished, { deviceKey: update.deviceKey, outcome });
+      } catch (err) {
+        // The task has closed (cancelled or completed): the record already says how this device ended.
+        if (!(err instanceof WorkflowNotFoundError)) throw err;
       }
-      await applyRecordUpdate(db, update);
     },
   };
 }

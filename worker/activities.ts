@@ -25,7 +25,7 @@ export async function createWorkerActivities(config: Config, log: Logger): Promi
   });
   return {
     activities: {
-      ...createDeviceActivities({ db: mongo.db, publisher }),
+      ...createDeviceActivities({ db: mongo.db, publisher, client }),
       ...createTaskActivities({ db: mongo.db, client, taskQueue: config.temporalTaskQueue, log }),
     },
     async close() {

@@ -19,7 +19,7 @@ import { deviceFinished, type DeviceOutcome } from './messages';
 import { OtaStatus } from './search-attributes';
 import { waitFor } from './wait';
 
-const { claimRecord, pushUpgradeCommand, updateRecord } = wf.proxyActivities<DeviceActivities>({
+const { claimRecord, finishRecord, pushUpgradeCommand, updateRecord } = wf.proxyActivities<DeviceActivities>({
   startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
 });
@@ -247,10 +247,21 @@ async function record(
   event: string,
   detail?: string,
 ): Promise<void> {
+  await updateRecord(recordUpdate(s, input, set, event, detail));
+}
+
+/** The record write for a step, with the workflow's own view (status, progress) moved along. */
+function recordUpdate(
+  s: DeviceSession,
+  input: DeviceUpgradeInput,
+  set: Omit<RecordUpdate, 'taskId' | 'deviceKey' | 'timeline'>,
+  event: string,
+  detail?: string,
+): RecordUpdate {
   if (set.status) setStatus(s, input, set.status);
   if (set.progress !== undefined) s.progress = set.progress;
   const entry: TimelineEntry = { at: new Date(Date.now()).toISOString(), event, ...(detail ? { detail } : {}) };
-  await updateRecord({ taskId: input.taskId, deviceKey: input.deviceKey, ...set, timeline: [entry] });
+  return { taskId: input.taskId, deviceKey: input.deviceKey, ...set, timeline: [entry] };
 }
 
 function setStatus(s: DeviceSession, input: DeviceUpgradeInput, status: RecordStatus): void {
@@ -267,14 +278,20 @@ async function finish(
   set: Omit<RecordUpdate, 'taskId' | 'deviceKey' | 'timeline' | 'inWorkflow'>,
   detail: string,
 ): Promise<DeviceOutcome> {
-  await record(
+  const update = recordUpdate(
     s,
     input,
     { ...set, inWorkflow: false, waitReason: null },
     outcome === 'deferred' ? 'deferred' : outcome,
     detail,
   );
-  await tellTask(input, outcome);
+  // One activity writes the record and tells the task; histories from before it did both still replay.
+  if (wf.patched('finish-tells-task')) {
+    await finishRecord(update, outcome);
+  } else {
+    await updateRecord(update);
+    await tellTask(input, outcome);
+  }
   return outcome;
 }
 

@@ -2,6 +2,7 @@
  * The device workflow's first activity against the real database: a run
  * started from an outdated read of a record never pushes a device twice.
  */
+import { Client } from '@temporalio/client';
 import { createDeviceActivities } from '../../activities/device-activities';
 import { ensureAllIndexes } from '../../db/all-indexes';
 import { insertWaitingRecords, recordId, recordsCollection } from '../../db/records';
@@ -20,6 +21,8 @@ it('pushes a waiting online device with the claim, and leaves a finished record 
         publishUpgrade: async (_d, commandId) => void published.push(commandId),
         close: async () => undefined,
       },
+      // Claims never signal; the client's connection is opened only on first use.
+      client: new Client(),
     });
     const base = { taskId: 't1', productKey: 'pk', toVersion: '2.0.0', fromVersion: '1.0.0', deviceOnline: true };
     await insertWaitingRecords(

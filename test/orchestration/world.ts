@@ -93,7 +93,7 @@ export async function createWorld(env: TestWorkflowEnvironment, db: Db): Promise
     },
     close: async () => undefined,
   };
-  const scriptedDevice = createDeviceActivities({ db, publisher });
+  const scriptedDevice = createDeviceActivities({ db, publisher, client: env.client });
 
   const worker = await Worker.create({
     connection: env.nativeConnection,
