@@ -38,6 +38,8 @@ import type { StartResult, TaskActivities } from './contracts';
 /** Devices can report a version a little before our clock says so (several processes): rescan with overlap. */
 const CLOCK_SKEW_MS = 5000;
 const PAGE = 500;
+/** Device workflow starts in flight at once from one starter activity. */
+const PARALLEL_STARTS = 32;
 
 export interface TaskActivityDeps {
   db: Db;
@@ -115,11 +117,16 @@ export function createTaskActivities(deps: TaskActivityDeps): TaskActivities {
       const records = await pushableRecords(db, taskId, limit);
       const started: string[] = [];
       let skipped = 0;
-      for (const rec of records) {
-        const outcome = await startDevice(client, db, task, rec.deviceKey, taskQueue);
-        if (outcome === 'started') started.push(rec.deviceKey);
-        else if (outcome === 'busy') skipped += 1;
-        Context.current().heartbeat(rec.deviceKey);
+      // Several starts in flight: one start waits on the server's persistence, and one after another
+      // they capped the whole rollout at what a single caller gets.
+      for (let i = 0; i < records.length; i += PARALLEL_STARTS) {
+        const chunk = records.slice(i, i + PARALLEL_STARTS);
+        const outcomes = await Promise.all(chunk.map((rec) => startDevice(client, db, task, rec.deviceKey, taskQueue)));
+        outcomes.forEach((outcome, j) => {
+          if (outcome === 'started') started.push(chunk[j].deviceKey);
+          else if (outcome === 'busy') skipped += 1;
+        });
+        Context.current().heartbeat(i);
       }
       // Nothing more waiting online: a stale "offline" may hide some (see reconcileOffline).
       const exhausted = records.length < limit && (await reconcileOffline(db, taskId, task.productKey, 500)) === 0;
