@@ -29,8 +29,6 @@ export class DeviceSession {
   /** Request mode: the offer is open to the device (from the start: the workflow exists to make it). */
   offering: boolean;
   lastReply: { commandId: string; code: number; message: string } | null = null;
-  /** The claim and the last write run as local activities (see device-upgrade.ts). */
-  inline = false;
 
   constructor(private readonly input: DeviceUpgradeInput) {
     this.offering = input.method === 'request';

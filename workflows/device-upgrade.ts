@@ -19,20 +19,10 @@ import { deviceFinished, type DeviceOutcome } from './messages';
 import { OtaStatus } from './search-attributes';
 import { waitFor } from './wait';
 
-const activityOptions = {
+const { claimRecord, finishRecord, pushUpgradeCommand, updateRecord } = wf.proxyActivities<DeviceActivities>({
   startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
-} as const;
-const { claimRecord, finishRecord, pushUpgradeCommand, updateRecord } =
-  wf.proxyActivities<DeviceActivities>(activityOptions);
-/**
- * The claim and the last write, which every device does, run as local
- * activities: inside the workflow task, recorded as one marker each, instead
- * of an activity task the server schedules, dispatches and records in three
- * events. The Temporal server was the rollout's bottleneck. Both are safe to
- * repeat, which is what a local activity may do.
- */
-const inline = wf.proxyLocalActivities<DeviceActivities>(activityOptions);
+});
 
 type AttemptResult = { kind: 'success'; how: string } | { kind: 'failure'; failure: Failure } | { kind: 'cancelled' };
 
@@ -43,9 +33,7 @@ export async function deviceUpgradeWorkflow(input: DeviceUpgradeInput): Promise<
 
   const seenBefore = s.presenceSignals;
   const firstCommand = commandId(input.taskId, input.deviceKey, 1);
-  // Histories from before the claim and the last write ran inline still replay.
-  s.inline = wf.patched('claim-and-finish-inline');
-  const device = await (s.inline ? inline.claimRecord : claimRecord)({
+  const device = await claimRecord({
     taskId: input.taskId,
     productKey: input.productKey,
     deviceKey: input.deviceKey,
@@ -298,9 +286,7 @@ async function finish(
     detail,
   );
   // One activity writes the record and tells the task; histories from before it did both still replay.
-  if (s.inline) {
-    await inline.finishRecord(update, outcome);
-  } else if (wf.patched('finish-tells-task')) {
+  if (wf.patched('finish-tells-task')) {
     await finishRecord(update, outcome);
   } else {
     await updateRecord(update);
