@@ -2,6 +2,7 @@
 // MongoDB-compatible database. `go install` of FerretDB's own command panics
 // outside its release build (it needs generated version files), so this main
 // uses FerretDB's embeddable package, which builds from the Go module proxy.
+// It also keeps the `_id` index FerretDB's own queries can use (idindex.go).
 package main
 
 import (
