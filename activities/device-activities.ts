@@ -1,16 +1,12 @@
 /** The device workflow's activities: thin adapters to MongoDB and the gateway. */
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { Db } from 'mongodb';
+import { byIdentity, devices } from '../db/devices';
 import { applyRecordUpdate, recordId, recordsCollection } from '../db/records';
 import { taskWorkflowId } from '../domain/ids';
 import { deviceFinished } from '../workflows/messages';
 import type { CommandPublisher } from './command-publisher';
 import type { DeviceActivities, RecordUpdate } from './contracts';
-
-interface DeviceDoc {
-  online?: boolean;
-  firmwareVersion?: string;
-}
 
 export function createDeviceActivities(deps: {
   db: Db;
@@ -24,9 +20,12 @@ export function createDeviceActivities(deps: {
     if (update.status === 'to_be_pushed' && update.inWorkflow === false) {
       const rec = await recordsCollection(db).findOne({ _id: recordId(update.taskId, update.deviceKey) });
       if (rec) {
-        const device = await db
-          .collection<DeviceDoc>('devices')
-          .findOne({ productKey: rec.productKey, deviceKey: update.deviceKey }, { projection: { online: 1 } });
+        const device = await devices(db).findOne(
+          byIdentity({ productKey: rec.productKey, deviceKey: update.deviceKey }),
+          {
+            projection: { online: 1 },
+          },
+        );
         update = { ...update, deviceOnline: device?.online === true };
       }
     }

@@ -1,5 +1,6 @@
 /** Every collection's indexes, created (idempotently) by each process that writes. */
 import type { Db } from 'mongodb';
+import { keyDevicesByIdentity } from './device-ids';
 import { DEVICES } from './devices';
 import { createIndexesOneByOne, ensureRegistryIndexes } from './indexes';
 import { ensureRecordIndexes } from './records';
@@ -7,6 +8,7 @@ import { ensureTaskIndexes } from './tasks';
 
 export async function ensureAllIndexes(db: Db): Promise<void> {
   await ensureRegistryIndexes(db);
+  await keyDevicesByIdentity(db);
   await ensureTaskIndexes(db);
   await ensureRecordIndexes(db);
   // Increment tasks admit devices registered or reporting a version since their cursor.

@@ -4,17 +4,16 @@
  * reported firmware version. Updates never upsert: a message can only touch a
  * device that the registry created.
  *
- * Writes address the document by the `_id` read at login, so a device
- * deleted and registered again is never written to through an old session
- * (and the embedded FerretDB, which ignores the productKey+deviceKey index,
- * finds an `_id` faster).
+ * Every read and write addresses the document by its identity-derived `_id`
+ * (the embedded FerretDB answers nothing else from an index).
  */
-import type { Collection, Db, ObjectId } from 'mongodb';
+import type { Collection, Db } from 'mongodb';
+import { byIdentity, deviceDocId } from './devices';
 import type { DeviceRef } from '../orchestration/device-events';
 
 /** The fields of a registry document the gateway reads or writes. */
 export interface PresenceDocument {
-  _id: ObjectId;
+  _id: string;
   productKey: string;
   deviceKey: string;
   deviceSecret: string;
@@ -50,7 +49,7 @@ export const versionFields = (version: string, at: Date): PresenceFields => ({
 });
 
 export interface DevicePresenceStore {
-  /** Several devices of one product in one query (logins arrive in bursts; one scan serves them all). */
+  /** Several devices of one product at once (logins arrive in bursts). */
   findForLogin(productKey: string, deviceKeys: string[]): Promise<LoginRecord[]>;
   /** Sets fields on the device's document (never creates one). */
   update(device: DeviceRef, fields: PresenceFields): Promise<void>;
@@ -58,29 +57,24 @@ export interface DevicePresenceStore {
 
 export function devicePresenceStore(db: Db): DevicePresenceStore {
   const devices: Collection<PresenceDocument> = db.collection<PresenceDocument>('devices');
-  /** `_id` per device as read at its last login. */
-  const ids = new Map<string, ObjectId>();
-  const key = (d: DeviceRef) => `${d.productKey}/${d.deviceKey}`;
-  const filter = (d: DeviceRef) => {
-    const _id = ids.get(key(d));
-    return _id ? { _id } : { productKey: d.productKey, deviceKey: d.deviceKey };
-  };
   return {
     async findForLogin(productKey, deviceKeys) {
-      const docs = await devices
-        .find(
-          { productKey, deviceKey: { $in: deviceKeys } },
-          { projection: { _id: 1, productKey: 1, deviceKey: 1, deviceSecret: 1 } },
-        )
-        .toArray();
+      // One `_id` lookup per device: a `$in` query would read the whole registry on FerretDB.
+      const docs = await Promise.all(
+        deviceKeys.map((deviceKey) =>
+          devices.findOne(
+            { _id: deviceDocId(productKey, deviceKey) },
+            { projection: { productKey: 1, deviceKey: 1, deviceSecret: 1 } },
+          ),
+        ),
+      );
       return docs.flatMap((doc) => {
-        if (typeof doc.deviceSecret !== 'string' || doc.productKey !== productKey) return [];
-        ids.set(key(doc), doc._id);
+        if (!doc || typeof doc.deviceSecret !== 'string' || doc.productKey !== productKey) return [];
         return [{ productKey: doc.productKey, deviceKey: doc.deviceKey, deviceSecret: doc.deviceSecret }];
       });
     },
     async update(device, fields) {
-      await devices.updateOne(filter(device), { $set: fields });
+      await devices.updateOne(byIdentity(device), { $set: fields });
     },
   };
 }

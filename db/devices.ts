@@ -14,7 +14,23 @@ import { afterKeys, decodeCursor, encodeCursor, type Page } from './paging';
 
 export const DEVICES = 'devices';
 
+/**
+ * A device document's `_id` is derived from its identity: FerretDB 1.24 on
+ * SQLite answers only an exact `_id` filter from an index, and the gateway,
+ * the API and the workflows look devices up by identity all the time (a
+ * `{productKey, deviceKey}` filter reads the whole registry there).
+ */
+export function deviceDocId(productKey: string, deviceKey: string): string {
+  return `${productKey}\u001f${deviceKey}`;
+}
+
+/** The filter that finds one device by identity, from an index on any MongoDB-compatible server. */
+export const byIdentity = (d: { productKey: string; deviceKey: string }): { _id: string } => ({
+  _id: deviceDocId(d.productKey, d.deviceKey),
+});
+
 export interface DeviceDoc {
+  _id: string;
   productKey: string;
   deviceKey: string;
   deviceSecret: string;
@@ -63,6 +79,7 @@ export function newDeviceDoc(input: DeviceInput, now: Date): DeviceDoc {
   const tags = input.tags ?? {};
   const attributes = input.attributes ?? {};
   return {
+    _id: deviceDocId(input.productKey, input.deviceKey),
     productKey: input.productKey,
     deviceKey: input.deviceKey,
     deviceSecret: input.deviceSecret ?? generateDeviceSecret(),
@@ -111,7 +128,7 @@ export async function insertDeviceBatch(
   if (docs.length === 0) return { created: 0, failed: [], createdProducts: new Set() };
   const failedAt = new Map<number, BatchFailure>();
   try {
-    // Copies: the driver adds _id to what it inserts.
+    // Copies: the driver may add fields to what it inserts.
     await devices(db).insertMany(
       docs.map((d) => ({ ...d.doc })),
       { ordered: false },
@@ -141,7 +158,7 @@ export async function insertDeviceBatch(
 }
 
 export async function getDevice(db: Db, productKey: string, deviceKey: string): Promise<Device | null> {
-  const doc = await devices(db).findOne({ productKey, deviceKey }, { projection: PUBLIC_PROJECTION });
+  const doc = await devices(db).findOne(byIdentity({ productKey, deviceKey }), { projection: PUBLIC_PROJECTION });
   return doc ? toDevice(doc) : null;
 }
 
@@ -160,7 +177,7 @@ export async function patchDevice(db: Db, productKey: string, deviceKey: string,
     Object.assign(set, { attributes: patch.attributes, attrPairs: attrPairs(patch.attributes) });
   }
   const doc = await devices(db).findOneAndUpdate(
-    { productKey, deviceKey },
+    byIdentity({ productKey, deviceKey }),
     { $set: set },
     // No projection: FerretDB's findAndModify lacks it; toDevice picks the public fields anyway.
     { returnDocument: 'after' },
@@ -170,7 +187,7 @@ export async function patchDevice(db: Db, productKey: string, deviceKey: string,
 }
 
 export async function deleteDevice(db: Db, productKey: string, deviceKey: string): Promise<Device> {
-  const doc = await devices(db).findOneAndDelete({ productKey, deviceKey });
+  const doc = await devices(db).findOneAndDelete(byIdentity({ productKey, deviceKey }));
   if (!doc) throw notFound(`device ${productKey}/${deviceKey} does not exist`);
   return toDevice(doc);
 }

@@ -19,7 +19,7 @@ import {
 } from '@temporalio/client';
 import type { SignalDefinition } from '@temporalio/common';
 import type { Db } from 'mongodb';
-import { devices } from '../db/devices';
+import { byIdentity, devices } from '../db/devices';
 import {
   insertWaitingRecords,
   markWaitingRecordsPresence,
@@ -135,7 +135,7 @@ async function admitDevice(db: Db, task: TaskDoc, device: DeviceRef, reportedVer
   if (rec?.status === 'to_be_pushed') return true;
   if (task.strategy !== 'increment') return false;
   if (rec && !(reportedVersion && (rec.status === 'skipped' || rec.status === 'success'))) return false;
-  const doc = await devices(db).findOne(device, { projection: { _id: 0, deviceSecret: 0 } });
+  const doc = await devices(db).findOne(byIdentity(device), { projection: { _id: 0, deviceSecret: 0 } });
   if (!doc) return false;
   const version = reportedVersion ?? doc.firmwareVersion;
   const spec = {

@@ -5,6 +5,7 @@
  */
 import { connect, type IClientOptions, type MqttClient } from 'mqtt';
 import type { Db } from 'mongodb';
+import { deviceDocId } from '../../db/devices';
 import { deviceCredentials } from '../../gateway/auth';
 import { startGateway, type Gateway } from '../../gateway/gateway';
 import { silentLogger } from '../../runtime/log';
@@ -63,8 +64,9 @@ export interface TestDevice {
 /** Inserts devices in the registry's document shape (db/devices.ts owns it; the gateway only reads it). */
 export async function registerDevices(db: Db, devices: TestDevice[], firmwareVersion?: string): Promise<void> {
   const now = new Date();
-  await db.collection('devices').insertMany(
+  await db.collection<{ _id: string }>('devices').insertMany(
     devices.map((d) => ({
+      _id: deviceDocId(d.productKey, d.deviceKey),
       productKey: d.productKey,
       deviceKey: d.deviceKey,
       deviceSecret: d.deviceSecret,

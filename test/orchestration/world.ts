@@ -12,7 +12,7 @@ import type { CommandPublisher } from '../../activities/command-publisher';
 import { createDeviceActivities } from '../../activities/device-activities';
 import { createTaskActivities } from '../../activities/task-activities';
 import { ensureAllIndexes } from '../../db/all-indexes';
-import { devices } from '../../db/devices';
+import { deviceDocId, devices } from '../../db/devices';
 import { firmwares } from '../../db/firmware';
 import { countsByStatus, recordsCollection } from '../../db/records';
 import { findTask } from '../../db/tasks';
@@ -131,6 +131,7 @@ export async function createWorld(env: TestWorkflowEnvironment, db: Db): Promise
     async addDevice(deviceKey, opts = {}) {
       const now = new Date(Date.now() - 1000);
       await devices(db).insertOne({
+        _id: deviceDocId(PK, deviceKey),
         productKey: PK,
         deviceKey,
         deviceSecret: 'secret',
