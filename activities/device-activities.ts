@@ -1,9 +1,10 @@
 /** The device workflow's activities: thin adapters to MongoDB and the gateway. */
-import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import type { Db } from 'mongodb';
 import { byIdentity, devices } from '../db/devices';
 import { applyRecordUpdate, recordId, recordsCollection } from '../db/records';
 import { taskWorkflowId } from '../domain/ids';
+import { signalIfRunning } from '../orchestration/signal-if-running';
 import { deviceFinished } from '../workflows/messages';
 import type { CommandPublisher } from './command-publisher';
 import type { DeviceActivities, RecordUpdate } from './contracts';
@@ -78,14 +79,11 @@ export function createDeviceActivities(deps: {
 
     async finishRecord(update, outcome) {
       await updateRecord(update);
-      try {
-        await client.workflow
-          .getHandle(taskWorkflowId(update.taskId))
-          .signal(deviceFinished, { deviceKey: update.deviceKey, outcome });
-      } catch (err) {
-        // The task has closed (cancelled or completed): the record already says how this device ended.
-        if (!(err instanceof WorkflowNotFoundError)) throw err;
-      }
+      // A closed task (cancelled or completed) needs no telling: the record says how this device ended.
+      await signalIfRunning(client.workflow.getHandle(taskWorkflowId(update.taskId)), deviceFinished, {
+        deviceKey: update.deviceKey,
+        outcome,
+      });
     },
   };
 }

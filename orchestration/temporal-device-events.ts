@@ -11,12 +11,7 @@
  * itself, and a task workflow never receives one update per device (a run
  * takes at most 2,000 updates, 10 in flight).
  */
-import {
-  WithStartWorkflowOperation,
-  WorkflowNotFoundError,
-  WorkflowUpdateFailedError,
-  type Client,
-} from '@temporalio/client';
+import { WithStartWorkflowOperation, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import type { SignalDefinition } from '@temporalio/common';
 import type { Db } from 'mongodb';
 import { byIdentity, devices } from '../db/devices';
@@ -44,6 +39,7 @@ import {
   requestFirmware,
 } from '../workflows/messages';
 import { coalesce } from './coalesce';
+import { signalIfRunning } from './signal-if-running';
 import type { DeviceEvents, DeviceRef, RegistryEvents } from './device-events';
 import { deviceStartOptions } from './device-workflows';
 
@@ -60,20 +56,13 @@ export function createTemporalDeviceEvents(deps: TemporalDeviceEventsDeps): Devi
   const { client, db, taskQueue, log } = deps;
 
   const signalDevice = async <T>(device: DeviceRef, signal: SignalDefinition<[T]>, arg: T) => {
-    try {
-      await client.workflow.getHandle(deviceWorkflowId(device)).signal(signal, arg);
-    } catch (err) {
-      // No upgrade in progress for this device: nothing to tell.
-      if (!(err instanceof WorkflowNotFoundError)) throw err;
-    }
+    await signalIfRunning(client.workflow.getHandle(deviceWorkflowId(device)), signal, arg);
   };
   const hintTask = (signalName: string) =>
     coalesce(async (taskId) => {
-      try {
-        await client.workflow.getHandle(taskWorkflowId(taskId)).signal(signalName);
-      } catch (err) {
-        if (!(err instanceof WorkflowNotFoundError)) log.warn('task hint failed', { taskId, signal: signalName, err });
-      }
+      await signalIfRunning(client.workflow.getHandle(taskWorkflowId(taskId)), signalName).catch((err: unknown) =>
+        log.warn('task hint failed', { taskId, signal: signalName, err }),
+      );
     }, HINT_WINDOW_MS);
   const readyHint = hintTask(devicesReady.name);
   const addedHint = hintTask(devicesAdded.name);
