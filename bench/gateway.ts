@@ -18,7 +18,7 @@ import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/config';
 import { devicePresenceStore, type DevicePresenceStore } from '../db/device-presence';
 import { connectMongo } from '../db/mongo';
-import { deviceDocId } from '../db/devices';
+import { newDeviceDoc, type DeviceDoc } from '../db/devices';
 import type { DeviceEvents } from '../orchestration/device-events';
 import { startDatabase } from '../runtime/infra';
 import { silentLogger } from '../runtime/log';
@@ -160,22 +160,10 @@ async function parent(): Promise<void> {
     const t0 = Date.now();
     const now = new Date();
     for (let i = 0; i < n; i += 1000) {
-      const batch = Array.from({ length: Math.min(1000, n - i) }, (_, j) => ({
-        _id: deviceDocId('benchpk', `d${i + j}`),
-        productKey: 'benchpk',
-        deviceKey: `d${i + j}`,
-        deviceSecret: `secret-d${i + j}`,
-        name: `d${i + j}`,
-        tags: {},
-        tagPairs: [],
-        attributes: {},
-        attrPairs: [],
-        online: false,
-        lastSeenAt: null,
-        createdAt: now,
-        updatedAt: now,
-      }));
-      await mongo.db.collection<{ _id: string }>('devices').insertMany(batch);
+      const batch = Array.from({ length: Math.min(1000, n - i) }, (_, j) =>
+        newDeviceDoc({ productKey: 'benchpk', deviceKey: `d${i + j}`, deviceSecret: `secret-d${i + j}` }, now),
+      );
+      await mongo.db.collection<DeviceDoc>('devices').insertMany(batch);
     }
     await mongo.db.collection('devices').createIndex({ productKey: 1, deviceKey: 1 }, { unique: true });
     console.log(`registered ${n} devices in ${Date.now() - t0} ms`);

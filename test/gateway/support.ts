@@ -5,7 +5,7 @@
  */
 import { connect, type IClientOptions, type MqttClient } from 'mqtt';
 import type { Db } from 'mongodb';
-import { deviceDocId } from '../../db/devices';
+import { newDeviceDoc, type DeviceDoc } from '../../db/devices';
 import { deviceCredentials } from '../../gateway/auth';
 import { startGateway, type Gateway } from '../../gateway/gateway';
 import { silentLogger } from '../../runtime/log';
@@ -61,27 +61,12 @@ export interface TestDevice {
   deviceSecret: string;
 }
 
-/** Inserts devices in the registry's document shape (db/devices.ts owns it; the gateway only reads it). */
+/** Inserts devices in the registry's document shape, built by the registry's own constructor. */
 export async function registerDevices(db: Db, devices: TestDevice[], firmwareVersion?: string): Promise<void> {
   const now = new Date();
-  await db.collection<{ _id: string }>('devices').insertMany(
-    devices.map((d) => ({
-      _id: deviceDocId(d.productKey, d.deviceKey),
-      productKey: d.productKey,
-      deviceKey: d.deviceKey,
-      deviceSecret: d.deviceSecret,
-      name: d.deviceKey,
-      tags: {},
-      tagPairs: [],
-      attributes: {},
-      attrPairs: [],
-      ...(firmwareVersion ? { firmwareVersion } : {}),
-      online: false,
-      lastSeenAt: null,
-      createdAt: now,
-      updatedAt: now,
-    })),
-  );
+  await db
+    .collection<DeviceDoc>('devices')
+    .insertMany(devices.map((d) => newDeviceDoc({ ...d, ...(firmwareVersion ? { firmwareVersion } : {}) }, now)));
 }
 
 export function registryDoc(db: Db, d: { productKey: string; deviceKey: string }) {

@@ -12,11 +12,10 @@ import type { CommandPublisher } from '../../activities/command-publisher';
 import { createDeviceActivities } from '../../activities/device-activities';
 import { createTaskActivities } from '../../activities/task-activities';
 import { ensureAllIndexes } from '../../db/all-indexes';
-import { deviceDocId, devices } from '../../db/devices';
+import { devices, newDeviceDoc } from '../../db/devices';
 import { firmwares } from '../../db/firmware';
 import { countsByStatus, recordsCollection } from '../../db/records';
 import { findTask } from '../../db/tasks';
-import { tagPairs } from '../../domain/keys';
 import type { Firmware, RecordStatus, UpgradeTaskRequest } from '../../domain/types';
 import { createTaskService, taskFromRequest, type TaskService } from '../../orchestration/task-service';
 import { createTemporalDeviceEvents } from '../../orchestration/temporal-device-events';
@@ -131,21 +130,11 @@ export async function createWorld(env: TestWorkflowEnvironment, db: Db): Promise
     async addDevice(deviceKey, opts = {}) {
       const now = new Date(Date.now() - 1000);
       await devices(db).insertOne({
-        _id: deviceDocId(PK, deviceKey),
-        productKey: PK,
-        deviceKey,
-        deviceSecret: 'secret',
-        name: deviceKey,
-        tags: opts.tags ?? {},
-        tagPairs: tagPairs(opts.tags ?? {}),
-        attributes: {},
-        attrPairs: [],
+        ...newDeviceDoc({ productKey: PK, deviceKey, deviceSecret: 'secret', tags: opts.tags ?? {} }, now),
         firmwareVersion: opts.version ?? '1.0.0',
         versionReportedAt: now,
         online: opts.online ?? true,
         lastSeenAt: now,
-        createdAt: now,
-        updatedAt: now,
       });
     },
     async setOnline(deviceKey, online) {
