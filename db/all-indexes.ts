@@ -1,4 +1,8 @@
-/** Every collection's indexes, created (idempotently) by each process that writes. */
+/**
+ * Every collection's indexes, and the one-time re-keying of devices registered
+ * before their `_id` was derived (db/device-ids.ts): brought up to date,
+ * idempotently, by each process that writes.
+ */
 import type { Db } from 'mongodb';
 import { keyDevicesByIdentity } from './device-ids';
 import { DEVICES } from './devices';

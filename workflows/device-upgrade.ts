@@ -278,13 +278,7 @@ async function finish(
   set: Omit<RecordUpdate, 'taskId' | 'deviceKey' | 'timeline' | 'inWorkflow'>,
   detail: string,
 ): Promise<DeviceOutcome> {
-  const update = recordUpdate(
-    s,
-    input,
-    { ...set, inWorkflow: false, waitReason: null },
-    outcome === 'deferred' ? 'deferred' : outcome,
-    detail,
-  );
+  const update = recordUpdate(s, input, { ...set, inWorkflow: false, waitReason: null }, outcome, detail);
   // One activity writes the record and tells the task; histories from before it did both still replay.
   if (wf.patched('finish-tells-task')) {
     await finishRecord(update, outcome);
