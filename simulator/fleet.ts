@@ -5,6 +5,7 @@
  */
 import { DeviceRunner } from './behaviours';
 import { Limiter, SharedClock } from './clock';
+import { Conditions } from './conditions';
 import { SimulatedDevice } from './device';
 import type { Behaviour, DeviceRecord, DeviceSpec, FleetSummary } from './types';
 
@@ -24,7 +25,7 @@ export class Fleet {
   private readonly runners = new Map<string, DeviceRunner>();
   private readonly clock = new SharedClock();
   private readonly limiter: Limiter;
-  private waiters: { check: () => boolean; resolve: () => void }[] = [];
+  private readonly conditions = new Conditions();
 
   constructor(
     private readonly options: FleetOptions,
@@ -77,22 +78,11 @@ export class Fleet {
 
   /** Resolves when `predicate` holds for the fleet's records; rejects with the summary after timeoutMs. */
   waitFor(predicate: (records: DeviceRecord[]) => boolean, timeoutMs: number): Promise<void> {
-    const check = () => predicate(this.records);
-    if (check()) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.waiters = this.waiters.filter((w) => w !== waiter);
-        reject(new Error(`fleet condition not met in ${timeoutMs} ms: ${JSON.stringify(this.summary())}`));
-      }, timeoutMs);
-      const waiter = {
-        check,
-        resolve: () => {
-          clearTimeout(timer);
-          resolve();
-        },
-      };
-      this.waiters.push(waiter);
-    });
+    return this.conditions.until(
+      () => predicate(this.records),
+      timeoutMs,
+      () => `fleet condition not met in ${timeoutMs} ms: ${JSON.stringify(this.summary())}`,
+    );
   }
 
   /** Resolves when every device (or the given ones) satisfies `predicate`. */
@@ -137,12 +127,7 @@ export class Fleet {
   }
 
   private changed(): void {
-    if (this.waiters.length === 0) return;
-    this.waiters = this.waiters.filter((w) => {
-      if (!w.check()) return true;
-      w.resolve();
-      return false;
-    });
+    this.conditions.changed();
   }
 }
 
