@@ -10,7 +10,7 @@ import { conflict, notFound, type ErrorDetail } from '../domain/errors';
 import { attrPairs, tagPair, tagPairs } from '../domain/keys';
 import type { Device, Scalar } from '../domain/types';
 import type { DeviceInput, DevicePatch } from '../domain/validation/registry';
-import { afterKeys, decodeCursor, encodeCursor, type Page } from './paging';
+import { keysetPage, type Page } from './paging';
 
 export const DEVICES = 'devices';
 
@@ -211,20 +211,11 @@ export async function listDevices(db: Db, q: DeviceListQuery): Promise<Page<Devi
   if (q.version !== undefined) clauses.push({ firmwareVersion: q.version });
   if (q.tags && q.tags.length > 0) clauses.push({ tagPairs: { $all: q.tags.map((t) => tagPair(t.key, t.value)) } });
   if (q.online !== undefined) clauses.push({ online: q.online });
-  if (q.cursor !== undefined) clauses.push(afterKeys(LIST_SORT, decodeCursor(q.cursor, 2)) as Filter<DeviceDoc>);
-  const filter: Filter<DeviceDoc> = clauses.length === 0 ? {} : clauses.length === 1 ? clauses[0] : { $and: clauses };
-  // One extra row tells whether a next page exists, so the last page never points to an empty one.
-  const docs = await devices(db)
-    .find(filter, { projection: PUBLIC_PROJECTION })
-    .sort({ productKey: 1, deviceKey: 1 })
-    .limit(q.limit + 1)
-    .toArray();
-  const page = docs.slice(0, q.limit);
-  const last = page[page.length - 1];
-  return {
-    items: page.map(toDevice),
-    nextCursor: docs.length > q.limit && last ? encodeCursor([last.productKey, last.deviceKey]) : null,
-  };
+  return keysetPage(
+    devices(db),
+    { clauses, keys: LIST_SORT, projection: PUBLIC_PROJECTION, limit: q.limit, cursor: q.cursor },
+    toDevice,
+  );
 }
 
 /**

@@ -8,7 +8,7 @@ import { MongoServerError, type Collection, type Db, type Filter } from 'mongodb
 import { conflict, notFound } from '../domain/errors';
 import { ACTIVE_TASK_STATUSES, type Firmware } from '../domain/types';
 import type { FirmwareInput } from '../domain/validation/registry';
-import { afterKeys, decodeCursor, encodeCursor, type Page } from './paging';
+import { keysetPage, type Page } from './paging';
 
 export const FIRMWARES = 'firmwares';
 /** Written by the orchestration: `{taskId, kind, firmwareId, status, …}`. Read here for the in-use rule. */
@@ -92,21 +92,11 @@ export async function listFirmware(
 ): Promise<Page<Firmware>> {
   const clauses: Filter<FirmwareDoc>[] = [];
   if (q.productKey !== undefined) clauses.push({ productKey: q.productKey });
-  if (q.cursor !== undefined) {
-    clauses.push(afterKeys(['productKey', 'version'], decodeCursor(q.cursor, 2)) as Filter<FirmwareDoc>);
-  }
-  const filter: Filter<FirmwareDoc> = clauses.length === 0 ? {} : clauses.length === 1 ? clauses[0] : { $and: clauses };
-  const docs = await firmwares(db)
-    .find(filter, { projection: PROJECTION })
-    .sort({ productKey: 1, version: 1 })
-    .limit(q.limit + 1)
-    .toArray();
-  const page = docs.slice(0, q.limit);
-  const last = page[page.length - 1];
-  return {
-    items: page.map(toFirmware),
-    nextCursor: docs.length > q.limit && last ? encodeCursor([last.productKey, last.version]) : null,
-  };
+  return keysetPage(
+    firmwares(db),
+    { clauses, keys: ['productKey', 'version'], projection: PROJECTION, limit: q.limit, cursor: q.cursor },
+    toFirmware,
+  );
 }
 
 /**

@@ -3,6 +3,7 @@
  * key fields and an opaque cursor holding the last row's keys, so a page
  * costs the same however deep it is and concurrent inserts never shift it.
  */
+import type { Collection, Document, Filter, WithId } from 'mongodb';
 import { invalid } from '../domain/errors';
 
 export const MAX_PAGE_SIZE = 500;
@@ -44,4 +45,30 @@ export function afterKeys(fields: readonly string[], values: readonly string[]):
     return clause;
   });
   return branches.length === 1 ? branches[0] : { $or: branches };
+}
+
+/**
+ * One page of `collection` in ascending order of `keys` (unique together):
+ * the clauses ANDed with "after the cursor", and one row more than the page
+ * to tell whether another follows, so the last page never points to an empty one.
+ */
+export async function keysetPage<TDoc extends Document, TItem>(
+  collection: Collection<TDoc>,
+  q: { clauses: Filter<TDoc>[]; keys: readonly string[]; projection: Document; limit: number; cursor?: string },
+  view: (doc: WithId<TDoc>) => TItem,
+): Promise<Page<TItem>> {
+  const clauses = [...q.clauses];
+  if (q.cursor !== undefined) clauses.push(afterKeys(q.keys, decodeCursor(q.cursor, q.keys.length)) as Filter<TDoc>);
+  const filter = (clauses.length === 0 ? {} : clauses.length === 1 ? clauses[0] : { $and: clauses }) as Filter<TDoc>;
+  const docs = await collection
+    .find(filter, { projection: q.projection })
+    .sort(Object.fromEntries(q.keys.map((k) => [k, 1 as const])))
+    .limit(q.limit + 1)
+    .toArray();
+  const page = docs.slice(0, q.limit);
+  const last = page[page.length - 1] as Record<string, unknown> | undefined;
+  return {
+    items: page.map(view),
+    nextCursor: docs.length > q.limit && last ? encodeCursor(q.keys.map((k) => String(last[k]))) : null,
+  };
 }

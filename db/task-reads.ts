@@ -7,7 +7,7 @@
 import type { Db, Filter } from 'mongodb';
 import { isWindowOpen } from '../domain/schedule';
 import type { DeviceUpgradeRecord, TaskStatus, WaitReason } from '../domain/types';
-import { afterKeys, decodeCursor, encodeCursor, type Page } from './paging';
+import { decodeCursor, encodeCursor, keysetPage, type Page } from './paging';
 import { countsByStatus, recordId, recordsCollection, type RecordDoc } from './records';
 import { tasksCollection, type TaskDoc } from './tasks';
 
@@ -88,17 +88,11 @@ export async function listRecords(
   if (q.status) conditions.push({ status: q.status as RecordDoc['status'] });
   // Prefix search on the key, as a range so the (taskId, status, deviceKey) index serves it.
   if (q.deviceKey) conditions.push({ deviceKey: { $gte: q.deviceKey, $lt: `${q.deviceKey}\uffff` } });
-  if (q.cursor) conditions.push(afterKeys(['deviceKey'], decodeCursor(q.cursor, 1)) as Filter<RecordDoc>);
-  const docs = await recordsCollection(db)
-    .find({ $and: conditions }, { projection: { _id: 0 } })
-    .sort({ deviceKey: 1 })
-    .limit(q.limit + 1)
-    .toArray();
-  const page = docs.slice(0, q.limit);
-  return {
-    items: page.map((r) => recordView(r, task)),
-    nextCursor: docs.length > q.limit ? encodeCursor([page[page.length - 1].deviceKey]) : null,
-  };
+  return keysetPage(
+    recordsCollection(db),
+    { clauses: conditions, keys: ['deviceKey'], projection: { _id: 0 }, limit: q.limit, cursor: q.cursor || undefined },
+    (r) => recordView(r, task),
+  );
 }
 
 export async function getRecord(db: Db, task: TaskDoc, deviceKey: string): Promise<RecordView | null> {
