@@ -55,8 +55,11 @@ describe('gateway presence', () => {
     client.on('error', () => undefined);
     await new Promise<void>((resolve) => client.once('connect', () => resolve()));
     await until(async () => (await online(d)) === true, 3000, 'online');
-    // Silence the client without closing its socket: drop every outgoing packet.
+    // Silence the client without closing its socket: drop every outgoing packet, and stop
+    // its own keepalive check, which would otherwise close the socket at the same 1.5 s and
+    // race the broker's timeout.
     client.stream.write = () => true;
+    client.keepaliveManager.destroy();
     await until(async () => (await online(d)) === false, 6000, 'offline after keepalive');
     await t.events.waitFor(() => t.events.of('disconnected', d).some((c) => c.reason === 'keepalive timeout'), 3000);
     client.end(true);
