@@ -101,6 +101,11 @@ export interface TaskActivities {
   /** Records that are not final yet (to be pushed, pushed, upgrading). */
   countOpenRecords(input: { taskId: string }): Promise<number>;
   setTaskStatus(input: { taskId: string; status: TaskStatus }): Promise<void>;
+  /**
+   * Tells the task's running device workflows that it was paused or resumed: the named ones
+   * (a push task knows its devices in flight), or, for a request task, whichever own a record.
+   */
+  tellDevicesPaused(input: { taskId: string; paused: boolean; deviceKeys?: string[] }): Promise<{ signalled: number }>;
   /** Cancels waiting records and asks running device workflows of the task to stop. */
   cancelTaskDevices(input: { taskId: string; reason: string }): Promise<{ cancelled: number; signalled: number }>;
   /** Verification tasks: marks the firmware verified when every device succeeded. */

@@ -6,6 +6,7 @@
  */
 import { Context } from '@temporalio/activity';
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import type { SignalDefinition } from '@temporalio/common';
 import type { Db, Filter } from 'mongodb';
 import { treeDeviceKeysFor } from '../db/asset-trees';
 import { devices, type DeviceDoc } from '../db/devices';
@@ -30,7 +31,8 @@ import { needsTrees, type ScopeSpec } from '../domain/scope';
 import type { Device } from '../domain/types';
 import { deviceStartOptions } from '../orchestration/device-workflows';
 import type { Logger } from '../runtime/log';
-import { cancelDeviceUpgrade } from '../workflows/messages';
+import { cancelDeviceUpgrade, taskPauseChanged } from '../workflows/messages';
+import { signalIfRunning } from '../orchestration/signal-if-running';
 import { OtaTaskId } from '../workflows/search-attributes';
 import type { deviceUpgradeWorkflow } from '../workflows/device-upgrade';
 import type { StartResult, TaskActivities } from './contracts';
@@ -151,21 +153,20 @@ export function createTaskActivities(deps: TaskActivityDeps): TaskActivities {
         },
       );
       // Device workflows decide for themselves: cancelled unless the device is already upgrading.
-      let signalled = 0;
-      const owned = recordsCollection(db).find(
-        { taskId, inWorkflow: true },
-        { projection: { productKey: 1, deviceKey: 1 } },
-      );
-      for await (const rec of owned) {
-        try {
-          await client.workflow.getHandle(deviceWorkflowId(rec)).signal(cancelDeviceUpgrade, { reason });
-          signalled += 1;
-        } catch {
-          // Finished meanwhile: its record says how it ended.
-        }
-        Context.current().heartbeat(rec.deviceKey);
-      }
+      const task = await loadTask(taskId);
+      const signalled = await signalDevices(client, task, ownedDeviceKeys(db, taskId), cancelDeviceUpgrade, {
+        reason,
+        taskId,
+      });
       return { cancelled: waiting.modifiedCount, signalled };
+    },
+
+    async tellDevicesPaused({ taskId, paused, deviceKeys }) {
+      const task = await loadTask(taskId);
+      const keys = deviceKeys ?? ownedDeviceKeys(db, taskId);
+      const signalled = await signalDevices(client, task, keys, taskPauseChanged, { taskId, paused });
+      log.info(paused ? 'task paused: devices told' : 'task resumed: devices told', { taskId, signalled });
+      return { signalled };
     },
 
     async concludeVerification({ taskId }) {
@@ -183,6 +184,30 @@ export function createTaskActivities(deps: TaskActivityDeps): TaskActivities {
       return { verified };
     },
   };
+}
+
+/** Device keys of the task's records that a device workflow owns (running, or about to finish). */
+async function* ownedDeviceKeys(db: Db, taskId: string): AsyncIterable<string> {
+  const owned = recordsCollection(db).find({ taskId, inWorkflow: true }, { projection: { deviceKey: 1 } });
+  for await (const rec of owned) yield rec.deviceKey;
+}
+
+/** Signals the named devices' workflows in this task; returns how many were running to hear it. */
+async function signalDevices<T>(
+  client: Client,
+  task: TaskDoc,
+  deviceKeys: Iterable<string> | AsyncIterable<string>,
+  signal: SignalDefinition<[T]>,
+  arg: T,
+): Promise<number> {
+  let signalled = 0;
+  for await (const deviceKey of deviceKeys) {
+    const handle = client.workflow.getHandle(deviceWorkflowId({ productKey: task.productKey, deviceKey }));
+    // One that finished meanwhile has nothing to hear: its record says how it ended.
+    if (await signalIfRunning(handle, signal, arg)) signalled += 1;
+    Context.current().heartbeat(deviceKey);
+  }
+  return signalled;
 }
 
 function scopeOf(task: TaskDoc): ScopeSpec {

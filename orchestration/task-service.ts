@@ -233,7 +233,7 @@ export function createTaskService(deps: TaskServiceDeps) {
       if (direct.modifiedCount === 0) {
         await client.workflow
           .getHandle(deviceWorkflowId({ productKey: task.productKey, deviceKey }))
-          .signal(cancelDeviceUpgrade, { reason: 'cancelled by an operator' })
+          .signal(cancelDeviceUpgrade, { reason: 'cancelled by an operator', taskId })
           .catch(() => undefined);
       }
       return task;

@@ -15,6 +15,7 @@ import {
   deviceUpgradeState,
   deviceVersion,
   requestFirmware,
+  taskPauseChanged,
 } from './messages';
 
 export class DeviceSession {
@@ -23,6 +24,8 @@ export class DeviceSession {
   presenceSignals = 0;
   readonly reports: Report[] = [];
   cancelReason: string | null = null;
+  /** The task is paused: hold every push until it resumes. */
+  taskPaused = false;
   status: RecordStatus = 'to_be_pushed';
   progress = 0;
   attempt = 0;
@@ -46,8 +49,11 @@ export class DeviceSession {
     wf.setHandler(deviceUpgradeReply, (reply) => {
       this.lastReply = reply;
     });
-    wf.setHandler(cancelDeviceUpgrade, ({ reason }) => {
-      this.cancelReason ??= reason;
+    wf.setHandler(taskPauseChanged, ({ taskId, paused }) => {
+      if (taskId === this.input.taskId) this.taskPaused = paused;
+    });
+    wf.setHandler(cancelDeviceUpgrade, ({ reason, taskId }) => {
+      if (taskId === undefined || taskId === this.input.taskId) this.cancelReason ??= reason;
     });
     wf.setHandler(requestFirmware, () => [this.input.firmware], {
       // Synchronous, so a refusal writes nothing to history (temporal-notes §3).
@@ -64,6 +70,7 @@ export class DeviceSession {
       progress: this.progress,
       attempt: this.attempt,
       online: this.online,
+      taskPaused: this.taskPaused,
     }));
   }
 

@@ -163,16 +163,28 @@ async function follow(
   let started = opts.started;
   let deadline: number | null = Date.now() + timeoutMs;
   let repushWanted = false;
+  let holdRecorded = false;
   for (;;) {
     const window = windowState(input.schedule, Date.now());
-    if (repushWanted && window.open && s.online && opts.repush) {
+    if (repushWanted && window.open && s.online && opts.repush && !s.taskPaused) {
       repushWanted = false;
+      holdRecorded = false;
       await opts.repush();
       deadline = Date.now() + timeoutMs;
       continue;
     }
+    const heldByPause = repushWanted && s.taskPaused;
+    if (heldByPause && !holdRecorded) {
+      holdRecorded = true;
+      // The device never got this attempt's command in its current session: no clock until it does.
+      if (!started) deadline = null;
+      await record(s, input, {}, 'waiting', 'task paused: pushed again when it resumes');
+    }
     const wakeAt = Math.min(deadline ?? Infinity, repushWanted && !window.open ? window.opensAtMs : Infinity);
-    const arrived = await waitFor(() => s.reports.length > 0 || (s.cancelled && !started), wakeAt);
+    const arrived = await waitFor(
+      () => s.reports.length > 0 || (s.cancelled && !started) || (heldByPause && !s.taskPaused),
+      wakeAt,
+    );
     if (s.cancelled && !started) return { kind: 'cancelled' };
     if (!arrived) {
       if (deadline !== null && Date.now() >= deadline)
@@ -212,7 +224,7 @@ async function follow(
   }
 }
 
-/** Between attempts: wait the retry interval, then for the device to be online inside a window. */
+/** Between attempts: wait the retry interval, then for the device to be online inside a window, the task not paused. */
 async function waitBeforeRetry(s: DeviceSession, input: DeviceUpgradeInput): Promise<boolean> {
   const interval = (input.retry?.intervalSeconds ?? 0) * 1000;
   await record(
@@ -227,18 +239,24 @@ async function waitBeforeRetry(s: DeviceSession, input: DeviceUpgradeInput): Pro
     s.reports.length = 0; // what the device said between attempts belongs to the failed one
     const window = windowState(input.schedule, Date.now());
     if (s.cancelled) return false;
-    if (window.open && (s.online || input.method === 'request')) return true;
-    const waitReason = window.open ? 'offline' : 'window_closed';
-    await record(
-      s,
-      input,
-      { waitReason },
-      'waiting',
-      waitReason === 'offline' ? 'device offline' : describeSchedule(input.schedule),
+    const paused = s.taskPaused;
+    if (window.open && !paused && (s.online || input.method === 'request')) return true;
+    const waitReason = paused ? 'paused' : window.open ? 'offline' : 'window_closed';
+    await record(s, input, { waitReason }, 'waiting', WAITING_DETAIL[waitReason](input));
+    // Runs from before the patch also woke for a device online while the window was closed, at once and again.
+    const waitsForDevice = !paused && (window.open || !wf.patched('retry-waits-for-window'));
+    await waitFor(
+      () => s.cancelled || s.taskPaused !== paused || (waitsForDevice && s.online),
+      paused || window.open ? undefined : window.opensAtMs,
     );
-    await waitFor(() => s.cancelled || s.online, window.open ? undefined : window.opensAtMs);
   }
 }
+
+const WAITING_DETAIL = {
+  paused: () => 'task paused',
+  offline: () => 'device offline',
+  window_closed: (input: DeviceUpgradeInput) => describeSchedule(input.schedule),
+};
 
 async function record(
   s: DeviceSession,

@@ -12,8 +12,21 @@ export const deviceProgress = defineSignal<[{ step: number; desc: string }]>('de
 export const deviceVersion = defineSignal<[{ version: string }]>('deviceVersion');
 export const deviceUpgradeReply =
   defineSignal<[{ commandId: string; code: number; message: string }]>('deviceUpgradeReply');
-/** Cancel this device's upgrade unless it is already under way on the device (then it finishes). */
-export const cancelDeviceUpgrade = defineSignal<[{ reason: string }]>('cancelDeviceUpgrade');
+/*
+ * Task-to-device signals name the task: the workflow id belongs to the device, so a signal sent
+ * just after this task's upgrade ended could reach the device's upgrade in another task.
+ */
+
+/**
+ * The task was paused or resumed. While paused the device workflow pushes nothing: no re-push
+ * on reconnect and no retry; an upgrade the device has already started is still followed.
+ */
+export const taskPauseChanged = defineSignal<[{ taskId: string; paused: boolean }]>('taskPauseChanged');
+/**
+ * Cancel this device's upgrade unless it is already under way on the device (then it finishes).
+ * `taskId` is absent only in signals sent before it was added.
+ */
+export const cancelDeviceUpgrade = defineSignal<[{ reason: string; taskId?: string }]>('cancelDeviceUpgrade');
 
 /** A device asks for firmware (getversion): the offer, or a refusal when this workflow is not the task's offer. */
 export const requestFirmware = defineUpdate<FirmwareOffer[], [{ taskId: string }]>('requestFirmware');
@@ -24,6 +37,8 @@ export interface DeviceUpgradeState {
   progress: number;
   attempt: number;
   online: boolean;
+  /** The task is paused: this device's pushes are held. */
+  taskPaused: boolean;
 }
 export const deviceUpgradeState = defineQuery<DeviceUpgradeState>('deviceUpgradeState');
 

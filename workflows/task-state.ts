@@ -22,6 +22,8 @@ export interface CarriedTaskState {
   inFlight: string[];
   finished: number;
   paused: boolean;
+  /** Absent in states carried before device workflows were told of pauses. */
+  devicesPaused?: boolean;
   cancelReason: string | null;
   status: TaskStatus;
   runs: number;
@@ -33,6 +35,8 @@ export class TaskState {
   readonly inFlight: Set<string>;
   finished: number;
   paused: boolean;
+  /** What the running device workflows were last told: they hold their pushes while it is true. */
+  devicesPaused: boolean;
   cancelReason: string | null;
   status: TaskStatus;
   runs: number;
@@ -61,6 +65,7 @@ export class TaskState {
     this.inFlight = new Set(carried?.inFlight ?? []);
     this.finished = carried?.finished ?? 0;
     this.paused = carried?.paused ?? false;
+    this.devicesPaused = carried?.devicesPaused ?? false;
     this.cancelReason = carried?.cancelReason ?? null;
     this.status = carried?.status ?? 'waiting';
     this.runs = (carried?.runs ?? 0) + 1;
@@ -110,6 +115,7 @@ export class TaskState {
       inFlight: [...this.inFlight],
       finished: this.finished,
       paused: this.paused,
+      devicesPaused: this.devicesPaused,
       cancelReason: this.cancelReason,
       status: this.status,
       runs: this.runs,

@@ -4,7 +4,8 @@
  * The story: fix the device list (snapshot) or admit the devices that match
  * now (increment); then, whenever a schedule window is open and the task is
  * not paused, start device upgrade workflows for waiting devices that are
- * online, never more than maxConcurrency at once; admit devices that qualify
+ * online, never more than maxConcurrency at once (a pause reaches the device
+ * workflows already started too); admit devices that qualify
  * later (increment); finish when every record is final (snapshot) or when
  * cancelled. It continues-as-new long before history limits, carrying only a
  * cursor, counters and the devices in flight.
@@ -68,6 +69,16 @@ export async function upgradeTaskWorkflow(input: TaskWorkflowInput): Promise<Tas
     }
     const window = windowState(input.schedule, Date.now());
     await setStatus(s, input, s.paused ? 'paused' : window.open || !pushes ? 'running' : 'waiting');
+    if (s.devicesPaused !== s.paused && wf.patched('pause-reaches-devices')) {
+      // Devices already started would otherwise push again on reconnect or retry while paused.
+      s.devicesPaused = s.paused;
+      await acts.tellDevicesPaused({
+        taskId: input.taskId,
+        paused: s.paused,
+        ...(pushes ? { deviceKeys: [...s.inFlight] } : {}),
+      });
+      continue;
+    }
 
     const free = input.maxConcurrency - s.inFlight.size;
     const worthClaiming = free >= Math.max(1, Math.floor(input.maxConcurrency / 4)) || s.inFlight.size === 0;

@@ -7,6 +7,7 @@ import { listRecords } from '../../db/task-reads';
 import { findTask } from '../../db/tasks';
 import { timeSkippingEnv } from '../helpers/stack';
 import { recordHistory } from '../helpers/histories';
+import { deviceUpgradeState } from '../../workflows/messages';
 import { eventually, PK, useWorld } from './world';
 
 const t = useWorld('timing', timeSkippingEnv);
@@ -225,5 +226,124 @@ describe('orchestration over time', () => {
     );
     await recordHistory(t.env.client, taskId, 'task-request');
     await recordHistory(t.env.client, 'ota-dev-pk-test-q1', 'device-request-offer');
+  });
+
+  describe('pause reaches the devices already started', () => {
+    const timeline = async (taskId: string, deviceKey: string) =>
+      ((await t.world.record(taskId, deviceKey))?.timeline ?? []) as Array<{ event: string; detail?: string }>;
+    const devicePaused = (deviceKey: string, paused: boolean) =>
+      eventually(
+        `${deviceKey}'s workflow to hear paused=${paused}`,
+        () => t.env.client.workflow.getHandle(`ota-dev-${PK}-${deviceKey}`).query(deviceUpgradeState),
+        (st) => st.taskPaused === paused,
+      );
+
+    it('holds the re-push of a device that reconnects while paused, and pushes it on resume', async () => {
+      await t.world.addDevice('pr1');
+      let answer = false;
+      t.world.script.set('pr1', () => (answer ? 'succeed' : 'silent'));
+      const taskId = await t.world.createTask({ ...only('pr1'), upgradeTimeout: 300 });
+      await eventually(
+        'pr1 pushed',
+        () => t.world.record(taskId, 'pr1'),
+        (r) => r?.status === 'pushed',
+      );
+      await t.world.setOnline('pr1', false);
+      await t.world.tasks.pause(taskId);
+      await devicePaused('pr1', true);
+      answer = true;
+      await t.world.setOnline('pr1', true);
+      await eventually(
+        'the re-push to be held',
+        () => timeline(taskId, 'pr1'),
+        (tl) => tl.some((e) => e.event === 'waiting' && e.detail?.includes('task paused') === true),
+      );
+      // Paused for longer than the upgrade timeout: a held device does not time out.
+      await t.env.sleep('1 hour');
+      expect(await t.world.record(taskId, 'pr1')).toMatchObject({ status: 'pushed' });
+      expect(pushesTo('pr1')).toBe(1);
+
+      await t.world.tasks.resume(taskId);
+      await eventually(
+        'pr1 to succeed after the resume re-pushed it',
+        () => t.world.record(taskId, 'pr1'),
+        (r) => r?.status === 'success',
+      );
+      expect(t.world.pushes.filter((p) => p.deviceKey === 'pr1').map((p) => p.commandId)).toEqual([
+        `${taskId}.pr1.1`,
+        `${taskId}.pr1.1`,
+      ]);
+      await eventually(
+        'the task to complete',
+        () => t.world.taskStatus(taskId),
+        (s) => s === 'completed',
+      );
+      await recordHistory(t.env.client, taskId, 'task-pause');
+      await recordHistory(t.env.client, `ota-dev-${PK}-pr1`, 'device-pause-held');
+    });
+
+    it('holds a retry while paused, naming the reason, and retries on resume', async () => {
+      await t.world.addDevice('pr2');
+      t.world.script.set('pr2', (attempt) => (attempt === 1 ? 'fail' : 'succeed'));
+      const taskId = await t.world.createTask({ ...only('pr2'), retry: { maxAttempts: 2, intervalSeconds: 600 } });
+      await eventually(
+        'pr2 to wait for its retry',
+        () => t.world.record(taskId, 'pr2'),
+        (r) => r?.waitReason === 'retry_scheduled',
+      );
+      await t.world.tasks.pause(taskId);
+      await devicePaused('pr2', true);
+      await t.env.sleep('11 minutes');
+      await eventually(
+        'the retry to wait for the resume',
+        () => t.world.record(taskId, 'pr2'),
+        (r) => r?.status === 'to_be_pushed' && r?.waitReason === 'paused',
+      );
+      expect(pushesTo('pr2')).toBe(1);
+      await t.world.tasks.resume(taskId);
+      await eventually(
+        'pr2 to succeed on attempt 2',
+        () => t.world.record(taskId, 'pr2'),
+        (r) => r?.status === 'success' && r?.attempts === 2,
+      );
+    });
+  });
+
+  it('waits for the next window before a retry without waking again and again while the device is online', async () => {
+    const now = await t.env.currentTimeMs();
+    await t.world.addDevice('rw1');
+    t.world.script.set('rw1', (attempt) => (attempt === 1 ? 'fail' : 'succeed'));
+    // The window closes 5 minutes from now; the retry is due in 10.
+    const taskId = await t.world.createTask({
+      ...only('rw1'),
+      upgradeTimeout: 7200,
+      retry: { maxAttempts: 2, intervalSeconds: 600 },
+      schedule: { timezone: 'UTC', windows: [{ start: hhmm(now - 27 * 60_000), end: hhmm(now + 5 * 60_000) }] },
+    });
+    await eventually(
+      'rw1 to wait for its retry',
+      () => t.world.record(taskId, 'rw1'),
+      (r) => r?.waitReason === 'retry_scheduled',
+    );
+    await t.env.sleep('11 minutes');
+    await eventually(
+      'the retry to wait for the window',
+      () => t.world.record(taskId, 'rw1'),
+      (r) => r?.waitReason === 'window_closed',
+    );
+    await new Promise((r) => setTimeout(r, 1000));
+    const waits = ((await t.world.record(taskId, 'rw1'))?.timeline as Array<{ event: string }>).filter(
+      (e) => e.event === 'waiting',
+    );
+    expect(waits).toHaveLength(1);
+    expect(pushesTo('rw1')).toBe(1);
+    // To just inside tomorrow's window: skipping further would also skip past the device's answer.
+    const opensAt = Math.floor((now - 27 * 60_000) / 60_000) * 60_000 + 24 * 3600_000;
+    await t.env.sleep(opensAt + 60_000 - (await t.env.currentTimeMs()));
+    await eventually(
+      'rw1 to succeed on attempt 2 in the next window',
+      () => t.world.record(taskId, 'rw1'),
+      (r) => r?.status === 'success' && r?.attempts === 2,
+    );
   });
 });
