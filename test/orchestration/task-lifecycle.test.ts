@@ -5,7 +5,7 @@
  */
 import { firmwares } from '../../db/firmware';
 import { devices } from '../../db/devices';
-import { taskProgress } from '../../workflows/messages';
+import { cancelDeviceUpgrade, taskProgress } from '../../workflows/messages';
 import { devServerEnv } from '../helpers/stack';
 import { recordHistory } from '../helpers/histories';
 import { eventually, PK, useWorld } from './world';
@@ -103,6 +103,27 @@ describe('task strategies and control', () => {
     );
     expect(await t.world.counts(taskId)).toMatchObject({ success: 1, cancelled: 2, to_be_pushed: 0 });
     expect(pushesTo('p2') + pushesTo('p3')).toBe(0);
+  });
+
+  it("a device workflow ignores another task's cancel: the workflow id belongs to the device, not the task", async () => {
+    await t.world.addDevice('x1', { tags: { batch: 'cancel-one' } });
+    t.world.script.set('x1', 'silent');
+    const taskId = await t.world.createTask(tagged('cancel-one'));
+    await eventually(
+      'x1 pushed',
+      () => t.world.record(taskId, 'x1'),
+      (r) => r?.status === 'pushed',
+    );
+    const handle = t.env.client.workflow.getHandle(`ota-dev-${PK}-x1`);
+    await handle.signal(cancelDeviceUpgrade, { reason: 'meant for another task', taskId: 'task-another' });
+    await t.world.tasks.cancelDevice(taskId, 'x1');
+    const rec = await eventually(
+      'x1 cancelled by its own task',
+      () => t.world.record(taskId, 'x1'),
+      (r) => r?.status === 'cancelled',
+    );
+    const last = (rec?.timeline as Array<{ event: string; detail?: string }>).at(-1);
+    expect(last).toMatchObject({ event: 'cancelled', detail: 'cancelled: cancelled by an operator' });
   });
 
   it('verification: the firmware becomes verified only when every named device succeeds', async () => {
