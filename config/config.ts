@@ -3,6 +3,7 @@
  * launcher, tests) calls loadConfig() and gets the same validated view, with
  * defaults that make the embedded stack work on a laptop.
  */
+import * as os from 'node:os';
 import * as path from 'node:path';
 
 export interface Config {
@@ -16,6 +17,12 @@ export interface Config {
   mqttPort: number;
   /** Address the gateway's MQTT listener binds to. */
   mqttHost: string;
+  /**
+   * Names this gateway in the registry's presence (`gatewayId` of the devices it has online),
+   * so that after a crash it marks offline the devices it left online. Must be stable across
+   * restarts and unique among gateways sharing a registry.
+   */
+  gatewayId: string;
   /** The gateway's small HTTP port for its health and metrics. */
   gatewayHttpPort: number;
   /** Address of that port: loopback by default, 0.0.0.0 when the API runs elsewhere (compose). */
@@ -117,6 +124,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     apiToken,
     mqttPort,
     mqttHost: text(env, 'OTA_MQTT_HOST', '0.0.0.0'),
+    gatewayId: text(env, 'OTA_GATEWAY_ID', defaultGatewayId(mqttPort)),
     gatewayHttpPort,
     gatewayHttpHost: text(env, 'OTA_GATEWAY_HTTP_HOST', '127.0.0.1'),
     gatewayUrl: text(env, 'OTA_GATEWAY_URL', `http://127.0.0.1:${gatewayHttpPort}`),
@@ -140,6 +148,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       activityTaskSlots: count(env, 'OTA_WORKER_ACTIVITY_TASKS', 100, 1, 10_000),
     },
   };
+}
+
+/** Stable across restarts of one gateway on one host; two gateways on a host differ by port. */
+export function defaultGatewayId(mqttPort: number): string {
+  return `${os.hostname()}:${mqttPort}`;
 }
 
 export function isLoopback(host: string): boolean {

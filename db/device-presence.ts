@@ -18,6 +18,8 @@ export interface PresenceDocument {
   deviceKey: string;
   deviceSecret: string;
   online: boolean;
+  /** The gateway that marked the device online (config `gatewayId`); null once offline. */
+  gatewayId?: string | null;
   lastSeenAt: Date | null;
   firmwareVersion?: string;
   versionReportedAt?: Date;
@@ -33,13 +35,19 @@ export interface LoginRecord {
 /** The registry fields the gateway writes; every write is a plain `$set`, so later writes of a device can be merged. */
 export interface PresenceFields {
   online?: boolean;
+  gatewayId?: string | null;
   lastSeenAt?: Date;
   updatedAt?: Date;
   firmwareVersion?: string;
   versionReportedAt?: Date;
 }
 
-export const onlineFields = (online: boolean, at: Date): PresenceFields => ({ online, lastSeenAt: at, updatedAt: at });
+export const onlineFields = (online: boolean, at: Date, gatewayId: string | null = null): PresenceFields => ({
+  online,
+  gatewayId: online ? gatewayId : null,
+  lastSeenAt: at,
+  updatedAt: at,
+});
 export const seenFields = (at: Date): PresenceFields => ({ lastSeenAt: at });
 export const versionFields = (version: string, at: Date): PresenceFields => ({
   firmwareVersion: version,
@@ -53,6 +61,17 @@ export interface DevicePresenceStore {
   findForLogin(productKey: string, deviceKeys: string[]): Promise<LoginRecord[]>;
   /** Sets fields on the device's document (never creates one). */
   update(device: DeviceRef, fields: PresenceFields): Promise<void>;
+}
+
+/**
+ * Devices this gateway marked online and never offline: a run of it that ended without
+ * closing their sessions (a crash) left them so. Read once at start (a full read on FerretDB).
+ */
+export async function devicesLeftOnline(db: Db, gatewayId: string): Promise<DeviceRef[]> {
+  return db
+    .collection<PresenceDocument>('devices')
+    .find({ online: true, gatewayId }, { projection: { _id: 0, productKey: 1, deviceKey: 1 } })
+    .toArray();
 }
 
 export function devicePresenceStore(db: Db): DevicePresenceStore {

@@ -9,8 +9,8 @@ import { createBroker } from 'aedes';
 import type Aedes from 'aedes';
 import type { Client } from 'aedes';
 import type { Db } from 'mongodb';
-import type { Config } from '../config/config';
-import { devicePresenceStore, type DevicePresenceStore } from '../db/device-presence';
+import { defaultGatewayId, type Config } from '../config/config';
+import { devicePresenceStore, devicesLeftOnline, type DevicePresenceStore } from '../db/device-presence';
 import type { DeviceEvents } from '../orchestration/device-events';
 import type { Logger } from '../runtime/log';
 import { Delivery } from './delivery';
@@ -26,7 +26,7 @@ import { Sessions } from './sessions';
 
 export interface GatewayDeps {
   config: Pick<Config, 'mqttPort' | 'mqttHost' | 'gatewayHttpPort' | 'serviceMqttUsername' | 'serviceMqttPassword'> &
-    Partial<Pick<Config, 'gatewayHttpHost'>>;
+    Partial<Pick<Config, 'gatewayHttpHost' | 'gatewayId'>>;
   log: Logger;
   /** The registry database (collection `devices`). */
   db: Db;
@@ -53,7 +53,8 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
   const sessions = new Sessions();
   const queue = new KeyedSerialQueue();
   const reports = new KeyedSerialQueue();
-  const presence = new Presence({ registry, events, queue, metrics, log });
+  const gatewayId = deps.config.gatewayId ?? defaultGatewayId(deps.config.mqttPort);
+  const presence = new Presence({ registry, events, queue, metrics, log, gatewayId });
   const endReasons = new WeakMap<Client, string>();
 
   const broker = createBroker({ connectTimeout: 10_000 });
@@ -109,6 +110,16 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
     void presence.disconnected(identity.device, reason);
   };
   broker.on('clientDisconnect', sessionEnded);
+
+  // Before listening, so that a device's reconnect is written and told after its "offline".
+  const leftOnline = await devicesLeftOnline(deps.db, gatewayId);
+  for (const device of leftOnline) void presence.disconnected(device, 'gateway restarted');
+  if (leftOnline.length > 0) {
+    log.warn('marked offline the devices this gateway had online when it last stopped without closing them', {
+      gatewayId,
+      devices: leftOnline.length,
+    });
+  }
 
   const mqttServer = net.createServer((socket) => {
     const client = broker.handle(socket);

@@ -21,6 +21,8 @@ export interface PresenceDeps {
   queue: KeyedSerialQueue;
   metrics: GatewayMetrics;
   log: Logger;
+  /** Written with "online", so that this gateway's next run can tell which devices it left online. */
+  gatewayId: string;
 }
 
 export class Presence {
@@ -31,7 +33,11 @@ export class Presence {
   connected(device: DeviceRef): Promise<void> {
     const id = deviceId(device);
     this.lastWrite.set(id, Date.now());
-    void this.write(device, 'online', this.deps.registry.update(device, onlineFields(true, new Date())));
+    void this.write(
+      device,
+      'online',
+      this.deps.registry.update(device, onlineFields(true, new Date(), this.deps.gatewayId)),
+    );
     // Told at once (in order with this device's other presence events), not after the write: the
     // orchestration keeps its own view of presence in the records, and the embedded database may take
     // seconds to drain a connect storm's writes.

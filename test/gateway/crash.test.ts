@@ -1,0 +1,105 @@
+/**
+ * A gateway killed outright closes no session, so the registry would keep its devices online
+ * (and tasks would push to them). The real gateway process (dist/gateway/server.js), killed
+ * with SIGKILL and started again, marks them offline before it accepts connections.
+ */
+import * as net from 'node:net';
+import * as path from 'node:path';
+import { PROJECT_ROOT } from '../../config/config';
+import { ManagedProcess } from '../../runtime/managed-process';
+import { temporalAddress, testDb, unique } from '../helpers/stack';
+import { connectDevice, newDevice, registerDevices, registryDoc, until } from './support';
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+describe('gateway restart after a crash', () => {
+  let mongo: Awaited<ReturnType<typeof testDb>>;
+  let gateway: ManagedProcess | undefined;
+  let env: NodeJS.ProcessEnv;
+  let mqttUrl: string;
+  let healthUrl: string;
+
+  const startGatewayProcess = async () => {
+    gateway = new ManagedProcess({
+      name: 'gateway',
+      command: process.execPath,
+      args: [path.join(PROJECT_ROOT, 'dist/gateway/server.js')],
+      env,
+      logFile: path.join(process.env.OTA_TEST_TMP ?? '/tmp', `${env.OTA_TASK_QUEUE}-gateway.log`),
+    });
+    await until(
+      () =>
+        fetch(healthUrl).then(
+          (r) => r.ok,
+          () => false,
+        ),
+      15_000,
+      'the gateway to answer',
+    );
+  };
+
+  beforeAll(async () => {
+    mongo = await testDb('gateway-crash');
+    const [mqttPort, httpPort] = [await freePort(), await freePort()];
+    mqttUrl = `mqtt://127.0.0.1:${mqttPort}`;
+    healthUrl = `http://127.0.0.1:${httpPort}/healthz`;
+    env = {
+      ...process.env,
+      MONGODB_URL: mongo.url,
+      TEMPORAL_ADDRESS: temporalAddress(),
+      OTA_TASK_QUEUE: unique('crash'),
+      OTA_MQTT_HOST: '127.0.0.1',
+      OTA_MQTT_PORT: String(mqttPort),
+      OTA_GATEWAY_HTTP_PORT: String(httpPort),
+      OTA_GATEWAY_ID: 'gateway-under-test',
+      OTA_LOG_LEVEL: 'info',
+    };
+  });
+  afterAll(async () => {
+    await gateway?.stop(5000);
+    await mongo.close();
+  });
+
+  it('marks offline the devices it left online, leaves other gateways’ devices alone, and lets them reconnect', async () => {
+    const mine = newDevice();
+    const elsewhere = newDevice();
+    await registerDevices(mongo.db, [mine, elsewhere]);
+    // Online through another gateway sharing the registry: not this gateway's to mark offline.
+    await mongo.db
+      .collection('devices')
+      .updateOne(
+        { productKey: elsewhere.productKey, deviceKey: elsewhere.deviceKey },
+        { $set: { online: true, gatewayId: 'another-gateway' } },
+      );
+
+    await startGatewayProcess();
+    const client = await connectDevice(mqttUrl, mine);
+    await until(async () => (await registryDoc(mongo.db, mine))?.online === true, 5000, 'online');
+    expect(await registryDoc(mongo.db, mine)).toMatchObject({ gatewayId: 'gateway-under-test' });
+
+    gateway!.child.kill('SIGKILL');
+    await gateway!.whenExited();
+    client.end(true);
+    // Nobody said goodbye: the registry still shows the device online.
+    expect((await registryDoc(mongo.db, mine))?.online).toBe(true);
+
+    await startGatewayProcess();
+    await until(async () => (await registryDoc(mongo.db, mine))?.online === false, 5000, 'offline after restart');
+    expect(await registryDoc(mongo.db, mine)).toMatchObject({ online: false, gatewayId: null });
+    expect(await registryDoc(mongo.db, elsewhere)).toMatchObject({ online: true, gatewayId: 'another-gateway' });
+
+    const again = await connectDevice(mqttUrl, mine);
+    await until(async () => (await registryDoc(mongo.db, mine))?.online === true, 5000, 'online again');
+    await again.endAsync();
+    await until(async () => (await registryDoc(mongo.db, mine))?.online === false, 5000, 'offline after goodbye');
+  });
+});
