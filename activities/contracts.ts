@@ -30,6 +30,8 @@ export interface DeviceUpgradeInput {
   retry?: RetryPolicy;
   /** How long a request-mode offer waits for the device to take it up. */
   offerTtlS: number;
+  /** Request mode: the task's limit on devices between offer and result (absent in runs started before it applied). */
+  maxConcurrency?: number;
 }
 
 /** A change to one device's record: fields to set and timeline entries to append. */
@@ -56,14 +58,17 @@ export interface DeviceActivities {
    * the target, it also publishes the first command and records it as pushed:
    * one activity instead of three on the path almost every device takes.
    * `stale`: the record no longer waits (another run of this device already
-   * finished it) and was left alone.
+   * finished it) and was left alone. With `offerSlot` (upon request) it takes
+   * one of the task's slots (db/offer-slots.ts): `offerSlot` in the answer
+   * says whether it got one.
    */
   claimRecord(input: {
     taskId: string;
     productKey: string;
     deviceKey: string;
     push?: { commandId: string; firmware: FirmwareOffer; at: string };
-  }): Promise<{ online: boolean; version: string | null; pushed: boolean; stale?: boolean }>;
+    offerSlot?: { limit: number };
+  }): Promise<{ online: boolean; version: string | null; pushed: boolean; stale?: boolean; offerSlot?: boolean }>;
   /** Publishes the EnOS upgrade command to the device's session through the gateway. */
   pushUpgradeCommand(input: {
     productKey: string;
@@ -73,7 +78,7 @@ export interface DeviceActivities {
   }): Promise<void>;
   updateRecord(update: RecordUpdate): Promise<void>;
   /**
-   * The device's last record write, then the task told how the device ended:
+   * The device's last record write (and its offer slot, if any, given back), then the task told how the device ended:
    * one activity where a write and a workflow-to-workflow signal took two
    * steps and five history events. If the activity is retried after it
    * signalled, the task hears twice: the device's slot is freed once, and only

@@ -2,6 +2,7 @@
 import type { Client } from '@temporalio/client';
 import type { Db } from 'mongodb';
 import { byIdentity, devices } from '../db/devices';
+import { releaseOfferSlot, takeOfferSlot } from '../db/offer-slots';
 import { applyRecordUpdate, recordId, recordsCollection } from '../db/records';
 import { taskWorkflowId } from '../domain/ids';
 import { signalIfRunning } from '../orchestration/signal-if-running';
@@ -34,7 +35,7 @@ export function createDeviceActivities(deps: {
   }
 
   return {
-    async claimRecord({ taskId, productKey, deviceKey, push }) {
+    async claimRecord({ taskId, productKey, deviceKey, push, offerSlot }) {
       // The record carries what the task knew when it claimed the device (presence kept current by the
       // gateway, version at admission): no registry query, which FerretDB answers with a full scan.
       const _id = recordId(taskId, deviceKey);
@@ -50,7 +51,13 @@ export function createDeviceActivities(deps: {
       const now = new Date();
       if (!push || !online || version === push.firmware.version) {
         await recordsCollection(db).updateOne({ _id }, { $set: { inWorkflow: true, updatedAt: now } });
-        return { online, version, pushed: false };
+        if (!offerSlot) return { online, version, pushed: false };
+        return {
+          online,
+          version,
+          pushed: false,
+          offerSlot: await takeOfferSlot(db, taskId, deviceKey, offerSlot.limit),
+        };
       }
       await publisher.publishUpgrade({ productKey, deviceKey }, push.commandId, push.firmware);
       await applyRecordUpdate(
@@ -79,6 +86,7 @@ export function createDeviceActivities(deps: {
 
     async finishRecord(update, outcome) {
       await updateRecord(update);
+      await releaseOfferSlot(db, update.taskId, update.deviceKey);
       // A closed task (cancelled or completed) needs no telling: the record says how this device ended.
       await signalIfRunning(client.workflow.getHandle(taskWorkflowId(update.taskId)), deviceFinished, {
         deviceKey: update.deviceKey,

@@ -7,6 +7,7 @@ import type { Db } from 'mongodb';
 import { keyDevicesByIdentity } from './device-ids';
 import { DEVICES } from './devices';
 import { createIndexesOneByOne, ensureRegistryIndexes } from './indexes';
+import { ensureOfferSlotIndexes } from './offer-slots';
 import { ensureRecordIndexes } from './records';
 import { ensureTaskIndexes } from './tasks';
 
@@ -15,6 +16,7 @@ export async function ensureAllIndexes(db: Db): Promise<void> {
   await keyDevicesByIdentity(db);
   await ensureTaskIndexes(db);
   await ensureRecordIndexes(db);
+  await ensureOfferSlotIndexes(db);
   // Increment tasks admit devices registered or reporting a version since their cursor.
   await createIndexesOneByOne(db, DEVICES, [
     { key: { productKey: 1, createdAt: 1 }, name: 'device_product_created' },

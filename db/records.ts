@@ -9,7 +9,7 @@
  */
 import type { Collection, Db } from 'mongodb';
 import type { RecordUpdate } from '../activities/contracts';
-import type { DeviceUpgradeRecord, RecordStatus, TimelineEntry } from '../domain/types';
+import type { DeviceUpgradeRecord, RecordStatus, TimelineEntry, WaitReason } from '../domain/types';
 
 /**
  * A record's `_id` is derived from (task, device): FerretDB 1.24 on SQLite
@@ -155,6 +155,14 @@ export async function markWaitingRecordsPresence(
     waitingIn.push(taskId);
   }
   return waitingIn;
+}
+
+/** A waiting record that no workflow owns says why it still waits; read, then written, by `_id` alone. */
+export async function noteWaitReason(db: Db, taskId: string, deviceKey: string, waitReason: WaitReason): Promise<void> {
+  const _id = recordId(taskId, deviceKey);
+  const rec = await recordsCollection(db).findOne({ _id }, { projection: { status: 1, inWorkflow: 1, waitReason: 1 } });
+  if (rec?.status !== 'to_be_pushed' || rec.inWorkflow || rec.waitReason === waitReason) return;
+  await recordsCollection(db).updateOne({ _id }, { $set: { waitReason } });
 }
 
 /**

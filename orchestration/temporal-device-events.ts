@@ -15,9 +15,11 @@ import { WithStartWorkflowOperation, WorkflowUpdateFailedError, type Client } fr
 import type { SignalDefinition } from '@temporalio/common';
 import type { Db } from 'mongodb';
 import { byIdentity, devices } from '../db/devices';
+import { offerSlotsFull } from '../db/offer-slots';
 import {
   insertWaitingRecords,
   markWaitingRecordsPresence,
+  noteWaitReason,
   recordId,
   readmitRecord,
   recordsCollection,
@@ -99,6 +101,11 @@ export function createTemporalDeviceEvents(deps: TemporalDeviceEventsDeps): Devi
       for (const task of await activeRequestTasks(db, device.productKey)) {
         if (task.status !== 'running' || !isWindowOpen(task.schedule, Date.now())) continue;
         if (!(await admitDevice(db, task, device))) continue;
+        // A look before starting a workflow that would only be refused; the claim takes the slot for real.
+        if (await offerSlotsFull(db, task.taskId, device.deviceKey, task.maxConcurrency)) {
+          await noteWaitReason(db, task.taskId, device.deviceKey, 'concurrency_limit');
+          continue;
+        }
         const offer = await offerThroughDeviceWorkflow(client, task, device, taskQueue);
         if (offer) return offer;
       }
@@ -117,11 +124,13 @@ export function createTemporalDeviceEvents(deps: TemporalDeviceEventsDeps): Devi
  * reported version is taken from the event, not from the registry, whose
  * write may still be queued; and the device is online, since it is talking
  * to us right now (the registry's copy may lag). Returns whether the device
- * now waits in the task.
+ * now waits in the task (or, asking for firmware, holds an open offer in it).
  */
 async function admitDevice(db: Db, task: TaskDoc, device: DeviceRef, reportedVersion?: string): Promise<boolean> {
   const rec = await recordsCollection(db).findOne({ _id: recordId(task.taskId, device.deviceKey) });
   if (rec?.status === 'to_be_pushed') return true;
+  // Offered already: asking again (a lost reply) hears the same offer while it is open.
+  if (rec?.status === 'pushed' && rec.inWorkflow && !reportedVersion) return true;
   if (task.strategy !== 'increment') return false;
   if (rec && !(reportedVersion && (rec.status === 'skipped' || rec.status === 'success'))) return false;
   const doc = await devices(db).findOne(byIdentity(device), { projection: { _id: 0, deviceSecret: 0 } });
@@ -171,7 +180,7 @@ async function offerThroughDeviceWorkflow(
       startWorkflowOperation: start,
     });
   } catch (err) {
-    // Refused: busy in another task, or the offer window has not opened yet. The device hears "nothing for you".
+    // Refused: busy in another task, no offer open, or the task at its concurrency limit. The device hears "nothing for you".
     if (err instanceof WorkflowUpdateFailedError) return null;
     throw err;
   }

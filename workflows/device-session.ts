@@ -32,9 +32,16 @@ export class DeviceSession {
   /** Request mode: the offer is open to the device (from the start: the workflow exists to make it). */
   offering: boolean;
   lastReply: { commandId: string; code: number; message: string } | null = null;
+  /**
+   * Request mode: an offer waits for the claim, which takes one of the task's slots (its
+   * concurrency limit). Runs started before the limit applied to offers decide at once.
+   */
+  offerDecided: boolean;
+  offerRefusal: string | null = null;
 
   constructor(private readonly input: DeviceUpgradeInput) {
     this.offering = input.method === 'request';
+    this.offerDecided = input.method !== 'request' || input.maxConcurrency === undefined;
     wf.setHandler(devicePresence, ({ online }) => {
       this.online = online;
       this.presenceSignals += 1;
@@ -55,15 +62,24 @@ export class DeviceSession {
     wf.setHandler(cancelDeviceUpgrade, ({ reason, taskId }) => {
       if (taskId === undefined || taskId === this.input.taskId) this.cancelReason ??= reason;
     });
-    wf.setHandler(requestFirmware, () => [this.input.firmware], {
-      // Synchronous, so a refusal writes nothing to history (temporal-notes §3).
-      validator: ({ taskId }) => {
-        if (taskId !== this.input.taskId || this.input.method !== 'request') {
-          throw new Error(`device is busy: being upgraded by task ${this.input.taskId}`);
-        }
-        if (!this.offering) throw new Error('no offer is open for this device right now');
+    wf.setHandler(
+      requestFirmware,
+      async () => {
+        if (!this.offerDecided) await wf.condition(() => this.offerDecided);
+        if (this.offerRefusal) throw wf.ApplicationFailure.nonRetryable(this.offerRefusal, 'OfferRefused');
+        return [this.input.firmware];
       },
-    });
+      {
+        // Synchronous, so a refusal writes nothing to history (temporal-notes §3).
+        validator: ({ taskId }) => {
+          if (taskId !== this.input.taskId || this.input.method !== 'request') {
+            throw new Error(`device is busy: being upgraded by task ${this.input.taskId}`);
+          }
+          if (!this.offering) throw new Error('no offer is open for this device right now');
+          if (this.offerRefusal) throw new Error(this.offerRefusal);
+        },
+      },
+    );
     wf.setHandler(deviceUpgradeState, () => ({
       taskId: this.input.taskId,
       status: this.status,
@@ -72,6 +88,13 @@ export class DeviceSession {
       online: this.online,
       taskPaused: this.taskPaused,
     }));
+  }
+
+  /** Settles what the device's getversion hears: the offer, or why not. */
+  decideOffer(refusal: string | null): void {
+    if (this.offerDecided) return;
+    this.offerDecided = true;
+    this.offerRefusal = refusal;
   }
 
   get cancelled(): boolean {

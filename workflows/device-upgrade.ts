@@ -40,7 +40,17 @@ export async function deviceUpgradeWorkflow(input: DeviceUpgradeInput): Promise<
     ...(input.method === 'push'
       ? { push: { commandId: firstCommand, firmware: input.firmware, at: new Date(Date.now()).toISOString() } }
       : {}),
+    ...(input.method === 'request' && input.maxConcurrency ? { offerSlot: { limit: input.maxConcurrency } } : {}),
   });
+  s.decideOffer(
+    device.stale
+      ? 'this device is no longer waiting in the task'
+      : device.version === target
+        ? `already on the target version ${target}`
+        : device.offerSlot === false
+          ? `the task is at its concurrency limit (${input.maxConcurrency} devices)`
+          : null,
+  );
   if (device.stale) {
     // This run was started from an outdated read of the record; the device's upgrade is already decided.
     await tellTask(input, 'deferred');
@@ -53,6 +63,15 @@ export async function deviceUpgradeWorkflow(input: DeviceUpgradeInput): Promise<
   }
   if (device.version === target) {
     return finish(s, input, 'skipped', { skipReason: `already on the target version ${target}` }, 'skipped');
+  }
+  if (device.offerSlot === false) {
+    return finish(
+      s,
+      input,
+      'deferred',
+      { status: 'to_be_pushed', waitReason: 'concurrency_limit' },
+      'deferred: the task is at its concurrency limit',
+    );
   }
   if (input.method === 'push' && !device.pushed) {
     // Frees the task's concurrency slot: the task pushes it again once the device reconnects.
@@ -296,7 +315,7 @@ async function finish(
   set: Omit<RecordUpdate, 'taskId' | 'deviceKey' | 'timeline' | 'inWorkflow'>,
   detail: string,
 ): Promise<DeviceOutcome> {
-  const update = recordUpdate(s, input, { ...set, inWorkflow: false, waitReason: null }, outcome, detail);
+  const update = recordUpdate(s, input, { inWorkflow: false, waitReason: null, ...set }, outcome, detail);
   // One activity writes the record and tells the task; histories from before it did both still replay.
   if (wf.patched('finish-tells-task')) {
     await finishRecord(update, outcome);

@@ -5,7 +5,10 @@
  */
 import { firmwares } from '../../db/firmware';
 import { devices } from '../../db/devices';
-import { cancelDeviceUpgrade, taskProgress } from '../../workflows/messages';
+import { WithStartWorkflowOperation, WorkflowUpdateFailedError } from '@temporalio/client';
+import { findTask } from '../../db/tasks';
+import { deviceStartOptions } from '../../orchestration/device-workflows';
+import { cancelDeviceUpgrade, requestFirmware, taskProgress } from '../../workflows/messages';
 import { devServerEnv } from '../helpers/stack';
 import { recordHistory } from '../helpers/histories';
 import { eventually, PK, useWorld } from './world';
@@ -124,6 +127,61 @@ describe('task strategies and control', () => {
     );
     const last = (rec?.timeline as Array<{ event: string; detail?: string }>).at(-1);
     expect(last).toMatchObject({ event: 'cancelled', detail: 'cancelled: cancelled by an operator' });
+  });
+
+  it('upon request, offers no more devices at once than maxConcurrency, and offers again once one finishes', async () => {
+    // Request tasks take scope `all`: a version no other device here runs keeps these two alone in scope.
+    for (const k of ['rc1', 'rc2']) await t.world.addDevice(k, { version: '1.6.0' });
+    const [rc1, rc2] = ['rc1', 'rc2'].map((deviceKey) => ({ productKey: PK, deviceKey }));
+    const taskId = await t.world.createTask({ method: 'request', sourceVersions: ['1.6.0'], maxConcurrency: 1 });
+    await eventually(
+      'the request task to run',
+      () => t.world.taskStatus(taskId),
+      (s) => s === 'running',
+    );
+    expect(await t.world.events.firmwareRequested(rc1)).toHaveLength(1);
+    expect(await t.world.events.firmwareRequested(rc2)).toEqual([]);
+    expect(await t.world.record(taskId, 'rc2')).toMatchObject({
+      status: 'to_be_pushed',
+      waitReason: 'concurrency_limit',
+    });
+    expect(await t.world.events.firmwareRequested(rc1)).toHaveLength(1); // the holder may ask again
+
+    // Past the gateway's look (a race): the claim refuses, and the device workflow ends at once.
+    const task = (await findTask(t.mongo.db, taskId))!;
+    await expect(
+      t.env.client.workflow.executeUpdateWithStart(requestFirmware, {
+        args: [{ taskId }],
+        startWorkflowOperation: new WithStartWorkflowOperation('deviceUpgradeWorkflow', {
+          ...deviceStartOptions(task, 'rc2', t.world.taskQueue),
+          workflowIdConflictPolicy: 'USE_EXISTING',
+        }),
+      }),
+    ).rejects.toThrow(WorkflowUpdateFailedError);
+    const refused = await eventually(
+      'rc2 to wait for a slot',
+      () => t.world.record(taskId, 'rc2'),
+      (r) => r?.status === 'to_be_pushed' && r?.inWorkflow === false,
+    );
+    expect(refused).toMatchObject({ waitReason: 'concurrency_limit' });
+    expect((refused?.timeline as Array<{ event: string; detail?: string }>).at(-1)).toEqual(
+      expect.objectContaining({ event: 'deferred', detail: 'deferred: the task is at its concurrency limit' }),
+    );
+    await recordHistory(t.env.client, `ota-dev-${PK}-rc2`, 'device-request-refused');
+
+    await t.world.events.progressReported(rc1, 100, 'done');
+    await eventually(
+      'rc1 to succeed',
+      () => t.world.record(taskId, 'rc1'),
+      (r) => r?.status === 'success',
+    );
+    expect(await t.world.events.firmwareRequested(rc2)).toHaveLength(1);
+    await t.world.events.progressReported(rc2, 100, 'done');
+    await eventually(
+      'the request task to complete',
+      () => t.world.taskStatus(taskId),
+      (s) => s === 'completed',
+    );
   });
 
   it('verification: the firmware becomes verified only when every named device succeeds', async () => {
