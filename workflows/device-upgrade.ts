@@ -23,6 +23,14 @@ const { claimRecord, finishRecord, pushUpgradeCommand, updateRecord } = wf.proxy
   startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
 });
+/**
+ * A device's getversion waits for the claim that takes its offer slot: run in the worker,
+ * within the workflow task, it answers without a round trip through the server.
+ */
+const { claimRecord: claimRecordHere } = wf.proxyLocalActivities<DeviceActivities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
+});
 
 type AttemptResult = { kind: 'success'; how: string } | { kind: 'failure'; failure: Failure } | { kind: 'cancelled' };
 
@@ -33,14 +41,15 @@ export async function deviceUpgradeWorkflow(input: DeviceUpgradeInput): Promise<
 
   const seenBefore = s.presenceSignals;
   const firstCommand = commandId(input.taskId, input.deviceKey, 1);
-  const device = await claimRecord({
+  const offerWaits = input.method === 'request' && input.maxConcurrency !== undefined;
+  const device = await (offerWaits ? claimRecordHere : claimRecord)({
     taskId: input.taskId,
     productKey: input.productKey,
     deviceKey: input.deviceKey,
     ...(input.method === 'push'
       ? { push: { commandId: firstCommand, firmware: input.firmware, at: new Date(Date.now()).toISOString() } }
       : {}),
-    ...(input.method === 'request' && input.maxConcurrency ? { offerSlot: { limit: input.maxConcurrency } } : {}),
+    ...(offerWaits ? { offerSlot: { limit: input.maxConcurrency! } } : {}),
   });
   s.decideOffer(
     device.stale
