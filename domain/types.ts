@@ -110,6 +110,8 @@ export interface UpgradeTaskRequest {
   upgradeTimeout: number;
   maxConcurrency: number;
   retry?: RetryPolicy;
+  /** Increment tasks: when the task completes (ISO 8601); devices still waiting then are cancelled. */
+  endTime?: string;
 }
 
 export const DEFAULT_UPGRADE_TIMEOUT_S = 7200;

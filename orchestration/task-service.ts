@@ -54,6 +54,8 @@ export function taskFromRequest(req: UpgradeTaskRequest, firmware: Firmware): Ne
     upgradeTimeout: req.upgradeTimeout,
     maxConcurrency: req.maxConcurrency,
     ...(req.retry ? { retry: req.retry } : {}),
+    // Normalised, so that the task shows (and the workflow reads) one unambiguous instant.
+    ...(req.endTime ? { endTime: new Date(req.endTime).toISOString() } : {}),
   };
 }
 
@@ -73,6 +75,7 @@ export function createTaskService(deps: TaskServiceDeps) {
             method: task.method,
             ...(task.schedule ? { schedule: task.schedule } : {}),
             maxConcurrency: task.maxConcurrency,
+            ...(task.endTime ? { endsAtMs: Date.parse(task.endTime) } : {}),
             ...(deps.historyBudget ? { historyBudget: deps.historyBudget } : {}),
           },
         ],
@@ -86,7 +89,7 @@ export function createTaskService(deps: TaskServiceDeps) {
         staticDetails: [
           `**${task.name}**`,
           `Firmware ${task.firmware.version} (${task.firmwareId}) for product ${task.productKey}; source versions ${task.sourceVersions.join(', ')}.`,
-          `Strategy ${task.strategy}, method ${task.method}, scope ${task.scope}; window ${describeSchedule(task.schedule)}; at most ${task.maxConcurrency} devices at once; timeout ${task.upgradeTimeout} s.`,
+          `Strategy ${task.strategy}, method ${task.method}, scope ${task.scope}; window ${describeSchedule(task.schedule)}; at most ${task.maxConcurrency} devices at once; timeout ${task.upgradeTimeout} s${task.endTime ? `; ends ${task.endTime}` : ''}.`,
           `Device workflows of this task: filter \`OtaTaskId="${task.taskId}"\`.`,
         ].join('\n\n'),
       });

@@ -6,8 +6,8 @@
  * not paused, start device upgrade workflows for waiting devices that are
  * online, never more than maxConcurrency at once (a pause reaches the device
  * workflows already started too); admit devices that qualify
- * later (increment); finish when every record is final (snapshot) or when
- * cancelled. It continues-as-new long before history limits, carrying only a
+ * later (increment); finish when every record is final (snapshot), at the
+ * end time (increment), or when cancelled. It continues-as-new long before history limits, carrying only a
  * cursor, counters and the devices in flight.
  */
 import * as wf from '@temporalio/workflow';
@@ -31,6 +31,8 @@ export interface TaskWorkflowInput {
   method: Method;
   schedule?: Schedule;
   maxConcurrency: number;
+  /** Increment tasks with an end time: when the task stops and completes. */
+  endsAtMs?: number;
   /** Continue-as-new after this many history events (the server suggests it at ~4k anyway). */
   historyBudget?: number;
   carried?: CarriedTaskState;
@@ -56,6 +58,7 @@ export async function upgradeTaskWorkflow(input: TaskWorkflowInput): Promise<Tas
   }
 
   while (!s.cancelled) {
+    if (endTimeReached(input)) return endAtEndTime(s, input);
     if (timeToContinueAsNew(input)) {
       await wf.condition(wf.allHandlersFinished);
       return wf.continueAsNew<typeof upgradeTaskWorkflow>({ ...input, carried: s.carry() });
@@ -130,6 +133,7 @@ async function waitForChange(
   const recheckAt = pushes && !s.mayHavePushable && wf.patched('periodic-recheck') ? Date.now() + RECHECK_MS : Infinity;
   const wakeAt = Math.min(
     windowEdgeMs ?? Infinity,
+    input.endsAtMs ?? Infinity,
     batching && s.mayHavePushable ? Date.now() + CLAIM_DEBOUNCE_MS : Infinity,
     recheckAt,
   );
@@ -146,6 +150,19 @@ async function waitForChange(
     wakeAt,
   );
   if (!changed && Date.now() >= recheckAt) s.mayHavePushable = true;
+}
+
+function endTimeReached(input: TaskWorkflowInput): boolean {
+  return input.endsAtMs !== undefined && Date.now() >= input.endsAtMs;
+}
+
+/** Nothing joins or is pushed after the end time; upgrades already under way on a device finish. */
+async function endAtEndTime(s: TaskState, input: TaskWorkflowInput): Promise<TaskOutcome> {
+  await acts.cancelTaskDevices({
+    taskId: input.taskId,
+    reason: `the task reached its end time ${new Date(input.endsAtMs ?? 0).toISOString()}`,
+  });
+  return complete(s, input);
 }
 
 async function complete(s: TaskState, input: TaskWorkflowInput): Promise<TaskOutcome> {

@@ -86,6 +86,7 @@ const Task: JsonSchema = {
       upgradeTimeout: { type: 'integer' },
       maxConcurrency: { type: 'integer' },
       retry: ref('Retry'),
+      endTime: dateTime,
     },
     ['taskId', 'workflowId', 'status', 'createdAt', 'firmwareId', 'sourceVersions', 'strategy', 'scope', 'method'],
   ),

@@ -13,7 +13,7 @@ const ROOT_ID = 'urn:ota:request-schemas';
 
 function createAjv(): Ajv2020 {
   const ajv = new Ajv2020({ allErrors: true, useDefaults: true, verbose: true, strict: true, allowUnionTypes: true });
-  addFormats(ajv, ['uri', 'uri-reference']);
+  addFormats(ajv, ['uri', 'uri-reference', 'date-time']);
   // Our annotation (readable pattern reasons) and the OpenAPI container the $refs point into.
   ajv.addVocabulary(['x-message', 'components']);
   ajv.addSchema({ $id: ROOT_ID, components: { schemas: REQUEST_SCHEMAS } });
@@ -63,7 +63,7 @@ function detailOf(err: ErrorObject): ErrorDetail | null {
 
 function messageOf(err: ErrorObject): string {
   const custom = (err.parentSchema as JsonSchema | undefined)?.['x-message'];
-  if (err.keyword === 'pattern' && typeof custom === 'string') return custom;
+  if ((err.keyword === 'pattern' || err.keyword === 'format') && typeof custom === 'string') return custom;
   if (err.keyword === 'enum') {
     return `must be one of ${(err.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')}`;
   }

@@ -5,7 +5,7 @@
  * exactly what the API rejects. Rules a schema cannot say (overlapping
  * windows, tree structure, cross-field rules) live in the validators.
  *
- * `x-message` is a readable reason for a `pattern` failure, shown in error
+ * `x-message` is a readable reason for a `pattern` or `format` failure, shown in error
  * details instead of the regular expression.
  */
 import {
@@ -246,6 +246,12 @@ const UpgradeTaskCreate = closed(
     upgradeTimeout,
     maxConcurrency: { type: 'integer', minimum: 1, maximum: MAX_CONCURRENCY, default: DEFAULT_MAX_CONCURRENCY },
     retry: ref('Retry'),
+    endTime: {
+      type: 'string',
+      format: 'date-time',
+      description: 'Increment tasks only: when the task stops admitting and pushing, and completes.',
+      'x-message': 'must be a date-time with a time zone, e.g. 2026-12-31T18:00:00Z',
+    },
   },
   ['firmwareId', 'sourceVersions', 'strategy', 'scope', 'method'],
 );

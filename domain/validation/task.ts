@@ -30,8 +30,18 @@ function duplicates<T>(items: readonly T[], keyOf: (item: T) => string, path: (i
 }
 
 /** Rules over several fields, which a JSON Schema cannot state clearly. */
-function crossFieldProblems(req: UpgradeTaskRequest): ErrorDetail[] {
+function crossFieldProblems(req: UpgradeTaskRequest, nowMs: number): ErrorDetail[] {
   const problems: ErrorDetail[] = [];
+  if (req.endTime !== undefined) {
+    if (req.strategy !== 'increment') {
+      problems.push({
+        path: '/endTime',
+        message: 'an end time is only for increment tasks; a snapshot task ends when its devices do',
+      });
+    } else if (Date.parse(req.endTime) <= nowMs) {
+      problems.push({ path: '/endTime', message: `must be in the future (now is ${new Date(nowMs).toISOString()})` });
+    }
+  }
   if (req.scope === 'all' && req.filter !== undefined) {
     problems.push({ path: '/filter', message: 'a filter is only allowed with scope "target"' });
   }
@@ -77,12 +87,13 @@ function crossFieldProblems(req: UpgradeTaskRequest): ErrorDetail[] {
  * Validates an upgrade task request body: unknown fields, types and ranges
  * (schema), then the SPEC rules on the body alone. Returns the request with
  * defaults applied (upgradeTimeout 7200, maxConcurrency 300). Throws
- * OtaError invalid_request with every problem in `details`.
+ * OtaError invalid_request with every problem in `details`. `nowMs`: the
+ * clock an end time must lie after.
  */
-export function validateUpgradeTaskRequest(body: unknown): UpgradeTaskRequest {
+export function validateUpgradeTaskRequest(body: unknown, nowMs = Date.now()): UpgradeTaskRequest {
   const { value, details } = checkSchema<UpgradeTaskRequest>('UpgradeTaskCreate', body);
   if (details.length > 0) throw invalidRequest(details);
-  const problems = crossFieldProblems(value);
+  const problems = crossFieldProblems(value, nowMs);
   if (problems.length > 0) throw invalidRequest(problems);
   return value;
 }

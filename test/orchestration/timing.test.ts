@@ -228,6 +228,42 @@ describe('orchestration over time', () => {
     await recordHistory(t.env.client, 'ota-dev-pk-test-q1', 'device-request-offer');
   });
 
+  it('ends an increment task at its end time: devices still waiting are cancelled, later ones do not join', async () => {
+    const now = await t.env.currentTimeMs();
+    await t.world.addDevice('end1');
+    await t.world.addDevice('end2', { online: false });
+    const endTime = new Date(now + 2 * 3600_000).toISOString();
+    const taskId = await t.world.createTask({ ...only('end1', 'end2', 'end3'), strategy: 'increment', endTime });
+    await eventually(
+      'end1 to succeed and end2 to wait offline',
+      () => t.world.counts(taskId),
+      (c) => c.success === 1 && c.to_be_pushed === 1,
+    );
+    expect(await findTask(t.mongo.db, taskId)).toMatchObject({ endTime, status: 'running' });
+
+    await t.env.sleep('121 minutes');
+    await eventually(
+      'the task to complete at its end time',
+      () => t.world.taskStatus(taskId),
+      (s) => s === 'completed',
+    );
+    const waited = await t.world.record(taskId, 'end2');
+    expect(waited).toMatchObject({ status: 'cancelled' });
+    expect((waited?.timeline as Array<{ event: string; detail?: string }>).at(-1)).toEqual({
+      at: expect.any(String),
+      event: 'cancelled',
+      detail: `the task reached its end time ${endTime}`,
+    });
+
+    await t.world.addDevice('end3');
+    await t.world.events.devicesRegistered(PK);
+    await t.world.setOnline('end2', true);
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(await t.world.record(taskId, 'end3')).toBeNull();
+    expect(pushesTo('end2') + pushesTo('end3')).toBe(0);
+    await recordHistory(t.env.client, taskId, 'task-increment-end-time');
+  });
+
   describe('pause reaches the devices already started', () => {
     const timeline = async (taskId: string, deviceKey: string) =>
       ((await t.world.record(taskId, deviceKey))?.timeline ?? []) as Array<{ event: string; detail?: string }>;

@@ -148,6 +148,26 @@ describe('validateUpgradeTaskRequest', () => {
     expect(paths(() => validateUpgradeTaskRequest({ ...base, ...over }))).toEqual(expected);
   });
 
+  describe('endTime', () => {
+    const now = Date.parse('2026-11-29T12:00:00Z');
+    const increment = { ...base, strategy: 'increment' };
+
+    it('is kept for an increment task ending in the future, in any time zone offset', () => {
+      const req = validateUpgradeTaskRequest({ ...increment, endTime: '2026-11-30T08:00:00+08:00' }, now);
+      expect(req.endTime).toBe('2026-11-30T08:00:00+08:00');
+    });
+
+    it.each([
+      ['on a snapshot task', { ...base, endTime: '2026-12-01T00:00:00Z' }, 'only for increment tasks'],
+      ['in the past', { ...increment, endTime: '2026-11-29T11:59:59Z' }, 'must be in the future'],
+      ['not a date-time', { ...increment, endTime: '2026-12-01' }, 'must be a date-time with a time zone'],
+      ['without a time zone', { ...increment, endTime: '2026-12-01T00:00:00' }, 'must be a date-time with a time zone'],
+    ])('is rejected %s, at /endTime', (_what, body, message) => {
+      const details = problems(() => validateUpgradeTaskRequest(body, now));
+      expect(details).toEqual([{ path: '/endTime', message: expect.stringContaining(message) }]);
+    });
+  });
+
   it('accepts a window over midnight and a body that is not an object is a 400 at the root', () => {
     expect(() =>
       validateUpgradeTaskRequest({
