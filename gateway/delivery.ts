@@ -3,26 +3,35 @@
  * never SUBSCRIBE to command topics and may not have subscribed to `_reply`.
  * Subscription routing is switched off for device topics (authorizeForward),
  * so a device that did subscribe still gets each message exactly once.
+ * Being the one way out, it is also where a compressed session's payloads
+ * (replies and service commands alike) get compressed.
  */
 import type { AedesPublishPacket, Client } from 'aedes';
 import type Aedes from 'aedes';
+import type { PayloadCodec } from './codec';
 
 export class Delivery {
   /** Packets we send carry this broker id; authorizeForward lets only these through. */
   private readonly marker: string;
   private counter = 0;
 
-  constructor(broker: Aedes) {
+  constructor(
+    broker: Aedes,
+    /** The client's payload codec; undefined (raw JSON) for most sessions. */
+    private readonly codecOf: (client: Client) => PayloadCodec | undefined,
+  ) {
     this.marker = `${broker.id}:direct`;
   }
 
+  /** `payload` is plain JSON; a compressed session receives it in its codec. */
   send(client: Client, topic: string, payload: Buffer, qos: 0 | 1): Promise<boolean> {
     if (!client.connected || client.closed) return Promise.resolve(false);
+    const codec = this.codecOf(client);
     this.counter += 1;
     const packet: AedesPublishPacket = {
       cmd: 'publish',
       topic,
-      payload,
+      payload: codec ? codec.encode(payload) : payload,
       qos,
       retain: false,
       dup: false,

@@ -58,7 +58,7 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
   const endReasons = new WeakMap<Client, string>();
 
   const broker = createBroker({ connectTimeout: 10_000 });
-  const delivery = new Delivery(broker);
+  const delivery = new Delivery(broker, (client) => sessions.codecOf(client));
   const ota = new OtaHandler({
     registry,
     events,
@@ -90,7 +90,7 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
   broker.on('clientReady', (client) => {
     const identity = sessions.identify(client);
     if (identity?.kind !== 'device' || !sessions.isCurrent(client)) return;
-    log.info('device connected', { ...identity.device });
+    log.info('device connected', { ...identity.device, ...(identity.codec && { compress: identity.codec.name }) });
     void presence.connected(identity.device);
   });
   broker.on('keepaliveTimeout', (client) => endReasons.set(client, 'keepalive timeout'));

@@ -9,6 +9,7 @@ import type { LoginRecord } from '../db/device-presence';
 import type { DeviceRef } from '../orchestration/device-events';
 import type { Logger } from '../runtime/log';
 import { computeSign, digestFor, parseClientId, parseUsername, secretEquals, signMatches } from './auth';
+import { codecFor } from './codec';
 import { bump, type GatewayMetrics } from './metrics';
 import type { Sessions } from './sessions';
 
@@ -88,9 +89,15 @@ async function check(
       fields: { secureMode, detail: 'only securemode=2 (device secret) is supported; 3 and 4 need product secrets' },
     };
   }
-  if (compress !== undefined && compress.toUpperCase() !== 'DEFAULT') {
-    // Java 2.x would compress every payload and expect compressed replies; we speak raw JSON only.
-    return { ok: false, code: NOT_AUTHORIZED, reason: 'unsupported compression', fields: { compress } };
+  // Java 2.x compresses every payload and expects compressed ones back: a codec we lack would garble both ways.
+  const compression = codecFor(compress);
+  if (!compression.ok) {
+    return {
+      ok: false,
+      code: NOT_AUTHORIZED,
+      reason: compression.reason,
+      fields: { compress: compress?.slice(0, 32), detail: compression.detail },
+    };
   }
   const digest = digestFor(signMethod);
   if (!digest) return { ok: false, code: NOT_AUTHORIZED, reason: 'unsupported signmethod', fields: { signMethod } };
@@ -106,7 +113,7 @@ async function check(
   }
   // The socket may have gone while we read the registry; a dead client must not displace a live session.
   if (client.closed) return { ok: false, code: NOT_AUTHORIZED, reason: 'closed during login', fields: { ...device } };
-  const older = deps.sessions.claim(client, device);
+  const older = deps.sessions.claim(client, device, compression.codec);
   // Same client id: Aedes closes the older session itself. Another client id: we do.
   if (older && older.id !== client.id) deps.supersede(older, device);
   return { ok: true };

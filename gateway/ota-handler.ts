@@ -10,9 +10,10 @@ import { versionFields } from '../db/device-presence';
 import type { FirmwareOffer } from '../domain/types';
 import type { DeviceEvents, DeviceRef } from '../orchestration/device-events';
 import type { Logger } from '../runtime/log';
+import type { PayloadCodec } from './codec';
 import type { Delivery } from './delivery';
 import { bump, type GatewayMetrics } from './metrics';
-import { buildReply, CODE, parseUpstream } from './ota-messages';
+import { buildReply, CODE, parseCompressedUpstream, parseUpstream } from './ota-messages';
 import type { Presence } from './presence';
 import type { RegistryAccess } from './registry-access';
 import type { KeyedSerialQueue } from './serial';
@@ -39,10 +40,18 @@ export interface OtaHandlerDeps {
 export class OtaHandler {
   constructor(private readonly deps: OtaHandlerDeps) {}
 
-  handle(client: Client, device: DeviceRef, kind: UpstreamOtaKind, topic: string, payload: Buffer): void {
+  /** `codec`: the session's payload compression; replies are compressed back by Delivery. */
+  handle(
+    client: Client,
+    device: DeviceRef,
+    kind: UpstreamOtaKind,
+    topic: string,
+    payload: Buffer,
+    codec: PayloadCodec | undefined,
+  ): void {
     const { metrics, log } = this.deps;
     bump(metrics.messages, kind);
-    const msg = parseUpstream(kind, payload);
+    const msg = codec ? parseCompressedUpstream(kind, payload, codec) : parseUpstream(kind, payload);
     if (!msg.ok) {
       metrics.malformedPayloads += 1;
       log.warn('malformed OTA message', {
@@ -51,6 +60,7 @@ export class OtaHandler {
         code: msg.code,
         reason: msg.message,
         bytes: payload.length,
+        ...(codec && { compress: codec.name }),
       });
       // A reply to a reply would start a loop; everything else gets an error the SDK can log.
       if (kind !== 'upgrade_reply') {

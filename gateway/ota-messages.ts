@@ -4,6 +4,7 @@
  * Python's string codes) and strict about everything else, answering with the
  * EnOS error code a device can understand.
  */
+import { PayloadCodecError, type PayloadCodec } from './codec';
 import type { UpstreamOtaKind } from './topics';
 
 /** Both SDKs refuse to send a request of 512 KB or more; so do we. */
@@ -127,6 +128,24 @@ export function parseUpstream(kind: UpstreamOtaKind, payload: Buffer): ParseResu
     case 'request':
       return { ok: true, kind, id };
   }
+}
+
+/**
+ * The payload of a compressed session (Java 2.x `compress=`): decompressed,
+ * then parsed as any other. One that does not decompress is refused like one
+ * that does not parse; one that inflates past the size limit, as too large.
+ */
+export function parseCompressedUpstream(kind: UpstreamOtaKind, payload: Buffer, codec: PayloadCodec): ParseResult {
+  if (payload.length === 0) return fail('', CODE.emptyPayload, 'empty payload');
+  if (payload.length >= MAX_PAYLOAD_BYTES) return fail('', CODE.tooLarge, 'payload of 512 KB or more');
+  let plain: Buffer;
+  try {
+    plain = codec.decode(payload, MAX_PAYLOAD_BYTES);
+  } catch (err) {
+    if (!(err instanceof PayloadCodecError)) throw err;
+    return fail('', err.code === 'too_large' ? CODE.tooLarge : CODE.notJson, err.message);
+  }
+  return parseUpstream(kind, plain);
 }
 
 /**

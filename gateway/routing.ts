@@ -78,7 +78,7 @@ export function createRouting(deps: RoutingDeps) {
     const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
     // After the callback, so the PUBACK is not held up by our handling.
     callback(null);
-    deps.ota.handle(client, identity.device, decision.kind, packet.topic, payload);
+    deps.ota.handle(client, identity.device, decision.kind, packet.topic, payload, identity.codec);
   };
 
   const authorizeSubscribe = (

@@ -5,9 +5,18 @@
  */
 import type { Client } from 'aedes';
 import type { DeviceRef } from '../orchestration/device-events';
+import type { PayloadCodec } from './codec';
 import { deviceId } from './topics';
 
-export type Identity = { kind: 'device'; device: DeviceRef; id: string } | { kind: 'service' };
+export interface DeviceIdentity {
+  kind: 'device';
+  device: DeviceRef;
+  id: string;
+  /** The session's payload compression (Java 2.x `compress=`); absent for raw JSON. */
+  codec?: PayloadCodec;
+}
+
+export type Identity = DeviceIdentity | { kind: 'service' };
 
 export class Sessions {
   private readonly identities = new WeakMap<Client, Identity>();
@@ -22,12 +31,18 @@ export class Sessions {
   }
 
   /** Makes `client` the device's session; returns the session it replaces, if any. */
-  claim(client: Client, device: DeviceRef): Client | undefined {
+  claim(client: Client, device: DeviceRef, codec?: PayloadCodec): Client | undefined {
     const id = deviceId(device);
-    this.identities.set(client, { kind: 'device', device, id });
+    this.identities.set(client, { kind: 'device', device, id, codec });
     const previous = this.current.get(id);
     this.current.set(id, client);
     return previous !== client ? previous : undefined;
+  }
+
+  /** The payload codec of a compressed device session; undefined for raw JSON and the service. */
+  codecOf(client: Client): PayloadCodec | undefined {
+    const identity = this.identities.get(client);
+    return identity?.kind === 'device' ? identity.codec : undefined;
   }
 
   isCurrent(client: Client): boolean {

@@ -35,12 +35,14 @@ describe('gateway login', () => {
     }
   }
 
-  it('accepts a client id without signmethod signed with SHA-1, and a Java 2.x long client id', async () => {
+  it('accepts a client id without signmethod signed with SHA-1, and Java 2.x long client ids', async () => {
     const ts = '1716900000000.123';
     const creds = deviceCredentials({ ...device, timestamp: ts, signMethod: 'sha1' });
     open.push(await connectRaw(t.url, { ...creds, clientId: `${device.deviceKey}|securemode=2,timestamp=${ts}|` }));
-    const signClientId = `${device.deviceKey}{ip=10.1.2.3,version=enos-mqtt-2.2.16,compress=DEFAULT}`;
-    open.push(await connectDevice(t.url, device, { signClientId, timestamp: ts }));
+    for (const compress of ['DEFAULT', 'GZIP']) {
+      const signClientId = `${device.deviceKey}{ip=10.1.2.3,version=enos-mqtt-2.2.16,compress=${compress}}`;
+      open.push(await connectDevice(t.url, device, { signClientId, timestamp: ts }));
+    }
   });
 
   it('accepts a reused (old) timestamp, as SDKs reconnect with the same one', async () => {
@@ -69,13 +71,15 @@ describe('gateway login', () => {
     }
   });
 
-  it('refuses product-secret modes 3 and 4 and compressed Java sessions as not authorized', async () => {
+  it('refuses product-secret modes 3 and 4 and LZ4/LZO-compressed Java sessions as not authorized', async () => {
     const creds = deviceCredentials({ ...device, timestamp: '1' });
     await expect(
       connectRaw(t.url, { ...creds, clientId: `${device.deviceKey}|securemode=3,signmethod=sha256,timestamp=1|` }),
     ).rejects.toMatchObject({ code: 5 });
-    const signClientId = `${device.deviceKey}{compress=GZIP}`;
-    await expect(connectDevice(t.url, device, { signClientId })).rejects.toMatchObject({ code: 5 });
+    for (const compress of ['LZ4', 'LZO']) {
+      const signClientId = `${device.deviceKey}{compress=${compress}}`;
+      await expect(connectDevice(t.url, device, { signClientId })).rejects.toMatchObject({ code: 5 });
+    }
   });
 
   it('accepts the service identity only with its password', async () => {
@@ -90,6 +94,7 @@ describe('gateway login', () => {
     expect(metrics.connections.refused['wrong signature']).toBeGreaterThanOrEqual(1);
     expect(metrics.connections.refused['unknown device']).toBeGreaterThanOrEqual(1);
     expect(metrics.connections.refused['unsupported securemode']).toBe(1);
+    expect(metrics.connections.refused['unsupported compression LZO']).toBe(1);
     expect(metrics.connections.accepted).toBeGreaterThan(0);
     expect(await t.db.collection('devices').countDocuments()).toBe(1);
     const health = await (await fetch(`${t.gateway.httpUrl}/healthz`)).json();
