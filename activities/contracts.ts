@@ -84,7 +84,7 @@ export interface DeviceActivities {
    * signalled, the task hears twice: the device's slot is freed once, and only
    * the finished count shown in the task's details can be one too high.
    */
-  finishRecord(update: RecordUpdate, outcome: DeviceOutcome): Promise<void>;
+  finishRecord(update: RecordUpdate, outcome: DeviceOutcome, opts?: { releaseOfferSlot?: boolean }): Promise<void>;
 }
 
 export interface StartResult {

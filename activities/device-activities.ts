@@ -84,9 +84,9 @@ export function createDeviceActivities(deps: {
 
     updateRecord,
 
-    async finishRecord(update, outcome) {
+    async finishRecord(update, outcome, opts) {
       await updateRecord(update);
-      await releaseOfferSlot(db, update.taskId, update.deviceKey);
+      if (opts?.releaseOfferSlot) await releaseOfferSlot(db, update.taskId, update.deviceKey);
       // A closed task (cancelled or completed) needs no telling: the record says how this device ended.
       await signalIfRunning(client.workflow.getHandle(taskWorkflowId(update.taskId)), deviceFinished, {
         deviceKey: update.deviceKey,

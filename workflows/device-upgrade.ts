@@ -41,7 +41,7 @@ export async function deviceUpgradeWorkflow(input: DeviceUpgradeInput): Promise<
 
   const seenBefore = s.presenceSignals;
   const firstCommand = commandId(input.taskId, input.deviceKey, 1);
-  const offerWaits = input.method === 'request' && input.maxConcurrency !== undefined;
+  const offerWaits = holdsOfferSlot(input);
   const device = await (offerWaits ? claimRecordHere : claimRecord)({
     taskId: input.taskId,
     productKey: input.productKey,
@@ -327,12 +327,19 @@ async function finish(
   const update = recordUpdate(s, input, { inWorkflow: false, waitReason: null, ...set }, outcome, detail);
   // One activity writes the record and tells the task; histories from before it did both still replay.
   if (wf.patched('finish-tells-task')) {
-    await finishRecord(update, outcome);
+    await (holdsOfferSlot(input)
+      ? finishRecord(update, outcome, { releaseOfferSlot: true })
+      : finishRecord(update, outcome));
   } else {
     await updateRecord(update);
     await tellTask(input, outcome);
   }
   return outcome;
+}
+
+/** Request mode with a concurrency limit (runs started before it applied to offers hold none). */
+function holdsOfferSlot(input: DeviceUpgradeInput): boolean {
+  return input.method === 'request' && input.maxConcurrency !== undefined;
 }
 
 async function tellTask(input: DeviceUpgradeInput, outcome: DeviceOutcome): Promise<void> {
