@@ -105,7 +105,8 @@ export interface TaskActivities {
   startPushableDevices(input: { taskId: string; limit: number }): Promise<StartResult>;
   /** Records that are not final yet (to be pushed, pushed, upgrading). */
   countOpenRecords(input: { taskId: string }): Promise<number>;
-  setTaskStatus(input: { taskId: string; status: TaskStatus }): Promise<void>;
+  /** `reason`: why a paused task is paused (shown with it); cleared by any other status. */
+  setTaskStatus(input: { taskId: string; status: TaskStatus; reason?: string }): Promise<void>;
   /**
    * Tells the task's running device workflows that it was paused or resumed: the named ones
    * (a push task knows its devices in flight), or, for a request task, whichever own a record.

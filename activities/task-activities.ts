@@ -139,8 +139,8 @@ export function createTaskActivities(deps: TaskActivityDeps): TaskActivities {
       return countOpenRecords(db, taskId);
     },
 
-    async setTaskStatus({ taskId, status }) {
-      await setTaskStatus(db, taskId, status);
+    async setTaskStatus({ taskId, status, reason }) {
+      await setTaskStatus(db, taskId, status, reason);
     },
 
     async cancelTaskDevices({ taskId, reason }) {

@@ -17,6 +17,8 @@ export interface TaskDoc extends Omit<UpgradeTaskRequest, 'name'> {
   /** The firmware as devices receive it, frozen at creation. */
   firmware: FirmwareOffer;
   status: TaskStatus;
+  /** Why a paused task is paused (an operator, or auto-pause); null otherwise. */
+  pauseReason?: string | null;
   /** Set when the client sent an Idempotency-Key: a retried request finds this task. */
   idempotencyKey?: string;
   createdAt: Date;
@@ -37,8 +39,11 @@ export async function findTask(db: Db, taskId: string): Promise<TaskDoc | null> 
   return tasksCollection(db).findOne({ taskId }, { projection: { _id: 0 } });
 }
 
-export async function setTaskStatus(db: Db, taskId: string, status: TaskStatus): Promise<void> {
-  await tasksCollection(db).updateOne({ taskId }, { $set: { status, updatedAt: new Date() } });
+export async function setTaskStatus(db: Db, taskId: string, status: TaskStatus, pauseReason?: string): Promise<void> {
+  await tasksCollection(db).updateOne(
+    { taskId },
+    { $set: { status, pauseReason: status === 'paused' ? (pauseReason ?? null) : null, updatedAt: new Date() } },
+  );
 }
 
 /** Running tasks of a product that admit devices later (increment), optionally only one method. */

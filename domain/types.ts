@@ -4,6 +4,7 @@
  * Names follow SPEC.md: task, firmware, device, record, strategy, scope,
  * filter, method, window.
  */
+import type { AutoPausePolicy } from './auto-pause';
 
 export type Scalar = string | number | boolean;
 
@@ -112,6 +113,8 @@ export interface UpgradeTaskRequest {
   retry?: RetryPolicy;
   /** Increment tasks: when the task completes (ISO 8601); devices still waiting then are cancelled. */
   endTime?: string;
+  /** Pause the task when too many devices fail (domain/auto-pause.ts). */
+  autoPause?: AutoPausePolicy;
 }
 
 export const DEFAULT_UPGRADE_TIMEOUT_S = 7200;

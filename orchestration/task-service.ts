@@ -54,6 +54,7 @@ export function taskFromRequest(req: UpgradeTaskRequest, firmware: Firmware): Ne
     upgradeTimeout: req.upgradeTimeout,
     maxConcurrency: req.maxConcurrency,
     ...(req.retry ? { retry: req.retry } : {}),
+    ...(req.autoPause ? { autoPause: req.autoPause } : {}),
     // Normalised, so that the task shows (and the workflow reads) one unambiguous instant.
     ...(req.endTime ? { endTime: new Date(req.endTime).toISOString() } : {}),
   };
@@ -76,6 +77,7 @@ export function createTaskService(deps: TaskServiceDeps) {
             ...(task.schedule ? { schedule: task.schedule } : {}),
             maxConcurrency: task.maxConcurrency,
             ...(task.endTime ? { endsAtMs: Date.parse(task.endTime) } : {}),
+            ...(task.autoPause ? { autoPause: task.autoPause } : {}),
             ...(deps.historyBudget ? { historyBudget: deps.historyBudget } : {}),
           },
         ],

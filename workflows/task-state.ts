@@ -5,6 +5,7 @@
  * lives in MongoDB.
  */
 import * as wf from '@temporalio/workflow';
+import { autoPauseReason, emptyTally, type AutoPausePolicy, type Tally } from '../domain/auto-pause';
 import type { TaskStatus } from '../domain/types';
 import {
   cancelTask,
@@ -24,6 +25,9 @@ export interface CarriedTaskState {
   paused: boolean;
   /** Absent in states carried before device workflows were told of pauses. */
   devicesPaused?: boolean;
+  /** Absent in states carried before pauses had reasons and auto-pause. */
+  pauseReason?: string | null;
+  tally?: Tally;
   cancelReason: string | null;
   status: TaskStatus;
   runs: number;
@@ -37,6 +41,9 @@ export class TaskState {
   paused: boolean;
   /** What the running device workflows were last told: they hold their pushes while it is true. */
   devicesPaused: boolean;
+  pauseReason: string | null;
+  /** Devices that succeeded or failed since the task started or was last resumed (auto-pause judges these). */
+  tally: Tally;
   cancelReason: string | null;
   status: TaskStatus;
   runs: number;
@@ -59,6 +66,7 @@ export class TaskState {
   constructor(
     readonly taskId: string,
     carried: CarriedTaskState | undefined,
+    private readonly autoPause?: AutoPausePolicy,
   ) {
     this.prepared = carried?.prepared ?? false;
     this.cursorMs = carried?.cursorMs ?? 0;
@@ -66,6 +74,8 @@ export class TaskState {
     this.finished = carried?.finished ?? 0;
     this.paused = carried?.paused ?? false;
     this.devicesPaused = carried?.devicesPaused ?? false;
+    this.pauseReason = carried?.pauseReason ?? null;
+    this.tally = carried?.tally ?? emptyTally();
     this.cancelReason = carried?.cancelReason ?? null;
     this.status = carried?.status ?? 'waiting';
     this.runs = (carried?.runs ?? 0) + 1;
@@ -75,6 +85,10 @@ export class TaskState {
       const wasInFlight = this.inFlight.delete(deviceKey);
       if (!wasInFlight && this.claiming) this.finishedEarly.add(deviceKey);
       if (outcome !== 'deferred' && outcome !== 'expired') this.finished += 1;
+      if (outcome === 'success') this.tally.succeeded += 1;
+      if (outcome === 'failure') this.tally.failed += 1;
+      const autoPause = this.paused || !this.autoPause ? null : autoPauseReason(this.autoPause, this.tally);
+      if (autoPause) this.pause(autoPause);
       // A freed slot may let another waiting device go; a deferred one waits for its reconnect hint.
       if (wasInFlight && outcome !== 'deferred') this.mayHavePushable = true;
       this.completionCheckWanted = true;
@@ -86,10 +100,13 @@ export class TaskState {
       this.rescanWanted = true;
     });
     wf.setHandler(pauseTask, () => {
-      this.paused = true;
+      if (!this.paused) this.pause('paused by an operator');
     });
     wf.setHandler(resumeTask, () => {
       this.paused = false;
+      this.pauseReason = null;
+      // Auto-pause judges what happens after the operator's look, not the failures that caused it.
+      this.tally = emptyTally();
       this.mayHavePushable = true;
     });
     wf.setHandler(cancelTask, ({ reason }) => {
@@ -104,6 +121,11 @@ export class TaskState {
     }));
   }
 
+  private pause(reason: string): void {
+    this.paused = true;
+    this.pauseReason = reason;
+  }
+
   get cancelled(): boolean {
     return this.cancelReason !== null;
   }
@@ -116,6 +138,8 @@ export class TaskState {
       finished: this.finished,
       paused: this.paused,
       devicesPaused: this.devicesPaused,
+      pauseReason: this.pauseReason,
+      tally: { ...this.tally },
       cancelReason: this.cancelReason,
       status: this.status,
       runs: this.runs,

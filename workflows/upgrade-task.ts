@@ -12,6 +12,7 @@
  */
 import * as wf from '@temporalio/workflow';
 import type { TaskActivities } from '../activities/contracts';
+import type { AutoPausePolicy } from '../domain/auto-pause';
 import { describeSchedule, windowState } from '../domain/schedule';
 import type { Method, Schedule, Strategy, TaskKind, TaskStatus } from '../domain/types';
 import { OtaStatus } from './search-attributes';
@@ -33,6 +34,8 @@ export interface TaskWorkflowInput {
   maxConcurrency: number;
   /** Increment tasks with an end time: when the task stops and completes. */
   endsAtMs?: number;
+  /** Pause when too many devices fail (domain/auto-pause.ts). */
+  autoPause?: AutoPausePolicy;
   /** Continue-as-new after this many history events (the server suggests it at ~4k anyway). */
   historyBudget?: number;
   carried?: CarriedTaskState;
@@ -46,7 +49,7 @@ const CLAIM_DEBOUNCE_MS = 2000;
 const RECHECK_MS = 5 * 60_000;
 
 export async function upgradeTaskWorkflow(input: TaskWorkflowInput): Promise<TaskOutcome> {
-  const s = new TaskState(input.taskId, input.carried);
+  const s = new TaskState(input.taskId, input.carried, input.autoPause);
   const pushes = input.method === 'push';
   const closes = input.strategy === 'snapshot';
 
@@ -184,11 +187,15 @@ async function setStatus(s: TaskState, input: TaskWorkflowInput, status: TaskSta
   wf.setCurrentDetails(
     [
       `**Task** ${input.taskId} (${input.kind}: ${input.strategy}, ${input.method})`,
-      `**Status** ${status}${s.cancelReason ? ` (${s.cancelReason})` : ''}`,
+      `**Status** ${status}${s.cancelReason ? ` (${s.cancelReason})` : status === 'paused' && s.pauseReason ? ` (${s.pauseReason})` : ''}`,
       `**Window** ${describeSchedule(input.schedule)}`,
       `**Devices** ${s.inFlight.size} in flight of at most ${input.maxConcurrency}; ${s.finished} finished`,
       `**Run** ${s.runs} (continues-as-new with a cursor; device records live in MongoDB)`,
     ].join('\n\n'),
   );
-  await acts.setTaskStatus({ taskId: input.taskId, status });
+  await acts.setTaskStatus({
+    taskId: input.taskId,
+    status,
+    ...(status === 'paused' && s.pauseReason ? { reason: s.pauseReason } : {}),
+  });
 }

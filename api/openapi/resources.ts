@@ -86,7 +86,12 @@ const Task: JsonSchema = {
       upgradeTimeout: { type: 'integer' },
       maxConcurrency: { type: 'integer' },
       retry: ref('Retry'),
+      autoPause: ref('AutoPause'),
       endTime: dateTime,
+      pauseReason: nullable({
+        type: 'string',
+        description: 'Why a paused task is paused: an operator, or auto-pause.',
+      }),
     },
     ['taskId', 'workflowId', 'status', 'createdAt', 'firmwareId', 'sourceVersions', 'strategy', 'scope', 'method'],
   ),

@@ -226,6 +226,14 @@ const Retry = closed(
   ['maxAttempts', 'intervalSeconds'],
 );
 
+const AutoPause = closed(
+  {
+    failurePercent: { type: 'number', exclusiveMinimum: 0, maximum: 100 },
+    afterDevices: { type: 'integer', minimum: 1, maximum: 1_000_000, default: 10 },
+  },
+  ['failurePercent'],
+);
+
 const upgradeTimeout = {
   type: 'integer',
   minimum: MIN_UPGRADE_TIMEOUT_S,
@@ -246,6 +254,7 @@ const UpgradeTaskCreate = closed(
     upgradeTimeout,
     maxConcurrency: { type: 'integer', minimum: 1, maximum: MAX_CONCURRENCY, default: DEFAULT_MAX_CONCURRENCY },
     retry: ref('Retry'),
+    autoPause: ref('AutoPause'),
     endTime: {
       type: 'string',
       format: 'date-time',
@@ -281,6 +290,7 @@ export const REQUEST_SCHEMAS = {
   Filter,
   Schedule,
   Retry,
+  AutoPause,
   UpgradeTaskCreate,
   VerificationCreate,
   TaskRetry,

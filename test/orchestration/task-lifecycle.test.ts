@@ -91,6 +91,7 @@ describe('task strategies and control', () => {
       () => t.world.taskStatus(taskId),
       (s) => s === 'paused',
     );
+    expect((await findTask(t.mongo.db, taskId))?.pauseReason).toBe('paused by an operator');
     await t.world.setOnline('p1', true);
     await new Promise((r) => setTimeout(r, 1500));
     expect(pushesTo('p1')).toBe(0);
@@ -108,6 +109,42 @@ describe('task strategies and control', () => {
     );
     expect(await t.world.counts(taskId)).toMatchObject({ success: 1, cancelled: 2, to_be_pushed: 0 });
     expect(pushesTo('p2') + pushesTo('p3')).toBe(0);
+  });
+
+  it('pauses itself when too many devices fail, says why, and judges afresh after a resume', async () => {
+    let failing = true;
+    for (const k of ['ap1', 'ap2', 'ap3', 'ap4']) {
+      await t.world.addDevice(k, { tags: { batch: 'auto-pause' } });
+      t.world.script.set(k, () => (failing ? 'fail' : 'succeed'));
+    }
+    const taskId = await t.world.createTask({
+      ...tagged('auto-pause'),
+      maxConcurrency: 1,
+      autoPause: { failurePercent: 50, afterDevices: 2 },
+    });
+    const paused = await eventually(
+      'the task to pause itself',
+      () => findTask(t.mongo.db, taskId),
+      (task) => task?.status === 'paused',
+    );
+    expect(paused?.pauseReason).toBe('auto-paused: 2 of 2 finished devices failed (100%, threshold 50%)');
+    expect(await t.world.counts(taskId)).toMatchObject({ failure: 2, to_be_pushed: 2 });
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(t.world.pushes.filter((p) => p.deviceKey.startsWith('ap'))).toHaveLength(2);
+
+    failing = false;
+    await t.world.tasks.resume(taskId);
+    await eventually(
+      'the other two to be upgraded after the resume',
+      () => t.world.counts(taskId),
+      (c) => c.success === 2 && c.failure === 2,
+    );
+    await eventually(
+      'the task to complete',
+      () => findTask(t.mongo.db, taskId),
+      (task) => task?.status === 'completed' && task.pauseReason === null,
+    );
+    await recordHistory(t.env.client, taskId, 'task-auto-pause');
   });
 
   it("a device workflow ignores another task's cancel: the workflow id belongs to the device, not the task", async () => {

@@ -148,6 +148,23 @@ describe('validateUpgradeTaskRequest', () => {
     expect(paths(() => validateUpgradeTaskRequest({ ...base, ...over }))).toEqual(expected);
   });
 
+  it('takes an auto-pause policy, defaulting afterDevices, and rejects a share out of range', () => {
+    expect(validateUpgradeTaskRequest({ ...base, autoPause: { failurePercent: 12.5 } }).autoPause).toEqual({
+      failurePercent: 12.5,
+      afterDevices: 10,
+    });
+    expect(paths(() => validateUpgradeTaskRequest({ ...base, autoPause: { failurePercent: 0 } }))).toEqual([
+      '/autoPause/failurePercent',
+    ]);
+    expect(
+      paths(() => validateUpgradeTaskRequest({ ...base, autoPause: { failurePercent: 101, afterDevices: 0 } })),
+    ).toEqual(['/autoPause/failurePercent', '/autoPause/afterDevices']);
+    expect(paths(() => validateUpgradeTaskRequest({ ...base, autoPause: { afterDevices: 5, abort: true } }))).toEqual([
+      '/autoPause/failurePercent',
+      '/autoPause/abort',
+    ]);
+  });
+
   describe('endTime', () => {
     const now = Date.parse('2026-11-29T12:00:00Z');
     const increment = { ...base, strategy: 'increment' };
