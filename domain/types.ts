@@ -5,6 +5,7 @@
  * filter, method, window.
  */
 import type { AutoPausePolicy } from './auto-pause';
+import type { RateLimit } from './rate-limit';
 
 export type Scalar = string | number | boolean;
 
@@ -115,6 +116,8 @@ export interface UpgradeTaskRequest {
   endTime?: string;
   /** Pause the task when too many devices fail (domain/auto-pause.ts). */
   autoPause?: AutoPausePolicy;
+  /** Push tasks: devices started per minute, optionally ramping up (domain/rate-limit.ts). */
+  rateLimit?: RateLimit;
 }
 
 export const DEFAULT_UPGRADE_TIMEOUT_S = 7200;
@@ -139,7 +142,8 @@ export const RECORD_STATUSES: readonly RecordStatus[] = [
   'skipped',
   'cancelled',
 ];
-export type WaitReason = 'offline' | 'window_closed' | 'concurrency_limit' | 'paused';
+/** `rate_limit`: a task with a push rate (the rate, or its concurrency limit, holds the device). */
+export type WaitReason = 'offline' | 'window_closed' | 'concurrency_limit' | 'rate_limit' | 'paused';
 
 export interface TimelineEntry {
   at: string;

@@ -55,6 +55,7 @@ export function taskFromRequest(req: UpgradeTaskRequest, firmware: Firmware): Ne
     maxConcurrency: req.maxConcurrency,
     ...(req.retry ? { retry: req.retry } : {}),
     ...(req.autoPause ? { autoPause: req.autoPause } : {}),
+    ...(req.rateLimit ? { rateLimit: req.rateLimit } : {}),
     // Normalised, so that the task shows (and the workflow reads) one unambiguous instant.
     ...(req.endTime ? { endTime: new Date(req.endTime).toISOString() } : {}),
   };
@@ -78,6 +79,7 @@ export function createTaskService(deps: TaskServiceDeps) {
             maxConcurrency: task.maxConcurrency,
             ...(task.endTime ? { endsAtMs: Date.parse(task.endTime) } : {}),
             ...(task.autoPause ? { autoPause: task.autoPause } : {}),
+            ...(task.rateLimit ? { rateLimit: task.rateLimit } : {}),
             ...(deps.historyBudget ? { historyBudget: deps.historyBudget } : {}),
           },
         ],

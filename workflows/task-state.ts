@@ -6,6 +6,7 @@
  */
 import * as wf from '@temporalio/workflow';
 import { autoPauseReason, emptyTally, type AutoPausePolicy, type Tally } from '../domain/auto-pause';
+import type { Bucket } from '../domain/rate-limit';
 import type { TaskStatus } from '../domain/types';
 import {
   cancelTask,
@@ -28,6 +29,9 @@ export interface CarriedTaskState {
   /** Absent in states carried before pauses had reasons and auto-pause. */
   pauseReason?: string | null;
   tally?: Tally;
+  /** Absent in states carried before rate limits. */
+  succeeded?: number;
+  bucket?: Bucket;
   cancelReason: string | null;
   status: TaskStatus;
   runs: number;
@@ -44,6 +48,10 @@ export class TaskState {
   pauseReason: string | null;
   /** Devices that succeeded or failed since the task started or was last resumed (auto-pause judges these). */
   tally: Tally;
+  /** Devices that succeeded, ever (a rate limit's ramp follows these). */
+  succeeded: number;
+  /** A rate-limited task's saved-up starts. */
+  bucket: Bucket | undefined;
   cancelReason: string | null;
   status: TaskStatus;
   runs: number;
@@ -76,6 +84,8 @@ export class TaskState {
     this.devicesPaused = carried?.devicesPaused ?? false;
     this.pauseReason = carried?.pauseReason ?? null;
     this.tally = carried?.tally ?? emptyTally();
+    this.succeeded = carried?.succeeded ?? 0;
+    this.bucket = carried?.bucket;
     this.cancelReason = carried?.cancelReason ?? null;
     this.status = carried?.status ?? 'waiting';
     this.runs = (carried?.runs ?? 0) + 1;
@@ -86,6 +96,7 @@ export class TaskState {
       if (!wasInFlight && this.claiming) this.finishedEarly.add(deviceKey);
       if (outcome !== 'deferred' && outcome !== 'expired') this.finished += 1;
       if (outcome === 'success') this.tally.succeeded += 1;
+      if (outcome === 'success') this.succeeded += 1;
       if (outcome === 'failure') this.tally.failed += 1;
       const autoPause = this.paused || !this.autoPause ? null : autoPauseReason(this.autoPause, this.tally);
       if (autoPause) this.pause(autoPause);
@@ -140,6 +151,8 @@ export class TaskState {
       devicesPaused: this.devicesPaused,
       pauseReason: this.pauseReason,
       tally: { ...this.tally },
+      succeeded: this.succeeded,
+      ...(this.bucket ? { bucket: { ...this.bucket } } : {}),
       cancelReason: this.cancelReason,
       status: this.status,
       runs: this.runs,

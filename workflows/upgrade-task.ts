@@ -13,6 +13,7 @@
 import * as wf from '@temporalio/workflow';
 import type { TaskActivities } from '../activities/contracts';
 import type { AutoPausePolicy } from '../domain/auto-pause';
+import { burstOf, rateNow, readyAtMs, refill, type Bucket, type RateLimit } from '../domain/rate-limit';
 import { describeSchedule, windowState } from '../domain/schedule';
 import type { Method, Schedule, Strategy, TaskKind, TaskStatus } from '../domain/types';
 import { OtaStatus } from './search-attributes';
@@ -36,6 +37,8 @@ export interface TaskWorkflowInput {
   endsAtMs?: number;
   /** Pause when too many devices fail (domain/auto-pause.ts). */
   autoPause?: AutoPausePolicy;
+  /** Start at most so many devices per minute, optionally ramping up (domain/rate-limit.ts). */
+  rateLimit?: RateLimit;
   /** Continue-as-new after this many history events (the server suggests it at ~4k anyway). */
   historyBudget?: number;
   carried?: CarriedTaskState;
@@ -86,12 +89,12 @@ export async function upgradeTaskWorkflow(input: TaskWorkflowInput): Promise<Tas
       continue;
     }
 
-    const free = input.maxConcurrency - s.inFlight.size;
-    const worthClaiming = free >= Math.max(1, Math.floor(input.maxConcurrency / 4)) || s.inFlight.size === 0;
-    if (pushes && window.open && !s.paused && s.mayHavePushable && free > 0 && worthClaiming) {
+    const allowance = startAllowance(s, input);
+    if (pushes && window.open && !s.paused && s.mayHavePushable && allowance.limit > 0 && allowance.worth) {
       s.mayHavePushable = false; // a devicesReady signal during the call sets it again
       s.claiming = true;
-      const result = await acts.startPushableDevices({ taskId: input.taskId, limit: free });
+      const result = await acts.startPushableDevices({ taskId: input.taskId, limit: allowance.limit });
+      if (allowance.bucket) s.bucket = { ...allowance.bucket, tokens: allowance.bucket.tokens - result.started.length };
       for (const deviceKey of result.started) if (!s.finishedEarly.has(deviceKey)) s.inFlight.add(deviceKey);
       s.finishedEarly.clear();
       s.claiming = false;
@@ -110,7 +113,8 @@ export async function upgradeTaskWorkflow(input: TaskWorkflowInput): Promise<Tas
     await waitForChange(s, input, {
       windowOpen: window.open,
       windowEdgeMs: window.open ? window.closesAtMs : window.opensAtMs,
-      batching: free > 0 && !worthClaiming,
+      batching: !input.rateLimit && allowance.limit > 0 && !allowance.worth,
+      rateReadyAtMs: allowance.readyAtMs,
     });
   }
 
@@ -127,7 +131,7 @@ export async function upgradeTaskWorkflow(input: TaskWorkflowInput): Promise<Tas
 async function waitForChange(
   s: TaskState,
   input: TaskWorkflowInput,
-  at: { windowOpen: boolean; windowEdgeMs: number | null; batching: boolean },
+  at: { windowOpen: boolean; windowEdgeMs: number | null; batching: boolean; rateReadyAtMs: number | null },
 ) {
   const { windowEdgeMs, batching } = at;
   const pushes = input.method === 'push' && at.windowOpen;
@@ -138,21 +142,51 @@ async function waitForChange(
     windowEdgeMs ?? Infinity,
     input.endsAtMs ?? Infinity,
     batching && s.mayHavePushable ? Date.now() + CLAIM_DEBOUNCE_MS : Infinity,
+    pushes && !s.paused && s.mayHavePushable ? (at.rateReadyAtMs ?? Infinity) : Infinity,
     recheckAt,
   );
-  const fullyBatched = () =>
-    input.maxConcurrency - s.inFlight.size >= Math.max(1, Math.floor(input.maxConcurrency / 4));
+  // A ramp that speeds up moves the next start closer: wake to set the timer again.
+  const rateNowOf = () => (input.rateLimit ? rateNow(input.rateLimit, s.succeeded) : 0);
+  const rateAtStart = rateNowOf();
   const changed = await waitFor(
     () =>
       s.cancelled ||
+      rateNowOf() !== rateAtStart ||
       (input.strategy === 'increment' && s.rescanWanted) ||
       (s.completionCheckWanted && s.inFlight.size === 0 && input.strategy === 'snapshot') ||
-      (pushes && !s.paused && s.mayHavePushable && (fullyBatched() || s.inFlight.size === 0)) ||
+      (pushes && !s.paused && s.mayHavePushable && startAllowance(s, input).worth) ||
       s.paused !== (s.status === 'paused') ||
       timeToContinueAsNew(input),
     wakeAt,
   );
   if (!changed && Date.now() >= recheckAt) s.mayHavePushable = true;
+}
+
+/**
+ * How many devices may start now, and whether that is worth a claim: a batch,
+ * not a trickle. Without a rate limit that is a quarter of the slots free (or
+ * none in flight); with one, a full burst saved up in the bucket (`readyAtMs`
+ * says when). Pure: the bucket is stored only when a claim spends from it.
+ */
+function startAllowance(
+  s: TaskState,
+  input: TaskWorkflowInput,
+): { limit: number; worth: boolean; readyAtMs: number | null; bucket?: Bucket } {
+  const free = input.maxConcurrency - s.inFlight.size;
+  if (!input.rateLimit) {
+    const worth = free >= Math.max(1, Math.floor(input.maxConcurrency / 4)) || s.inFlight.size === 0;
+    return { limit: free, worth, readyAtMs: null };
+  }
+  const perMinute = rateNow(input.rateLimit, s.succeeded);
+  const bucket = refill(s.bucket, perMinute, Date.now());
+  const want = Math.min(free, burstOf(perMinute));
+  const limit = Math.min(free, Math.floor(bucket.tokens));
+  return {
+    limit,
+    worth: want > 0 && limit >= want,
+    readyAtMs: want > 0 ? readyAtMs(bucket, perMinute, want) : null,
+    bucket,
+  };
 }
 
 function endTimeReached(input: TaskWorkflowInput): boolean {

@@ -87,6 +87,7 @@ const Task: JsonSchema = {
       maxConcurrency: { type: 'integer' },
       retry: ref('Retry'),
       autoPause: ref('AutoPause'),
+      rateLimit: ref('RateLimit'),
       endTime: dateTime,
       pauseReason: nullable({
         type: 'string',
@@ -108,7 +109,9 @@ const DeviceUpgradeRecord = obj(
     fromVersion: nullable({ type: 'string' }),
     toVersion: { type: 'string' },
     status: recordStatus,
-    waitReason: nullable({ enum: ['offline', 'window_closed', 'concurrency_limit', 'paused'] }),
+    waitReason: nullable({
+      enum: ['offline', 'window_closed', 'concurrency_limit', 'rate_limit', 'paused', 'retry_scheduled'],
+    }),
     skipReason: nullable({ type: 'string' }),
     progress: { type: 'integer', minimum: 0, maximum: 100 },
     failure: nullable(obj({ code: { type: 'string' }, reason: { type: 'string' } })),

@@ -234,6 +234,21 @@ const AutoPause = closed(
   ['failurePercent'],
 );
 
+const RateLimit = closed(
+  {
+    perMinute: { type: 'integer', minimum: 1, maximum: 100_000 },
+    ramp: closed(
+      {
+        startPerMinute: { type: 'integer', minimum: 1, maximum: 100_000 },
+        factor: { type: 'number', exclusiveMinimum: 1, maximum: 10 },
+        everySucceeded: { type: 'integer', minimum: 1, maximum: 1_000_000 },
+      },
+      ['startPerMinute', 'factor', 'everySucceeded'],
+    ),
+  },
+  ['perMinute'],
+);
+
 const upgradeTimeout = {
   type: 'integer',
   minimum: MIN_UPGRADE_TIMEOUT_S,
@@ -255,6 +270,7 @@ const UpgradeTaskCreate = closed(
     maxConcurrency: { type: 'integer', minimum: 1, maximum: MAX_CONCURRENCY, default: DEFAULT_MAX_CONCURRENCY },
     retry: ref('Retry'),
     autoPause: ref('AutoPause'),
+    rateLimit: ref('RateLimit'),
     endTime: {
       type: 'string',
       format: 'date-time',
@@ -291,6 +307,7 @@ export const REQUEST_SCHEMAS = {
   Schedule,
   Retry,
   AutoPause,
+  RateLimit,
   UpgradeTaskCreate,
   VerificationCreate,
   TaskRetry,

@@ -51,6 +51,18 @@ function crossFieldProblems(req: UpgradeTaskRequest, nowMs: number): ErrorDetail
       message: 'scope "target" needs a filter (deviceKeys, tags, attributes or assetTrees)',
     });
   }
+  if (req.rateLimit && req.method !== 'push') {
+    problems.push({
+      path: '/rateLimit',
+      message: 'a rate limit is only for method "push"; upon request, devices ask for firmware themselves',
+    });
+  }
+  if (req.rateLimit?.ramp && req.rateLimit.ramp.startPerMinute > req.rateLimit.perMinute) {
+    problems.push({
+      path: '/rateLimit/ramp/startPerMinute',
+      message: `must not exceed perMinute (${req.rateLimit.perMinute}), the ramp's ceiling`,
+    });
+  }
   if (req.scope === 'target' && req.method === 'request') {
     problems.push({ path: '/method', message: 'method "request" is only allowed with scope "all"; use "push"' });
   }

@@ -4,6 +4,8 @@
  */
 import { devices } from '../../db/devices';
 import { listRecords } from '../../db/task-reads';
+import { recordsCollection } from '../../db/records';
+import { recordView } from '../../db/task-reads';
 import { findTask } from '../../db/tasks';
 import { timeSkippingEnv } from '../helpers/stack';
 import { recordHistory } from '../helpers/histories';
@@ -262,6 +264,66 @@ describe('orchestration over time', () => {
     expect(await t.world.record(taskId, 'end3')).toBeNull();
     expect(pushesTo('end2') + pushesTo('end3')).toBe(0);
     await recordHistory(t.env.client, taskId, 'task-increment-end-time');
+  });
+
+  describe('rate limit', () => {
+    /** Steps the clock 5 s at a time, letting the devices answer in between, until `done`. */
+    const stepUntil = async (what: string, done: () => Promise<boolean>, maxSteps = 60) => {
+      for (let i = 0; i < maxSteps; i++) {
+        if (await done()) return;
+        await t.env.sleep('5 seconds');
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      throw new Error(`${what} did not happen within ${maxSteps * 5} s`);
+    };
+    /** Seconds between the pushes of the task's devices, in the order they were pushed. */
+    const pushGaps = async (taskId: string, deviceKeys: string[]) => {
+      const at: number[] = [];
+      for (const k of deviceKeys) {
+        const timeline = (await t.world.record(taskId, k))?.timeline as Array<{ at: string; event: string }>;
+        at.push(Date.parse(timeline.find((e) => e.event === 'pushed')!.at));
+      }
+      at.sort((a, b) => a - b);
+      return at.slice(1).map((ms, i) => (ms - at[i]) / 1000);
+    };
+    const expectGapsNear = (gaps: number[], expected: number[]) => {
+      expect(gaps).toHaveLength(expected.length);
+      gaps.forEach((gap, i) => {
+        expect(gap).toBeGreaterThanOrEqual(expected[i] - 1);
+        expect(gap).toBeLessThanOrEqual(expected[i] + 6);
+      });
+    };
+
+    it('starts devices no faster than the rate', async () => {
+      const keys = ['rl1', 'rl2', 'rl3', 'rl4'];
+      for (const k of keys) await t.world.addDevice(k);
+      // Two a minute: a burst of one, so one device every 30 s.
+      const taskId = await t.world.createTask({ ...only(...keys), upgradeTimeout: 7200, rateLimit: { perMinute: 2 } });
+      await eventually(
+        'one device started, three held by the rate',
+        () => t.world.counts(taskId),
+        (c) => c.to_be_pushed === 3,
+      );
+      const task = (await findTask(t.mongo.db, taskId))!;
+      const held = await recordsCollection(t.mongo.db).findOne({ taskId, status: 'to_be_pushed' });
+      expect(recordView(held!, task).waitReason).toBe('rate_limit');
+      await stepUntil('four successes', async () => (await t.world.counts(taskId)).success === 4);
+      expectGapsNear(await pushGaps(taskId, keys), [30, 30, 30]);
+    });
+
+    it('ramps the rate up as devices succeed', async () => {
+      const keys = ['rr1', 'rr2', 'rr3', 'rr4'];
+      for (const k of keys) await t.world.addDevice(k);
+      const taskId = await t.world.createTask({
+        ...only(...keys),
+        upgradeTimeout: 7200,
+        rateLimit: { perMinute: 4, ramp: { startPerMinute: 1, factor: 2, everySucceeded: 1 } },
+      });
+      await stepUntil('four successes', async () => (await t.world.counts(taskId)).success === 4);
+      // One a minute until the first success (at once), then two a minute, then four from the second.
+      expectGapsNear(await pushGaps(taskId, keys), [30, 15, 15]);
+      await recordHistory(t.env.client, taskId, 'task-rate-limit-ramp');
+    });
   });
 
   describe('pause reaches the devices already started', () => {

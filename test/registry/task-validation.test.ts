@@ -165,6 +165,30 @@ describe('validateUpgradeTaskRequest', () => {
     ]);
   });
 
+  it('takes a push rate with a ramp, and rejects one upon request or a ramp starting above its ceiling', () => {
+    const rateLimit = { perMinute: 100, ramp: { startPerMinute: 10, factor: 2, everySucceeded: 50 } };
+    expect(validateUpgradeTaskRequest({ ...base, rateLimit }).rateLimit).toEqual(rateLimit);
+    expect(
+      paths(() => validateUpgradeTaskRequest({ ...base, method: 'request', rateLimit: { perMinute: 5 } })),
+    ).toEqual(['/rateLimit']);
+    expect(
+      paths(() =>
+        validateUpgradeTaskRequest({
+          ...base,
+          rateLimit: { perMinute: 5, ramp: { startPerMinute: 10, factor: 2, everySucceeded: 1 } },
+        }),
+      ),
+    ).toEqual(['/rateLimit/ramp/startPerMinute']);
+    expect(
+      paths(() =>
+        validateUpgradeTaskRequest({
+          ...base,
+          rateLimit: { perMinute: 0, ramp: { startPerMinute: 1, factor: 1, everySucceeded: 1 } },
+        }),
+      ),
+    ).toEqual(['/rateLimit/perMinute', '/rateLimit/ramp/factor']);
+  });
+
   describe('endTime', () => {
     const now = Date.parse('2026-11-29T12:00:00Z');
     const increment = { ...base, strategy: 'increment' };
