@@ -14,6 +14,7 @@ import type {
   TimelineEntry,
   WaitReason,
 } from '../domain/types';
+import type { StageState } from '../domain/stages';
 import type { DeviceOutcome } from '../workflows/messages';
 
 /** Everything a device workflow needs to know, fixed when it starts. */
@@ -105,6 +106,8 @@ export interface TaskActivities {
   startPushableDevices(input: { taskId: string; limit: number }): Promise<StartResult>;
   /** Records that are not final yet (to be pushed, pushed, upgrading). */
   countOpenRecords(input: { taskId: string }): Promise<number>;
+  /** A staged task's phase, for the API (waiting devices say `first_stage` while it is "first"). */
+  setTaskStagePhase(input: { taskId: string; phase: StageState['phase'] }): Promise<void>;
   /** `reason`: why a paused task is paused (shown with it); cleared by any other status. */
   setTaskStatus(input: { taskId: string; status: TaskStatus; reason?: string }): Promise<void>;
   /**

@@ -25,7 +25,7 @@ import {
   type NewRecord,
 } from '../db/records';
 import { buildScopeQuery, scanScope } from '../db/scope';
-import { findTask, setTaskStatus, type TaskDoc } from '../db/tasks';
+import { findTask, setTaskStagePhase, setTaskStatus, type TaskDoc } from '../db/tasks';
 import { deviceWorkflowId } from '../domain/ids';
 import { needsTrees, type ScopeSpec } from '../domain/scope';
 import type { Device } from '../domain/types';
@@ -137,6 +137,10 @@ export function createTaskActivities(deps: TaskActivityDeps): TaskActivities {
 
     async countOpenRecords({ taskId }) {
       return countOpenRecords(db, taskId);
+    },
+
+    async setTaskStagePhase({ taskId, phase }) {
+      await setTaskStagePhase(db, taskId, phase);
     },
 
     async setTaskStatus({ taskId, status, reason }) {

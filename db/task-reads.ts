@@ -21,6 +21,7 @@ export function waitReasonOf(rec: RecordDoc, task: TaskDoc, now = Date.now()): R
   if (task.status === 'paused') return 'paused';
   if (task.method === 'push' && !isWindowOpen(task.schedule, now)) return 'window_closed';
   if (!rec.deviceOnline) return 'offline';
+  if (task.stagePhase === 'first') return 'first_stage';
   if (task.method === 'push') return task.rateLimit ? 'rate_limit' : 'concurrency_limit';
   // Upon request a device waits until it asks; this says its last ask found every slot taken.
   return rec.waitReason === 'concurrency_limit' ? 'concurrency_limit' : null;

@@ -5,6 +5,7 @@
  * reads `status` here to know whether the firmware is in use.
  */
 import type { Collection, Db } from 'mongodb';
+import type { StageState } from '../domain/stages';
 import type { FirmwareOffer, TaskKind, TaskStatus, UpgradeTaskRequest } from '../domain/types';
 
 /** The validated request, frozen with what the task needs to run on its own. */
@@ -19,6 +20,8 @@ export interface TaskDoc extends Omit<UpgradeTaskRequest, 'name'> {
   status: TaskStatus;
   /** Why a paused task is paused (an operator, or auto-pause); null otherwise. */
   pauseReason?: string | null;
+  /** A staged task's phase (written by its workflow). */
+  stagePhase?: StageState['phase'];
   /** Set when the client sent an Idempotency-Key: a retried request finds this task. */
   idempotencyKey?: string;
   createdAt: Date;
@@ -44,6 +47,10 @@ export async function setTaskStatus(db: Db, taskId: string, status: TaskStatus, 
     { taskId },
     { $set: { status, pauseReason: status === 'paused' ? (pauseReason ?? null) : null, updatedAt: new Date() } },
   );
+}
+
+export async function setTaskStagePhase(db: Db, taskId: string, stagePhase: StageState['phase']): Promise<void> {
+  await tasksCollection(db).updateOne({ taskId }, { $set: { stagePhase, updatedAt: new Date() } });
 }
 
 /** Running tasks of a product that admit devices later (increment), optionally only one method. */

@@ -6,6 +6,7 @@
  */
 import type { AutoPausePolicy } from './auto-pause';
 import type { RateLimit } from './rate-limit';
+import type { FirstStage } from './stages';
 
 export type Scalar = string | number | boolean;
 
@@ -118,6 +119,8 @@ export interface UpgradeTaskRequest {
   autoPause?: AutoPausePolicy;
   /** Push tasks: devices started per minute, optionally ramping up (domain/rate-limit.ts). */
   rateLimit?: RateLimit;
+  /** Push tasks: upgrade a first stage, then the rest once it went well (domain/stages.ts). */
+  firstStage?: FirstStage;
 }
 
 export const DEFAULT_UPGRADE_TIMEOUT_S = 7200;
@@ -142,8 +145,11 @@ export const RECORD_STATUSES: readonly RecordStatus[] = [
   'skipped',
   'cancelled',
 ];
-/** `rate_limit`: a task with a push rate (the rate, or its concurrency limit, holds the device). */
-export type WaitReason = 'offline' | 'window_closed' | 'concurrency_limit' | 'rate_limit' | 'paused';
+/**
+ * `rate_limit`: a task with a push rate (the rate, or its concurrency limit, holds the device).
+ * `first_stage`: a staged task is still upgrading its first stage.
+ */
+export type WaitReason = 'offline' | 'window_closed' | 'concurrency_limit' | 'rate_limit' | 'first_stage' | 'paused';
 
 export interface TimelineEntry {
   at: string;

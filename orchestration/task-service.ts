@@ -56,6 +56,7 @@ export function taskFromRequest(req: UpgradeTaskRequest, firmware: Firmware): Ne
     ...(req.retry ? { retry: req.retry } : {}),
     ...(req.autoPause ? { autoPause: req.autoPause } : {}),
     ...(req.rateLimit ? { rateLimit: req.rateLimit } : {}),
+    ...(req.firstStage ? { firstStage: req.firstStage } : {}),
     // Normalised, so that the task shows (and the workflow reads) one unambiguous instant.
     ...(req.endTime ? { endTime: new Date(req.endTime).toISOString() } : {}),
   };
@@ -80,6 +81,7 @@ export function createTaskService(deps: TaskServiceDeps) {
             ...(task.endTime ? { endsAtMs: Date.parse(task.endTime) } : {}),
             ...(task.autoPause ? { autoPause: task.autoPause } : {}),
             ...(task.rateLimit ? { rateLimit: task.rateLimit } : {}),
+            ...(task.firstStage ? { firstStage: task.firstStage } : {}),
             ...(deps.historyBudget ? { historyBudget: deps.historyBudget } : {}),
           },
         ],

@@ -7,6 +7,7 @@
 import * as wf from '@temporalio/workflow';
 import { autoPauseReason, emptyTally, type AutoPausePolicy, type Tally } from '../domain/auto-pause';
 import type { Bucket } from '../domain/rate-limit';
+import type { StageState } from '../domain/stages';
 import type { TaskStatus } from '../domain/types';
 import {
   cancelTask,
@@ -32,6 +33,7 @@ export interface CarriedTaskState {
   /** Absent in states carried before rate limits. */
   succeeded?: number;
   bucket?: Bucket;
+  stage?: StageState;
   cancelReason: string | null;
   status: TaskStatus;
   runs: number;
@@ -52,6 +54,8 @@ export class TaskState {
   succeeded: number;
   /** A rate-limited task's saved-up starts. */
   bucket: Bucket | undefined;
+  /** A staged task's progress through its first stage. */
+  stage: StageState | undefined;
   cancelReason: string | null;
   status: TaskStatus;
   runs: number;
@@ -68,6 +72,8 @@ export class TaskState {
    */
   readonly finishedEarly = new Set<string>();
   claiming = false;
+  /** Fewer than a quarter of the slots are free, but the short batching pause is over: claim them. */
+  claimDue = false;
   /** The stored task status matches `status` (after continue-as-new it already does). */
   statusWritten: boolean;
 
@@ -86,6 +92,7 @@ export class TaskState {
     this.tally = carried?.tally ?? emptyTally();
     this.succeeded = carried?.succeeded ?? 0;
     this.bucket = carried?.bucket;
+    this.stage = carried?.stage;
     this.cancelReason = carried?.cancelReason ?? null;
     this.status = carried?.status ?? 'waiting';
     this.runs = (carried?.runs ?? 0) + 1;
@@ -97,9 +104,13 @@ export class TaskState {
       if (outcome !== 'deferred' && outcome !== 'expired') this.finished += 1;
       if (outcome === 'success') this.tally.succeeded += 1;
       if (outcome === 'success') this.succeeded += 1;
+      if (this.stage?.phase === 'first' && (outcome === 'success' || outcome === 'failure')) {
+        this.stage.finished += 1;
+        if (outcome === 'success') this.stage.succeeded += 1;
+      }
       if (outcome === 'failure') this.tally.failed += 1;
       const autoPause = this.paused || !this.autoPause ? null : autoPauseReason(this.autoPause, this.tally);
-      if (autoPause) this.pause(autoPause);
+      if (autoPause) this.pauseFor(autoPause);
       // A freed slot may let another waiting device go; a deferred one waits for its reconnect hint.
       if (wasInFlight && outcome !== 'deferred') this.mayHavePushable = true;
       this.completionCheckWanted = true;
@@ -111,7 +122,7 @@ export class TaskState {
       this.rescanWanted = true;
     });
     wf.setHandler(pauseTask, () => {
-      if (!this.paused) this.pause('paused by an operator');
+      if (!this.paused) this.pauseFor('paused by an operator');
     });
     wf.setHandler(resumeTask, () => {
       this.paused = false;
@@ -132,7 +143,7 @@ export class TaskState {
     }));
   }
 
-  private pause(reason: string): void {
+  pauseFor(reason: string): void {
     this.paused = true;
     this.pauseReason = reason;
   }
@@ -153,6 +164,7 @@ export class TaskState {
       tally: { ...this.tally },
       succeeded: this.succeeded,
       ...(this.bucket ? { bucket: { ...this.bucket } } : {}),
+      ...(this.stage ? { stage: { ...this.stage } } : {}),
       cancelReason: this.cancelReason,
       status: this.status,
       runs: this.runs,

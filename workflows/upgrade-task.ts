@@ -14,6 +14,7 @@ import * as wf from '@temporalio/workflow';
 import type { TaskActivities } from '../activities/contracts';
 import type { AutoPausePolicy } from '../domain/auto-pause';
 import { burstOf, rateNow, readyAtMs, refill, type Bucket, type RateLimit } from '../domain/rate-limit';
+import { firstStageSize, judgeFirstStage, type FirstStage } from '../domain/stages';
 import { describeSchedule, windowState } from '../domain/schedule';
 import type { Method, Schedule, Strategy, TaskKind, TaskStatus } from '../domain/types';
 import { OtaStatus } from './search-attributes';
@@ -39,6 +40,8 @@ export interface TaskWorkflowInput {
   autoPause?: AutoPausePolicy;
   /** Start at most so many devices per minute, optionally ramping up (domain/rate-limit.ts). */
   rateLimit?: RateLimit;
+  /** Upgrade a first stage, then the rest once it went well (domain/stages.ts). */
+  firstStage?: FirstStage;
   /** Continue-as-new after this many history events (the server suggests it at ~4k anyway). */
   historyBudget?: number;
   carried?: CarriedTaskState;
@@ -60,6 +63,15 @@ export async function upgradeTaskWorkflow(input: TaskWorkflowInput): Promise<Tas
     const prepared = await acts.prepareTask({ taskId: input.taskId });
     s.cursorMs = prepared.cursorMs;
     s.prepared = true;
+    if (input.firstStage) {
+      s.stage = {
+        size: firstStageSize(input.firstStage, prepared.admitted),
+        finished: 0,
+        succeeded: 0,
+        phase: 'first',
+      };
+      await acts.setTaskStagePhase({ taskId: input.taskId, phase: 'first' });
+    }
     s.rescanWanted = false;
   }
 
@@ -93,6 +105,7 @@ export async function upgradeTaskWorkflow(input: TaskWorkflowInput): Promise<Tas
     if (pushes && window.open && !s.paused && s.mayHavePushable && allowance.limit > 0 && allowance.worth) {
       s.mayHavePushable = false; // a devicesReady signal during the call sets it again
       s.claiming = true;
+      s.claimDue = false;
       const result = await acts.startPushableDevices({ taskId: input.taskId, limit: allowance.limit });
       if (allowance.bucket) s.bucket = { ...allowance.bucket, tokens: allowance.bucket.tokens - result.started.length };
       for (const deviceKey of result.started) if (!s.finishedEarly.has(deviceKey)) s.inFlight.add(deviceKey);
@@ -107,6 +120,11 @@ export async function upgradeTaskWorkflow(input: TaskWorkflowInput): Promise<Tas
     if (closes && s.completionCheckWanted && s.inFlight.size === 0) {
       s.completionCheckWanted = false;
       if ((await acts.countOpenRecords({ taskId: input.taskId })) === 0) return complete(s, input);
+      continue;
+    }
+
+    if (s.stage && input.firstStage && stageMoves(s)) {
+      await moveStage(s, input, input.firstStage);
       continue;
     }
 
@@ -125,7 +143,7 @@ export async function upgradeTaskWorkflow(input: TaskWorkflowInput): Promise<Tas
 
 /**
  * Sleeps until a signal changes something, the window opens or closes, or a
- * small claim batch is due. Every wake-up condition must be one the loop acts
+ * small claim batch is due (then `claimDue` lets the loop claim it). Every wake-up condition must be one the loop acts
  * on, or the loop would spin without yielding to the timer.
  */
 async function waitForChange(
@@ -138,10 +156,14 @@ async function waitForChange(
   // A push task waiting on devices looks again now and then: a device whose "online" reached the
   // registry only after its record was written has no reconnect to announce it (see reconcileOffline).
   const recheckAt = pushes && !s.mayHavePushable && wf.patched('periodic-recheck') ? Date.now() + RECHECK_MS : Infinity;
+  const batchDueAt = batching && s.mayHavePushable ? Date.now() + CLAIM_DEBOUNCE_MS : Infinity;
+  // Slots freed while none were: wake to start the batching pause (a rate-limited task has its own timer).
+  const wakeForBatch = !input.rateLimit && !batching && wf.patched('claim-after-debounce');
   const wakeAt = Math.min(
     windowEdgeMs ?? Infinity,
     input.endsAtMs ?? Infinity,
-    batching && s.mayHavePushable ? Date.now() + CLAIM_DEBOUNCE_MS : Infinity,
+    s.stage?.phase === 'awaiting_approval' ? (s.stage.deadlineMs ?? Infinity) : Infinity,
+    batchDueAt,
     pushes && !s.paused && s.mayHavePushable ? (at.rateReadyAtMs ?? Infinity) : Infinity,
     recheckAt,
   );
@@ -152,14 +174,18 @@ async function waitForChange(
     () =>
       s.cancelled ||
       rateNowOf() !== rateAtStart ||
+      (s.stage !== undefined && stageMoves(s)) ||
       (input.strategy === 'increment' && s.rescanWanted) ||
       (s.completionCheckWanted && s.inFlight.size === 0 && input.strategy === 'snapshot') ||
       (pushes && !s.paused && s.mayHavePushable && startAllowance(s, input).worth) ||
+      (wakeForBatch && pushes && !s.paused && s.mayHavePushable && startAllowance(s, input).limit > 0) ||
       s.paused !== (s.status === 'paused') ||
       timeToContinueAsNew(input),
     wakeAt,
   );
   if (!changed && Date.now() >= recheckAt) s.mayHavePushable = true;
+  // The short pause is over: claim the few free slots. (Before this patch the loop only set the timer again.)
+  if (!changed && Date.now() >= batchDueAt && wf.patched('claim-after-debounce')) s.claimDue = true;
 }
 
 /**
@@ -172,9 +198,18 @@ function startAllowance(
   s: TaskState,
   input: TaskWorkflowInput,
 ): { limit: number; worth: boolean; readyAtMs: number | null; bucket?: Bucket } {
-  const free = input.maxConcurrency - s.inFlight.size;
+  // A first stage starts no more devices than it has room for; none while awaiting approval.
+  const stageRoom =
+    s.stage === undefined || s.stage.phase === 'rest' ? Infinity : s.stage.size - s.stage.finished - s.inFlight.size;
+  if (stageRoom <= 0 || s.stage?.phase === 'awaiting_approval') return { limit: 0, worth: false, readyAtMs: null };
+  const free = Math.min(input.maxConcurrency - s.inFlight.size, stageRoom);
   if (!input.rateLimit) {
-    const worth = free >= Math.max(1, Math.floor(input.maxConcurrency / 4)) || s.inFlight.size === 0;
+    const worth =
+      free >= Math.max(1, Math.floor(input.maxConcurrency / 4)) ||
+      s.inFlight.size === 0 ||
+      s.claimDue ||
+      // A first stage is small: start what it has room for.
+      stageRoom < Infinity;
     return { limit: free, worth, readyAtMs: null };
   }
   const perMinute = rateNow(input.rateLimit, s.succeeded);
@@ -187,6 +222,42 @@ function startAllowance(
     readyAtMs: want > 0 ? readyAtMs(bucket, perMinute, want) : null,
     bucket,
   };
+}
+
+/**
+ * The first stage is over (every one of its devices finished), or an awaited
+ * approval came (a resume) or ran out of time.
+ */
+function stageMoves(s: TaskState): boolean {
+  const stage = s.stage;
+  if (!stage) return false;
+  if (stage.phase === 'first') return stage.finished >= stage.size && s.inFlight.size === 0;
+  if (stage.phase === 'awaiting_approval') return !s.paused || Date.now() >= (stage.deadlineMs ?? Infinity);
+  return false;
+}
+
+async function moveStage(s: TaskState, input: TaskWorkflowInput, firstStage: FirstStage): Promise<void> {
+  const stage = s.stage!;
+  if (stage.phase === 'awaiting_approval') {
+    if (s.paused) {
+      s.cancelReason ??= `the first stage was not approved by ${new Date(stage.deadlineMs ?? 0).toISOString()}`;
+      return;
+    }
+    stage.phase = 'rest';
+  } else {
+    const verdict = judgeFirstStage(firstStage, stage, Date.now());
+    if (verdict.kind === 'await_approval') {
+      stage.phase = 'awaiting_approval';
+      stage.deadlineMs = verdict.deadlineMs;
+      s.pauseFor(verdict.reason);
+    } else {
+      // Below the threshold the task pauses; a resume goes on with the rest anyway.
+      stage.phase = 'rest';
+      if (verdict.kind === 'pause') s.pauseFor(verdict.reason);
+    }
+  }
+  s.mayHavePushable = true;
+  await acts.setTaskStagePhase({ taskId: input.taskId, phase: stage.phase });
 }
 
 function endTimeReached(input: TaskWorkflowInput): boolean {

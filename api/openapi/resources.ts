@@ -88,6 +88,11 @@ const Task: JsonSchema = {
       retry: ref('Retry'),
       autoPause: ref('AutoPause'),
       rateLimit: ref('RateLimit'),
+      firstStage: ref('FirstStage'),
+      stagePhase: {
+        enum: ['first', 'awaiting_approval', 'rest'],
+        description: 'A staged task: upgrading its first stage, waiting for approval (resume), or past it.',
+      },
       endTime: dateTime,
       pauseReason: nullable({
         type: 'string',
@@ -110,7 +115,7 @@ const DeviceUpgradeRecord = obj(
     toVersion: { type: 'string' },
     status: recordStatus,
     waitReason: nullable({
-      enum: ['offline', 'window_closed', 'concurrency_limit', 'rate_limit', 'paused', 'retry_scheduled'],
+      enum: ['offline', 'window_closed', 'concurrency_limit', 'rate_limit', 'first_stage', 'paused', 'retry_scheduled'],
     }),
     skipReason: nullable({ type: 'string' }),
     progress: { type: 'integer', minimum: 0, maximum: 100 },

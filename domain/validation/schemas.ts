@@ -249,6 +249,16 @@ const RateLimit = closed(
   ['perMinute'],
 );
 
+const FirstStage = closed(
+  {
+    devices: { type: 'integer', minimum: 1, maximum: 1_000_000 },
+    percent: { type: 'number', exclusiveMinimum: 0, maximum: 100 },
+    successPercent: { type: 'number', minimum: 0, maximum: 100, default: 100 },
+    approval: closed({ deadlineHours: { type: 'number', exclusiveMinimum: 0, maximum: 720 } }, ['deadlineHours']),
+  },
+  [],
+);
+
 const upgradeTimeout = {
   type: 'integer',
   minimum: MIN_UPGRADE_TIMEOUT_S,
@@ -271,6 +281,7 @@ const UpgradeTaskCreate = closed(
     retry: ref('Retry'),
     autoPause: ref('AutoPause'),
     rateLimit: ref('RateLimit'),
+    firstStage: ref('FirstStage'),
     endTime: {
       type: 'string',
       format: 'date-time',
@@ -308,6 +319,7 @@ export const REQUEST_SCHEMAS = {
   Retry,
   AutoPause,
   RateLimit,
+  FirstStage,
   UpgradeTaskCreate,
   VerificationCreate,
   TaskRetry,

@@ -51,6 +51,18 @@ function crossFieldProblems(req: UpgradeTaskRequest, nowMs: number): ErrorDetail
       message: 'scope "target" needs a filter (deviceKeys, tags, attributes or assetTrees)',
     });
   }
+  if (req.firstStage) {
+    const { devices, percent } = req.firstStage;
+    if ((devices === undefined) === (percent === undefined)) {
+      problems.push({ path: '/firstStage', message: 'give the first stage a size: either devices or percent' });
+    }
+    if (req.method !== 'push') {
+      problems.push({
+        path: '/firstStage',
+        message: 'a staged rollout is only for method "push"; upon request, devices ask for firmware themselves',
+      });
+    }
+  }
   if (req.rateLimit && req.method !== 'push') {
     problems.push({
       path: '/rateLimit',

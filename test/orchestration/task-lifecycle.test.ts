@@ -147,6 +147,113 @@ describe('task strategies and control', () => {
     await recordHistory(t.env.client, taskId, 'task-auto-pause');
   });
 
+  it('claims the few slots that free up after a short pause, not only once a quarter of them are free', async () => {
+    const keys = Array.from({ length: 9 }, (_, i) => `debounce-${i}`);
+    for (const k of keys) {
+      await t.world.addDevice(k, { tags: { batch: 'debounce' } });
+      t.world.script.set(k, 'silent');
+    }
+    const taskId = await t.world.createTask({ ...tagged('debounce'), maxConcurrency: 8 });
+    await eventually(
+      'eight devices pushed, one held by the limit',
+      () => t.world.counts(taskId),
+      (c) => c.pushed === 8 && c.to_be_pushed === 1,
+    );
+    const first = (await recordsCollection(t.mongo.db).findOne({ taskId, status: 'pushed' }))!;
+    await t.world.events.progressReported({ productKey: PK, deviceKey: first.deviceKey }, 100, 'done');
+    // One slot of eight is less than a quarter: it is claimed after the batching pause all the same.
+    await eventually(
+      'the held device pushed into the freed slot',
+      () => t.world.counts(taskId),
+      (c) => c.success === 1 && c.pushed === 8 && c.to_be_pushed === 0,
+    );
+    await t.world.tasks.cancel(taskId);
+  });
+
+  describe('staged rollout', () => {
+    const view = async (taskId: string, deviceKey: string) =>
+      recordView(
+        (await recordsCollection(t.mongo.db).findOne({ _id: recordId(taskId, deviceKey) }))!,
+        (await findTask(t.mongo.db, taskId))!,
+      );
+
+    it('upgrades the first stage alone, and pauses with the figures when too few of it succeed', async () => {
+      let failing = true;
+      const keys = ['stage-1', 'stage-2', 'stage-3', 'stage-4'];
+      for (const k of keys) {
+        await t.world.addDevice(k, { tags: { batch: 'stage' } });
+        t.world.script.set(k, () => (failing ? 'fail' : 'succeed'));
+      }
+      const taskId = await t.world.createTask({
+        ...tagged('stage'),
+        firstStage: { devices: 2, successPercent: 100 },
+      });
+      const paused = await eventually(
+        'the task to pause after its first stage',
+        () => findTask(t.mongo.db, taskId),
+        (task) => task?.status === 'paused',
+      );
+      expect(paused).toMatchObject({
+        stagePhase: 'rest',
+        pauseReason:
+          'first stage below its success threshold: 0 of 2 first-stage devices succeeded (0%), needed 100%; resume to go on anyway',
+      });
+      expect(await t.world.counts(taskId)).toMatchObject({ failure: 2, to_be_pushed: 2 });
+      expect(keys.map(pushesTo).reduce((a, b) => a + b)).toBe(2);
+
+      failing = false;
+      await t.world.tasks.resume(taskId);
+      await eventually(
+        'the rest upgraded after the resume',
+        () => t.world.taskStatus(taskId),
+        (s) => s === 'completed',
+      );
+      expect(await t.world.counts(taskId)).toMatchObject({ failure: 2, success: 2 });
+    });
+
+    it('with approval, holds the rest until an operator resumes the task', async () => {
+      const keys = ['approve-1', 'approve-2', 'approve-3'];
+      for (const k of keys) {
+        await t.world.addDevice(k, { tags: { batch: 'approve' } });
+        t.world.script.set(k, 'silent');
+      }
+      const taskId = await t.world.createTask({
+        ...tagged('approve'),
+        firstStage: { devices: 1, successPercent: 100, approval: { deadlineHours: 24 } },
+      });
+      await eventually(
+        'one device pushed',
+        () => t.world.counts(taskId),
+        (c) => c.pushed === 1,
+      );
+      const first = (await recordsCollection(t.mongo.db).findOne({ taskId, status: 'pushed' }))!.deviceKey;
+      const held = keys.find((k) => k !== first)!;
+      expect(await view(taskId, held)).toMatchObject({ status: 'to_be_pushed', waitReason: 'first_stage' });
+
+      await t.world.events.progressReported({ productKey: PK, deviceKey: first }, 100, 'done');
+      const awaiting = await eventually(
+        'the task to wait for approval',
+        () => findTask(t.mongo.db, taskId),
+        (task) => task?.status === 'paused' && task.stagePhase === 'awaiting_approval',
+      );
+      expect(awaiting?.pauseReason).toMatch(
+        /^first stage done: 1 of 1 first-stage devices succeeded \(100%\); resume to approve the rest by .+, or the task is cancelled then$/,
+      );
+      await new Promise((r) => setTimeout(r, 1000));
+      expect(await t.world.counts(taskId)).toMatchObject({ success: 1, pushed: 0, to_be_pushed: 2 });
+
+      for (const k of keys) t.world.script.set(k, 'succeed');
+      await t.world.tasks.resume(taskId);
+      await eventually(
+        'the rest upgraded once approved',
+        () => t.world.taskStatus(taskId),
+        (s) => s === 'completed',
+      );
+      expect(await findTask(t.mongo.db, taskId)).toMatchObject({ stagePhase: 'rest', pauseReason: null });
+      await recordHistory(t.env.client, taskId, 'task-staged-approval');
+    });
+  });
+
   it("a device workflow ignores another task's cancel: the workflow id belongs to the device, not the task", async () => {
     await t.world.addDevice('x1', { tags: { batch: 'cancel-one' } });
     t.world.script.set('x1', 'silent');

@@ -266,6 +266,30 @@ describe('orchestration over time', () => {
     await recordHistory(t.env.client, taskId, 'task-increment-end-time');
   });
 
+  it('cancels a staged task whose first stage is not approved by the deadline', async () => {
+    await t.world.addDevice('deadline-1');
+    await t.world.addDevice('deadline-2');
+    const taskId = await t.world.createTask({
+      ...only('deadline-1', 'deadline-2'),
+      maxConcurrency: 1,
+      firstStage: { devices: 1, successPercent: 100, approval: { deadlineHours: 1 } },
+    });
+    await eventually(
+      'the task to wait for approval',
+      () => findTask(t.mongo.db, taskId),
+      (task) => task?.stagePhase === 'awaiting_approval' && task.status === 'paused',
+    );
+    await t.env.sleep('61 minutes');
+    await eventually(
+      'the task to be cancelled at the deadline',
+      () => t.world.taskStatus(taskId),
+      (s) => s === 'cancelled',
+    );
+    expect(await t.world.counts(taskId)).toMatchObject({ success: 1, cancelled: 1 });
+    const held = await recordsCollection(t.mongo.db).findOne({ taskId, status: 'cancelled' });
+    expect((held?.timeline ?? []).at(-1)?.detail).toMatch(/^the first stage was not approved by /);
+  });
+
   describe('rate limit', () => {
     /** Steps the clock 5 s at a time, letting the devices answer in between, until `done`. */
     const stepUntil = async (what: string, done: () => Promise<boolean>, maxSteps = 60) => {

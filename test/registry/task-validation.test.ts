@@ -189,6 +189,25 @@ describe('validateUpgradeTaskRequest', () => {
     ).toEqual(['/rateLimit/perMinute', '/rateLimit/ramp/factor']);
   });
 
+  it('takes a first stage sized by devices or percent, for push tasks only', () => {
+    expect(validateUpgradeTaskRequest({ ...base, firstStage: { percent: 5 } }).firstStage).toEqual({
+      percent: 5,
+      successPercent: 100,
+    });
+    expect(paths(() => validateUpgradeTaskRequest({ ...base, firstStage: { successPercent: 90 } }))).toEqual([
+      '/firstStage',
+    ]);
+    expect(paths(() => validateUpgradeTaskRequest({ ...base, firstStage: { devices: 5, percent: 5 } }))).toEqual([
+      '/firstStage',
+    ]);
+    expect(paths(() => validateUpgradeTaskRequest({ ...base, method: 'request', firstStage: { devices: 5 } }))).toEqual(
+      ['/firstStage'],
+    );
+    expect(
+      paths(() => validateUpgradeTaskRequest({ ...base, firstStage: { devices: 0, approval: { deadlineHours: 0 } } })),
+    ).toEqual(['/firstStage/devices', '/firstStage/approval/deadlineHours']);
+  });
+
   describe('endTime', () => {
     const now = Date.parse('2026-11-29T12:00:00Z');
     const increment = { ...base, strategy: 'increment' };
