@@ -33,6 +33,8 @@ export interface DeviceUpgradeInput {
   offerTtlS: number;
   /** Request mode: the task's limit on devices between offer and result (absent in runs started before it applied). */
   maxConcurrency?: number;
+  /** A success counts only after the device has stayed on the new version this long. */
+  soakS?: number;
 }
 
 /** A change to one device's record: fields to set and timeline entries to append. */

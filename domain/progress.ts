@@ -33,6 +33,19 @@ export const versionMismatch = (reported: string, target: string): Failure => ({
   reason: `device came back on version ${reported}, expected ${target}`,
 });
 
+/**
+ * A report while a device that succeeded soaks (stays on the new version for
+ * the task's soak period before its success counts): a version other than
+ * the target means it rolled back, a negative step that it failed after all.
+ */
+export function soakFailure(targetVersion: string, report: Report): Failure | null {
+  if (report.kind === 'version' && report.version !== targetVersion) {
+    return { code: 'rolled_back', reason: `device came back on version ${report.version} during the soak period` };
+  }
+  if (report.kind === 'progress' && report.step < 0) return progressFailure(report.step, report.desc);
+  return null;
+}
+
 export type Report =
   | { kind: 'progress'; step: number; desc: string }
   | { kind: 'version'; version: string }

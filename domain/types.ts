@@ -121,6 +121,8 @@ export interface UpgradeTaskRequest {
   rateLimit?: RateLimit;
   /** Push tasks: upgrade a first stage, then the rest once it went well (domain/stages.ts). */
   firstStage?: FirstStage;
+  /** A success counts only after the device has stayed on the new version this long. */
+  soakMinutes?: number;
 }
 
 export const DEFAULT_UPGRADE_TIMEOUT_S = 7200;

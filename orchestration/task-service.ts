@@ -57,6 +57,7 @@ export function taskFromRequest(req: UpgradeTaskRequest, firmware: Firmware): Ne
     ...(req.autoPause ? { autoPause: req.autoPause } : {}),
     ...(req.rateLimit ? { rateLimit: req.rateLimit } : {}),
     ...(req.firstStage ? { firstStage: req.firstStage } : {}),
+    ...(req.soakMinutes ? { soakMinutes: req.soakMinutes } : {}),
     // Normalised, so that the task shows (and the workflow reads) one unambiguous instant.
     ...(req.endTime ? { endTime: new Date(req.endTime).toISOString() } : {}),
   };

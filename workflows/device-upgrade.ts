@@ -11,7 +11,7 @@
 import * as wf from '@temporalio/workflow';
 import type { DeviceActivities, DeviceUpgradeInput, RecordUpdate } from '../activities/contracts';
 import { commandId, taskWorkflowId } from '../domain/ids';
-import { judge, TIMEOUT_FAILURE } from '../domain/progress';
+import { judge, soakFailure, TIMEOUT_FAILURE } from '../domain/progress';
 import { describeSchedule, windowState } from '../domain/schedule';
 import type { Failure, RecordStatus, TimelineEntry } from '../domain/types';
 import { DeviceSession } from './device-session';
@@ -94,10 +94,11 @@ export async function deviceUpgradeWorkflow(input: DeviceUpgradeInput): Promise<
       const ready = await waitBeforeRetry(s, input);
       if (!ready) return finish(s, input, 'cancelled', { status: 'cancelled' }, `cancelled: ${s.cancelReason}`);
     }
-    const result =
+    let result =
       input.method === 'push'
         ? await pushAndFollow(s, input, attempt, attempt === 1 && device.pushed)
         : await offerAndFollow(s, input, attempt);
+    if (result !== 'expired' && result.kind === 'success' && input.soakS) result = await soak(s, input, result.how);
     if (result === 'expired') {
       return finish(s, input, 'expired', { status: 'to_be_pushed' }, 'offer expired: the device did not take it up');
     }
@@ -248,6 +249,30 @@ async function follow(
         break;
       case 'none':
         break;
+    }
+  }
+}
+
+/** After the device's success: it must stay on the new version for the soak period before it counts. */
+async function soak(s: DeviceSession, input: DeviceUpgradeInput, how: string): Promise<AttemptResult> {
+  const soakS = input.soakS ?? 0;
+  await record(s, input, { status: 'upgrading', progress: 100 }, 'soaking', `${how}; counts after ${soakS / 60} min`);
+  const until = Date.now() + soakS * 1000;
+  for (;;) {
+    if (!(await waitFor(() => s.reports.length > 0, until))) {
+      return { kind: 'success', how: `${how}, then ${soakS / 60} min on ${input.firmware.version}` };
+    }
+    const report = s.takeReport();
+    if (!report) continue;
+    const failure = soakFailure(input.firmware.version, report);
+    if (failure) return { kind: 'failure', failure };
+    if (report.kind === 'offline' || report.kind === 'online') {
+      await record(
+        s,
+        input,
+        { deviceOnline: report.kind === 'online' },
+        report.kind === 'online' ? 'reconnected' : 'offline',
+      );
     }
   }
 }

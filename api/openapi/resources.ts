@@ -89,6 +89,7 @@ const Task: JsonSchema = {
       autoPause: ref('AutoPause'),
       rateLimit: ref('RateLimit'),
       firstStage: ref('FirstStage'),
+      soakMinutes: { type: 'integer' },
       stagePhase: {
         enum: ['first', 'awaiting_approval', 'rest'],
         description: 'A staged task: upgrading its first stage, waiting for approval (resume), or past it.',

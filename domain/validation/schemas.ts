@@ -282,6 +282,12 @@ const UpgradeTaskCreate = closed(
     autoPause: ref('AutoPause'),
     rateLimit: ref('RateLimit'),
     firstStage: ref('FirstStage'),
+    soakMinutes: {
+      type: 'integer',
+      minimum: 1,
+      maximum: 10_080,
+      description: 'Count a success only after the device has stayed on the new version this long.',
+    },
     endTime: {
       type: 'string',
       format: 'date-time',

@@ -290,6 +290,41 @@ describe('orchestration over time', () => {
     expect((held?.timeline ?? []).at(-1)?.detail).toMatch(/^the first stage was not approved by /);
   });
 
+  it('counts a success only after the soak period, and fails a device that rolls back during it', async () => {
+    await t.world.addDevice('soak-ok');
+    await t.world.addDevice('soak-back');
+    const taskId = await t.world.createTask({ ...only('soak-ok', 'soak-back'), upgradeTimeout: 7200, soakMinutes: 30 });
+    await eventually(
+      'both devices soaking',
+      () => t.world.counts(taskId),
+      (c) => c.upgrading === 2,
+    );
+    await t.world.events.versionReported({ productKey: PK, deviceKey: 'soak-back' }, '1.0.0');
+    const back = await eventually(
+      'the device that came back on its old version to fail',
+      () => t.world.record(taskId, 'soak-back'),
+      (r) => r?.status === 'failure',
+    );
+    expect(back?.failure).toEqual({
+      code: 'rolled_back',
+      reason: 'device came back on version 1.0.0 during the soak period',
+    });
+    await t.env.sleep('10 minutes');
+    expect(await t.world.record(taskId, 'soak-ok')).toMatchObject({ status: 'upgrading', progress: 100 });
+
+    await t.env.sleep('21 minutes');
+    const ok = await eventually(
+      'the other to succeed once soaked',
+      () => t.world.record(taskId, 'soak-ok'),
+      (r) => r?.status === 'success',
+    );
+    expect((ok?.timeline as Array<{ event: string; detail?: string }>).at(-1)).toMatchObject({
+      event: 'success',
+      detail: 'progress 100, then 30 min on 2.0.0',
+    });
+    await recordHistory(t.env.client, `ota-dev-${PK}-soak-ok`, 'device-soak');
+  });
+
   describe('rate limit', () => {
     /** Steps the clock 5 s at a time, letting the devices answer in between, until `done`. */
     const stepUntil = async (what: string, done: () => Promise<boolean>, maxSteps = 60) => {

@@ -208,6 +208,12 @@ describe('validateUpgradeTaskRequest', () => {
     ).toEqual(['/firstStage/devices', '/firstStage/approval/deadlineHours']);
   });
 
+  it('takes a soak period of 1 minute to 7 days', () => {
+    expect(validateUpgradeTaskRequest({ ...base, soakMinutes: 60 }).soakMinutes).toBe(60);
+    expect(paths(() => validateUpgradeTaskRequest({ ...base, soakMinutes: 0 }))).toEqual(['/soakMinutes']);
+    expect(paths(() => validateUpgradeTaskRequest({ ...base, soakMinutes: 10_081 }))).toEqual(['/soakMinutes']);
+  });
+
   describe('endTime', () => {
     const now = Date.parse('2026-11-29T12:00:00Z');
     const increment = { ...base, strategy: 'increment' };
