@@ -12,26 +12,16 @@ import { loadConfig, PROJECT_ROOT } from '../config/config';
 import { ManagedProcess } from '../runtime/managed-process';
 import { waitUntil } from '../runtime/net';
 import { Fleet, fleetSpecs, type DeviceSpec } from '../simulator';
-import { drawProgress, type TaskView } from './demo-progress';
+import { ApiClient } from '../cli/api-client';
+import { drawProgress, type TaskView } from '../cli/progress-view';
 
 const config = loadConfig();
 const API = `http://127.0.0.1:${config.apiPort}`;
 const UI = `http://127.0.0.1:${config.temporalUiPort}`;
 const PK = `demo-${Date.now().toString(36)}`;
 
-async function call<T>(method: string, route: string, body?: unknown): Promise<T> {
-  const res = await fetch(`${API}${route}`, {
-    method,
-    headers: {
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      ...(config.apiToken ? { authorization: `Bearer ${config.apiToken}` } : {}),
-    },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  if (res.status >= 400) throw new Error(`${method} ${route} → ${res.status} ${text}`);
-  return (text ? JSON.parse(text) : null) as T;
-}
+const api = new ApiClient(API, config.apiToken);
+const call = <T>(method: string, route: string, body?: unknown): Promise<T> => api.request<T>(method, route, body);
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
 const healthy = async () => (await fetch(`${API}/healthz`).catch(() => undefined))?.status === 200;

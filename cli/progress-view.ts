@@ -1,4 +1,4 @@
-/** The demo's terminal view of one task: a progress bar and the counts per record status. */
+/** A terminal view of one task: a progress bar and the counts per record status (demo and CLI). */
 export interface TaskView {
   taskId: string;
   name: string;
