@@ -102,15 +102,7 @@ export class TaskState {
       const wasInFlight = this.inFlight.delete(deviceKey);
       if (!wasInFlight && this.claiming) this.finishedEarly.add(deviceKey);
       if (outcome !== 'deferred' && outcome !== 'expired') this.finished += 1;
-      if (outcome === 'success') this.tally.succeeded += 1;
-      if (outcome === 'success') this.succeeded += 1;
-      if (this.stage?.phase === 'first' && (outcome === 'success' || outcome === 'failure')) {
-        this.stage.finished += 1;
-        if (outcome === 'success') this.stage.succeeded += 1;
-      }
-      if (outcome === 'failure') this.tally.failed += 1;
-      const autoPause = this.paused || !this.autoPause ? null : autoPauseReason(this.autoPause, this.tally);
-      if (autoPause) this.pauseFor(autoPause);
+      if (outcome === 'success' || outcome === 'failure') this.countResult(outcome === 'success');
       // A freed slot may let another waiting device go; a deferred one waits for its reconnect hint.
       if (wasInFlight && outcome !== 'deferred') this.mayHavePushable = true;
       this.completionCheckWanted = true;
@@ -141,6 +133,18 @@ export class TaskState {
       finished: this.finished,
       runs: this.runs,
     }));
+  }
+
+  /** A device's success or failure: for auto-pause, a rate's ramp and the first stage. */
+  private countResult(succeeded: boolean): void {
+    this.tally[succeeded ? 'succeeded' : 'failed'] += 1;
+    if (succeeded) this.succeeded += 1;
+    if (this.stage?.phase === 'first') {
+      this.stage.finished += 1;
+      if (succeeded) this.stage.succeeded += 1;
+    }
+    const autoPause = this.paused || !this.autoPause ? null : autoPauseReason(this.autoPause, this.tally);
+    if (autoPause) this.pauseFor(autoPause);
   }
 
   pauseFor(reason: string): void {
