@@ -21,4 +21,24 @@ module.exports = tseslint.config(
     },
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
+  {
+    // The operators' page (api/ui/): classic browser scripts, no modules, no Node.
+    files: ['api/ui/**/*.js'],
+    languageOptions: {
+      sourceType: 'script',
+      globals: {
+        window: 'readonly',
+        document: 'readonly',
+        location: 'readonly',
+        localStorage: 'readonly',
+        fetch: 'readonly',
+        setInterval: 'readonly',
+        URLSearchParams: 'readonly',
+        Node: 'readonly',
+        module: 'off',
+        require: 'off',
+        process: 'off',
+      },
+    },
+  },
 );

@@ -17,6 +17,7 @@ import { devicesRouter } from './routes/devices';
 import { firmwareRouter } from './routes/firmware';
 import { tasksRouter } from './routes/tasks';
 import { verificationRouter } from './routes/verification';
+import { uiRouter } from './ui-route';
 
 export interface ApiContext {
   config: Config;
@@ -46,10 +47,10 @@ export async function buildApi(ctx: ApiContext): Promise<Api> {
     verificationRouter({ db: ctx.db, tasks }),
     tasksRouter({ db: ctx.db, tasks }),
   ];
-  return { routers, extra: [openApiRouter()] };
+  return { routers, extra: [openApiRouter(), uiRouter()] };
 }
 
-/** The whole HTTP app for one context: /v1 routers, /openapi.json, /healthz, auth and errors. */
+/** The whole HTTP app for one context: /v1 routers, /openapi.json, /ui, /healthz, auth and errors. */
 export async function createApiApp(ctx: ApiContext): Promise<Express> {
   const api = await buildApi(ctx);
   return createApp({
