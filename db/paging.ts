@@ -19,6 +19,10 @@ export function encodeCursor(values: readonly string[]): string {
   return Buffer.from(JSON.stringify(values), 'utf8').toString('base64url');
 }
 
+/** A 400 naming the parameter: the cursor is not one of ours. */
+export const invalidCursor = (param = 'query.cursor') =>
+  invalid('invalid cursor', [{ path: param, message: 'is not a cursor returned by this list' }]);
+
 /** The key values in a cursor, or a 400 naming the parameter when it is not one of ours. */
 export function decodeCursor(cursor: string, arity: number, param = 'query.cursor'): string[] {
   let values: unknown;
@@ -28,7 +32,7 @@ export function decodeCursor(cursor: string, arity: number, param = 'query.curso
     values = undefined;
   }
   if (!Array.isArray(values) || values.length !== arity || !values.every((v) => typeof v === 'string')) {
-    throw invalid('invalid cursor', [{ path: param, message: 'is not a cursor returned by this list' }]);
+    throw invalidCursor(param);
   }
   return values as string[];
 }

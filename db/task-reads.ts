@@ -7,7 +7,7 @@
 import type { Db, Filter } from 'mongodb';
 import { isWindowOpen } from '../domain/schedule';
 import type { DeviceUpgradeRecord, TaskStatus, WaitReason } from '../domain/types';
-import { decodeCursor, encodeCursor, keysetPage, type Page } from './paging';
+import { decodeCursor, encodeCursor, invalidCursor, keysetPage, type Page } from './paging';
 import { countsByStatus, recordId, recordsCollection, type RecordDoc } from './records';
 import { tasksCollection, type TaskDoc } from './tasks';
 
@@ -68,17 +68,24 @@ export async function listTasks(
   const filter: Filter<TaskDoc> = {};
   if (q.firmwareId) filter.firmwareId = q.firmwareId;
   if (q.status) filter.status = q.status;
-  // Newest first: task ids are time-ordered.
-  if (q.cursor) filter.taskId = { $lt: decodeCursor(q.cursor, 1)[0] };
+  // Newest first by creation time: task ids order neither across kinds (task-, verify-) nor
+  // when derived from an Idempotency-Key.
+  if (q.cursor) {
+    const [at, taskId] = decodeCursor(q.cursor, 2);
+    const createdAt = new Date(at);
+    if (Number.isNaN(createdAt.getTime())) throw invalidCursor();
+    filter.$or = [{ createdAt: { $lt: createdAt } }, { createdAt, taskId: { $lt: taskId } }];
+  }
   const docs = await tasksCollection(db)
     .find(filter, { projection: { _id: 0 } })
-    .sort({ taskId: -1 })
+    .sort({ createdAt: -1, taskId: -1 })
     .limit(q.limit + 1)
     .toArray();
   const page = docs.slice(0, q.limit);
+  const last = page[page.length - 1];
   return {
     items: page.map((t) => taskView(t)),
-    nextCursor: docs.length > q.limit ? encodeCursor([page[page.length - 1].taskId]) : null,
+    nextCursor: docs.length > q.limit ? encodeCursor([last.createdAt.toISOString(), last.taskId]) : null,
   };
 }
 
