@@ -15,6 +15,7 @@ import { openApiRouter } from './openapi/router';
 import { assetTreesRouter } from './routes/asset-trees';
 import { devicesRouter } from './routes/devices';
 import { firmwareRouter } from './routes/firmware';
+import { productsRouter } from './routes/products';
 import { tasksRouter } from './routes/tasks';
 import { verificationRouter } from './routes/verification';
 import { uiRouter } from './ui-route';
@@ -42,6 +43,7 @@ export async function buildApi(ctx: ApiContext): Promise<Api> {
   });
   const routers: Router[] = [
     devicesRouter({ db: ctx.db, log: ctx.log, registryEvents: ctx.registryEvents }),
+    productsRouter({ db: ctx.db }),
     firmwareRouter({ db: ctx.db }),
     assetTreesRouter({ db: ctx.db }),
     verificationRouter({ db: ctx.db, tasks }),

@@ -1,8 +1,8 @@
 /**
  * The gateway's reads and writes of the `devices` collection (shape owned by
- * the registry, db/devices.ts): the secret for login, presence, and the
- * reported firmware version. Updates never upsert: a message can only touch a
- * device that the registry created.
+ * the registry, db/devices.ts): the secret for login, presence, the
+ * reported firmware version, and when the device was activated. Updates
+ * never upsert: a message can only touch a device that the registry created.
  *
  * Every read and write addresses the document by its identity-derived `_id`
  * (the embedded FerretDB answers nothing else from an index).
@@ -23,6 +23,8 @@ export interface PresenceDocument {
   lastSeenAt: Date | null;
   firmwareVersion?: string;
   versionReportedAt?: Date;
+  /** First successful device-secret login or acknowledged dynamic activation; absent until then. */
+  activatedAt?: Date;
   updatedAt: Date;
 }
 
@@ -30,6 +32,8 @@ export interface LoginRecord {
   productKey: string;
   deviceKey: string;
   deviceSecret: string;
+  /** Absent: the device has never logged in with its secret, so it may still activate dynamically. */
+  activatedAt?: Date;
 }
 
 /** The registry fields the gateway writes; every write is a plain `$set`, so later writes of a device can be merged. */
@@ -40,6 +44,7 @@ export interface PresenceFields {
   updatedAt?: Date;
   firmwareVersion?: string;
   versionReportedAt?: Date;
+  activatedAt?: Date;
 }
 
 export const onlineFields = (online: boolean, at: Date, gatewayId: string | null = null): PresenceFields => ({
@@ -55,6 +60,7 @@ export const versionFields = (version: string, at: Date): PresenceFields => ({
   lastSeenAt: at,
   updatedAt: at,
 });
+export const activatedFields = (at: Date): PresenceFields => ({ activatedAt: at, updatedAt: at });
 
 export interface DevicePresenceStore {
   /** Several devices of one product at once (logins arrive in bursts). */
@@ -83,13 +89,14 @@ export function devicePresenceStore(db: Db): DevicePresenceStore {
         deviceKeys.map((deviceKey) =>
           devices.findOne(
             { _id: deviceDocId(productKey, deviceKey) },
-            { projection: { productKey: 1, deviceKey: 1, deviceSecret: 1 } },
+            { projection: { productKey: 1, deviceKey: 1, deviceSecret: 1, activatedAt: 1 } },
           ),
         ),
       );
       return docs.flatMap((doc) => {
         if (!doc || typeof doc.deviceSecret !== 'string' || doc.productKey !== productKey) return [];
-        return [{ productKey: doc.productKey, deviceKey: doc.deviceKey, deviceSecret: doc.deviceSecret }];
+        const { deviceKey, deviceSecret, activatedAt } = doc;
+        return [{ productKey, deviceKey, deviceSecret, ...(activatedAt instanceof Date ? { activatedAt } : {}) }];
       });
     },
     async update(device, fields) {

@@ -1,9 +1,18 @@
 /**
  * Who may publish and subscribe where (pure). A device touches only its own
- * `/sys/{pk}/{dk}/` topics; the service identity only publishes commands.
+ * `/sys/{pk}/{dk}/` topics; an activation session (securemode=3) only its
+ * activation topics; the service identity only publishes commands.
  */
 import type { DeviceRef } from '../orchestration/device-events';
-import { devicePrefix, isCloudReplyTopic, isDownstreamCommand, otaKindOf, parseSysTopic } from './topics';
+import {
+  activateInfoTopic,
+  devicePrefix,
+  isCloudReplyTopic,
+  isDownstreamCommand,
+  otaKindOf,
+  parseSysTopic,
+  replyTopic,
+} from './topics';
 
 export type PublishDecision =
   | { allow: true; route: 'ota'; kind: NonNullable<ReturnType<typeof otaKindOf>> }
@@ -33,6 +42,26 @@ export function deviceSubscribe(device: DeviceRef, filter: string): boolean {
   if (!filter.startsWith(prefix) || filter.length === prefix.length) return false;
   const fixed = filter.slice(0, prefix.length).split('/');
   return !fixed.some((level) => level === '#' || level === '+');
+}
+
+/**
+ * A session that logged in with the product secret has not proven it is the
+ * device yet: it may publish only its answer to the activation info, nothing
+ * under `/sys/` (no version reports, no progress), until it logs in again with
+ * the device secret it was given.
+ */
+export function activationPublish(
+  device: DeviceRef,
+  topic: string,
+): { allow: true } | { allow: false; reason: string } {
+  if (topic === replyTopic(activateInfoTopic(device))) return { allow: true };
+  if (topic.startsWith('/sys/')) return { allow: false, reason: 'an activation session may not publish under /sys/' };
+  return { allow: false, reason: 'not the activation reply topic of this device' };
+}
+
+/** The EnOS docs have the device subscribe to its activation info (delivery needs no subscription, §2): only that. */
+export function activationSubscribe(device: DeviceRef, filter: string): boolean {
+  return filter === activateInfoTopic(device);
 }
 
 /** The service identity publishes only to downstream command topics of some device. */

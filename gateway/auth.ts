@@ -114,32 +114,42 @@ export function secretEquals(expected: string, given: string): boolean {
   return timingSafeEqual(a, b);
 }
 
-/** Builds the three CONNECT strings a device SDK sends (used by the simulator and tests). */
-export function deviceCredentials(opts: {
+export interface CredentialOptions {
   productKey: string;
   deviceKey: string;
-  deviceSecret: string;
   timestamp: string;
   signMethod?: string;
   upperCase?: boolean;
   signClientId?: string;
-}): { clientId: string; username: string; password: string } {
+}
+
+export interface MqttCredentials {
+  clientId: string;
+  username: string;
+  password: string;
+}
+
+/** Builds the three CONNECT strings a device SDK sends (used by the simulator and tests). */
+export function deviceCredentials(opts: CredentialOptions & { deviceSecret: string }): MqttCredentials {
+  return credentials(opts, '2', opts.deviceSecret);
+}
+
+/** The same for a dynamically activating device (securemode=3): signed with its product's secret. */
+export function activationCredentials(opts: CredentialOptions & { productSecret: string }): MqttCredentials {
+  return credentials(opts, '3', opts.productSecret);
+}
+
+function credentials(opts: CredentialOptions, secureMode: '2' | '3', secret: string): MqttCredentials {
   const signMethod = opts.signMethod ?? 'sha256';
   const digest = digestFor(signMethod);
   if (!digest) throw new Error(`unknown sign method "${signMethod}"`);
   const signClientId = opts.signClientId ?? opts.deviceKey;
   const sign = computeSign(
-    {
-      signClientId,
-      deviceKey: opts.deviceKey,
-      productKey: opts.productKey,
-      timestamp: opts.timestamp,
-      secret: opts.deviceSecret,
-    },
+    { signClientId, deviceKey: opts.deviceKey, productKey: opts.productKey, timestamp: opts.timestamp, secret },
     digest,
   );
   return {
-    clientId: `${signClientId}|securemode=2,signmethod=${signMethod},timestamp=${opts.timestamp}|`,
+    clientId: `${signClientId}|securemode=${secureMode},signmethod=${signMethod},timestamp=${opts.timestamp}|`,
     username: `${opts.deviceKey}&${opts.productKey}`,
     password: opts.upperCase ? sign.toUpperCase() : sign,
   };

@@ -1,8 +1,8 @@
 /**
  * The gateway: an Aedes broker inside this process that speaks the EnOS device
- * protocol (login signature, per-device ACL, OTA topics, presence), plus an
- * HTTP port for health and metrics. Built as a function so tests run it
- * in-process on ephemeral ports (port 0).
+ * protocol (login signature, dynamic activation, per-device ACL, OTA topics,
+ * presence), plus an HTTP port for health and metrics. Built as a function so
+ * tests run it in-process on ephemeral ports (port 0).
  */
 import * as net from 'node:net';
 import { createBroker } from 'aedes';
@@ -11,8 +11,10 @@ import type { Client } from 'aedes';
 import type { Db } from 'mongodb';
 import { defaultGatewayId, type Config } from '../config/config';
 import { devicePresenceStore, devicesLeftOnline, type DevicePresenceStore } from '../db/device-presence';
+import { findProductForLogin } from '../db/products';
 import type { DeviceEvents } from '../orchestration/device-events';
 import type { Logger } from '../runtime/log';
+import { Activation } from './activation';
 import { Delivery } from './delivery';
 import { createHttpServer } from './http';
 import { createAuthenticate } from './login';
@@ -28,7 +30,7 @@ export interface GatewayDeps {
   config: Pick<Config, 'mqttPort' | 'mqttHost' | 'gatewayHttpPort' | 'serviceMqttUsername' | 'serviceMqttPassword'> &
     Partial<Pick<Config, 'gatewayHttpHost' | 'gatewayId'>>;
   log: Logger;
-  /** The registry database (collection `devices`). */
+  /** The registry database (collections `devices` and `products`). */
   db: Db;
   /** What the gateway tells the orchestration (Temporal in production, a recorder in tests). */
   events: DeviceEvents;
@@ -59,6 +61,7 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
 
   const broker = createBroker({ connectTimeout: 10_000 });
   const delivery = new Delivery(broker, (client) => sessions.codecOf(client));
+  const activation = new Activation({ registry, delivery, metrics, log });
   const ota = new OtaHandler({
     registry,
     events,
@@ -73,6 +76,8 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
   broker.authenticate = createAuthenticate({
     config: deps.config,
     findForLogin: registry.findForLogin,
+    findProduct: (productKey) => findProductForLogin(deps.db, productKey),
+    markActivated: (device) => activation.markActivated(device, 'first login with its device secret'),
     sessions,
     metrics,
     log,
@@ -82,13 +87,15 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
       older.close();
     },
   });
-  const routing = createRouting({ sessions, delivery, ota, presence, metrics, log });
+  const routing = createRouting({ sessions, delivery, ota, activation, presence, metrics, log });
   broker.authorizePublish = routing.authorizePublish;
   broker.authorizeSubscribe = routing.authorizeSubscribe;
   broker.authorizeForward = delivery.authorizeForward;
 
   broker.on('clientReady', (client) => {
     const identity = sessions.identify(client);
+    // Not the device being online: it only comes to fetch its secret.
+    if (identity?.kind === 'activation') return activation.start(client, identity);
     if (identity?.kind !== 'device' || !sessions.isCurrent(client)) return;
     log.info('device connected', { ...identity.device, ...(identity.codec && { compress: identity.codec.name }) });
     void presence.connected(identity.device);
@@ -99,8 +106,13 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
   });
   const sessionEnded = (client: Client) => {
     const identity = sessions.identify(client);
-    if (identity?.kind !== 'device') return;
     const reason = endReasons.get(client) ?? 'connection closed';
+    if (identity?.kind === 'activation') {
+      // Called twice per session (clientDisconnect and the socket's close): log once.
+      if (activation.ended(client)) log.info('activation session closed', { ...identity.device, reason });
+      return;
+    }
+    if (identity?.kind !== 'device') return;
     // A superseded session ending says nothing about the device: its newer session is live.
     if (!sessions.release(client)) {
       log.debug('older session closed', { ...identity.device, reason });

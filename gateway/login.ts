@@ -1,15 +1,26 @@
 /**
  * The CONNECT check (Aedes `authenticate` hook): the service identity by
- * password, a device by its EnOS signature against the registry's secret.
+ * password, a device by its EnOS signature against the registry's secret
+ * (securemode=2), or an unactivated device of a product with dynamic
+ * activation by its signature against the product secret (securemode=3).
  * Refusals are logged with the reason and identifiers, never a secret or password.
  */
 import type { AuthenticateError, AuthErrorCode, Client } from 'aedes';
 import type { Config } from '../config/config';
 import type { LoginRecord } from '../db/device-presence';
+import type { ProductLoginRecord } from '../db/products';
 import type { DeviceRef } from '../orchestration/device-events';
 import type { Logger } from '../runtime/log';
-import { computeSign, digestFor, parseClientId, parseUsername, secretEquals, signMatches } from './auth';
-import { codecFor } from './codec';
+import {
+  computeSign,
+  digestFor,
+  parseClientId,
+  parseUsername,
+  secretEquals,
+  signMatches,
+  type DigestName,
+} from './auth';
+import { codecFor, type PayloadCodec } from './codec';
 import { bump, type GatewayMetrics } from './metrics';
 import type { Sessions } from './sessions';
 
@@ -17,6 +28,10 @@ export interface LoginDeps {
   config: Pick<Config, 'serviceMqttUsername' | 'serviceMqttPassword'>;
   /** The registry's login record of a device (null: not registered). */
   findForLogin(device: DeviceRef): Promise<LoginRecord | null>;
+  /** A product's activation setting and secret (null: no such product). */
+  findProduct(productKey: string): Promise<ProductLoginRecord | null>;
+  /** The device logged in with its own secret for the first time. */
+  markActivated(device: DeviceRef): void;
   sessions: Sessions;
   metrics: GatewayMetrics;
   log: Logger;
@@ -80,13 +95,24 @@ async function check(
   if (!info.ok)
     return { ok: false, code: IDENTIFIER_REJECTED, reason: 'garbled client id', fields: { detail: info.reason } };
   const { signClientId, secureMode, signMethod, timestamp, compress } = info.value;
-  if (secureMode !== '2') {
-    // 3 (dynamic activation) and 4 (message integration) sign with a product secret this service does not manage.
+  if (secureMode === '4') {
+    // Message integration: one connection speaking for many devices through /sys/{pk}/integration/ topics.
+    return {
+      ok: false,
+      code: NOT_AUTHORIZED,
+      reason: 'unsupported securemode 4',
+      fields: { detail: 'securemode=4 (message integration) is not supported; devices log in with 2 or 3' },
+    };
+  }
+  if (secureMode !== '2' && secureMode !== '3') {
     return {
       ok: false,
       code: NOT_AUTHORIZED,
       reason: 'unsupported securemode',
-      fields: { secureMode, detail: 'only securemode=2 (device secret) is supported; 3 and 4 need product secrets' },
+      fields: {
+        secureMode: secureMode.slice(0, 16),
+        detail: 'only securemode=2 (device secret) and 3 (dynamic activation) are supported',
+      },
     };
   }
   // Java 2.x compresses every payload and expects compressed ones back: a codec we lack would garble both ways.
@@ -104,11 +130,12 @@ async function check(
   const user = parseUsername(username);
   if (!user.ok) return { ok: false, code: BAD_USERNAME_OR_PASSWORD, reason: 'garbled username' };
   const device: DeviceRef = { productKey: user.value.productKey, deviceKey: user.value.deviceKey };
+  const sign = (secret: string) => computeSign({ signClientId, ...device, timestamp, secret }, digest);
+  if (secureMode === '3') return checkActivation(deps, client, device, { sign, password, digest }, compression.codec);
 
   const record = await deps.findForLogin(device);
   if (!record) return { ok: false, code: BAD_USERNAME_OR_PASSWORD, reason: 'unknown device', fields: { ...device } };
-  const expected = computeSign({ signClientId, ...device, timestamp, secret: record.deviceSecret }, digest);
-  if (!signMatches(expected, password)) {
+  if (!signMatches(sign(record.deviceSecret), password)) {
     return { ok: false, code: BAD_USERNAME_OR_PASSWORD, reason: 'wrong signature', fields: { ...device, signMethod } };
   }
   // The socket may have gone while we read the registry; a dead client must not displace a live session.
@@ -116,5 +143,43 @@ async function check(
   const older = deps.sessions.claim(client, device, compression.codec);
   // Same client id: Aedes closes the older session itself. Another client id: we do.
   if (older && older.id !== client.id) deps.supersede(older, device);
+  // Proof that the device holds its secret: from now on it may not activate dynamically again.
+  if (!record.activatedAt) deps.markActivated(device);
+  return { ok: true };
+}
+
+/**
+ * securemode=3: the signature is checked before anything about the product's
+ * setting or the device's state is told, so without the product secret every
+ * refusal reads "bad username or password".
+ */
+async function checkActivation(
+  deps: LoginDeps,
+  client: Client,
+  device: DeviceRef,
+  given: { sign: (secret: string) => string; password: string; digest: DigestName },
+  codec: PayloadCodec | undefined,
+): Promise<Outcome> {
+  const [product, record] = await Promise.all([deps.findProduct(device.productKey), deps.findForLogin(device)]);
+  if (!product) return { ok: false, code: BAD_USERNAME_OR_PASSWORD, reason: 'unknown product', fields: { ...device } };
+  // EnOS pre-registers dynamically activated devices: the product secret does not create devices.
+  if (!record) return { ok: false, code: BAD_USERNAME_OR_PASSWORD, reason: 'unknown device', fields: { ...device } };
+  if (!signMatches(given.sign(product.productSecret), given.password)) {
+    return {
+      ok: false,
+      code: BAD_USERNAME_OR_PASSWORD,
+      reason: 'wrong product signature',
+      fields: { ...device, digest: given.digest },
+    };
+  }
+  if (!product.dynamicActivation) {
+    return { ok: false, code: NOT_AUTHORIZED, reason: 'dynamic activation off', fields: { ...device } };
+  }
+  // Once activated, the device secret is never handed out again: whoever holds the product secret is not the device.
+  if (record.activatedAt) {
+    return { ok: false, code: NOT_AUTHORIZED, reason: 'device already activated', fields: { ...device } };
+  }
+  if (client.closed) return { ok: false, code: NOT_AUTHORIZED, reason: 'closed during login', fields: { ...device } };
+  deps.sessions.addActivation(client, device, record.deviceSecret, codec);
   return { ok: true };
 }

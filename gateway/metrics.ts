@@ -6,6 +6,8 @@ export interface GatewayMetrics {
   malformedPayloads: number;
   repliesSent: number;
   commands: { delivered: number; undelivered: number };
+  /** Dynamic activation: secrets pushed, answers with 200, answers with another code. */
+  activations: { pushed: number; acknowledged: number; declined: number };
   subscriptionsRefused: number;
   getversionTimeouts: number;
   orchestrationErrors: number;
@@ -19,6 +21,7 @@ export function createMetrics(): GatewayMetrics {
     malformedPayloads: 0,
     repliesSent: 0,
     commands: { delivered: 0, undelivered: 0 },
+    activations: { pushed: 0, acknowledged: 0, declined: 0 },
     subscriptionsRefused: 0,
     getversionTimeouts: 0,
     orchestrationErrors: 0,

@@ -90,11 +90,8 @@ export function parseUpstream(kind: UpstreamOtaKind, payload: Buffer): ParseResu
   if (id === undefined) return fail('', CODE.parameterError, 'id must be a decimal string');
 
   if (kind === 'upgrade_reply') {
-    const code = readInteger(msg.code);
-    if (code === undefined) return fail(id, CODE.parameterError, 'code must be an integer');
-    const message = msg.message === undefined || msg.message === null ? '' : msg.message;
-    if (typeof message !== 'string') return fail(id, CODE.parameterError, 'message must be a string');
-    return { ok: true, kind, id, code, message };
+    const reply = replyFields(id, msg);
+    return reply.ok ? { ...reply, kind } : reply;
   }
 
   if (typeof msg.method !== 'string') return fail(id, CODE.parameterError, 'method must be a string');
@@ -136,16 +133,47 @@ export function parseUpstream(kind: UpstreamOtaKind, payload: Buffer): ParseResu
  * that does not parse; one that inflates past the size limit, as too large.
  */
 export function parseCompressedUpstream(kind: UpstreamOtaKind, payload: Buffer, codec: PayloadCodec): ParseResult {
+  const plain = decompress(payload, codec);
+  return plain.ok ? parseUpstream(kind, plain.value) : plain;
+}
+
+function decompress(payload: Buffer, codec: PayloadCodec): { ok: true; value: Buffer } | ParseError {
   if (payload.length === 0) return fail('', CODE.emptyPayload, 'empty payload');
   if (payload.length >= MAX_PAYLOAD_BYTES) return fail('', CODE.tooLarge, 'payload of 512 KB or more');
-  let plain: Buffer;
   try {
-    plain = codec.decode(payload, MAX_PAYLOAD_BYTES);
+    return { ok: true, value: codec.decode(payload, MAX_PAYLOAD_BYTES) };
   } catch (err) {
     if (!(err instanceof PayloadCodecError)) throw err;
     return fail('', err.code === 'too_large' ? CODE.tooLarge : CODE.notJson, err.message);
   }
-  return parseUpstream(kind, plain);
+}
+
+/** A device's answer to a command: `{id, code, message?, data?}`. */
+export interface CommandReply {
+  ok: true;
+  id: string;
+  code: number;
+  message: string;
+}
+
+/** `code` as an integer or Python's decimal string; `message` optional (Java leaves nulls out). */
+function replyFields(id: string, msg: Record<string, unknown>): CommandReply | ParseError {
+  const code = readInteger(msg.code);
+  if (code === undefined) return fail(id, CODE.parameterError, 'code must be an integer');
+  const message = msg.message === undefined || msg.message === null ? '' : msg.message;
+  if (typeof message !== 'string') return fail(id, CODE.parameterError, 'message must be a string');
+  return { ok: true, id, code, message };
+}
+
+/** Any command reply (e.g. to `thing.activate.info`), decompressed first on a compressed session. */
+export function parseCommandReply(payload: Buffer, codec?: PayloadCodec): CommandReply | ParseError {
+  const plain = codec ? decompress(payload, codec) : { ok: true as const, value: payload };
+  if (!plain.ok) return plain;
+  const decoded = decodeObject(plain.value);
+  if (!decoded.ok) return decoded;
+  const id = readId(decoded.value.id);
+  if (id === undefined) return fail('', CODE.parameterError, 'id must be a decimal string');
+  return replyFields(id, decoded.value);
 }
 
 /**

@@ -1,12 +1,14 @@
 /**
  * The Aedes publish and subscribe hooks: the ACL decides, then device OTA
- * messages go to the OTA handler and service commands straight to the device's
- * session. Refused publishes are dropped (acknowledged, not routed) rather than
+ * messages go to the OTA handler, an activation session's answer to the
+ * activation handler, and service commands straight to the device's session.
+ * Refused publishes are dropped (acknowledged, not routed) rather than
  * closing the connection, so a confused device does not enter a reconnect storm.
  */
 import type { Client, PublishPacket, Subscription } from 'aedes';
 import type { Logger } from '../runtime/log';
-import { devicePublish, deviceSubscribe, servicePublish } from './acl';
+import { activationPublish, activationSubscribe, devicePublish, deviceSubscribe, servicePublish } from './acl';
+import type { Activation } from './activation';
 import type { Delivery } from './delivery';
 import { bump, type GatewayMetrics } from './metrics';
 import type { OtaHandler } from './ota-handler';
@@ -17,6 +19,7 @@ export interface RoutingDeps {
   sessions: Sessions;
   delivery: Delivery;
   ota: OtaHandler;
+  activation: Activation;
   presence: Presence;
   metrics: GatewayMetrics;
   log: Logger;
@@ -64,6 +67,22 @@ export function createRouting(deps: RoutingDeps) {
       deliverCommand(packet);
       return callback(null);
     }
+    if (identity.kind === 'activation') {
+      const decision = activationPublish(identity.device, packet.topic);
+      if (!decision.allow) {
+        bump(metrics.messages, 'refused');
+        log.warn('activation session publish refused', {
+          ...identity.device,
+          topic: packet.topic,
+          reason: decision.reason,
+        });
+        return callback(null);
+      }
+      const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
+      callback(null);
+      deps.activation.handleReply(client, identity, payload);
+      return;
+    }
     const decision = devicePublish(identity.device, packet.topic);
     if (!decision.allow) {
       bump(metrics.messages, 'refused');
@@ -87,11 +106,13 @@ export function createRouting(deps: RoutingDeps) {
     callback: (error: Error | null, subscription?: Subscription | null) => void,
   ) => {
     const identity = sessions.identify(client);
-    const allowed = identity?.kind === 'device' && deviceSubscribe(identity.device, sub.topic);
+    const allowed =
+      (identity?.kind === 'device' && deviceSubscribe(identity.device, sub.topic)) ||
+      (identity?.kind === 'activation' && activationSubscribe(identity.device, sub.topic));
     if (!allowed) {
       metrics.subscriptionsRefused += 1;
       log.warn('subscription refused', {
-        ...(identity?.kind === 'device' ? identity.device : { service: identity?.kind === 'service' }),
+        ...(identity && identity.kind !== 'service' ? identity.device : { service: identity?.kind === 'service' }),
         topic: sub.topic,
       });
       // null: SUBACK 0x80 for this filter, the connection stays up.

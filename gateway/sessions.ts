@@ -1,7 +1,8 @@
 /**
  * Who is behind each MQTT client, and which client is a device's live session.
  * The newest authenticated session of a device is its session; an older one
- * closing later must not mark the device offline.
+ * closing later must not mark the device offline. An activation session
+ * (securemode=3) is identified but never becomes the device's session.
  */
 import type { Client } from 'aedes';
 import type { DeviceRef } from '../orchestration/device-events';
@@ -16,7 +17,16 @@ export interface DeviceIdentity {
   codec?: PayloadCodec;
 }
 
-export type Identity = DeviceIdentity | { kind: 'service' };
+/** A device that logged in with its product's secret to be given its own (dynamic activation). */
+export interface ActivationIdentity {
+  kind: 'activation';
+  device: DeviceRef;
+  /** What the session is there to receive (from the registry at login); never logged. */
+  deviceSecret: string;
+  codec?: PayloadCodec;
+}
+
+export type Identity = DeviceIdentity | ActivationIdentity | { kind: 'service' };
 
 export class Sessions {
   private readonly identities = new WeakMap<Client, Identity>();
@@ -30,6 +40,11 @@ export class Sessions {
     this.identities.set(client, { kind: 'service' });
   }
 
+  /** Identifies an activation session; the device's session (if any) stays what it is. */
+  addActivation(client: Client, device: DeviceRef, deviceSecret: string, codec?: PayloadCodec): void {
+    this.identities.set(client, { kind: 'activation', device, deviceSecret, codec });
+  }
+
   /** Makes `client` the device's session; returns the session it replaces, if any. */
   claim(client: Client, device: DeviceRef, codec?: PayloadCodec): Client | undefined {
     const id = deviceId(device);
@@ -39,10 +54,10 @@ export class Sessions {
     return previous !== client ? previous : undefined;
   }
 
-  /** The payload codec of a compressed device session; undefined for raw JSON and the service. */
+  /** The payload codec of a compressed device or activation session; undefined for raw JSON and the service. */
   codecOf(client: Client): PayloadCodec | undefined {
     const identity = this.identities.get(client);
-    return identity?.kind === 'device' ? identity.codec : undefined;
+    return identity?.kind === 'device' || identity?.kind === 'activation' ? identity.codec : undefined;
   }
 
   isCurrent(client: Client): boolean {

@@ -1,7 +1,8 @@
 /**
  * EnOS topic names, parsed (pure). Everything a device may touch lives under
  * `/sys/{productKey}/{deviceKey}/`; the OTA kinds are dispatched on the topic,
- * never on the payload's method (SDKs disagree on method names, §3).
+ * never on the payload's method (SDKs disagree on method names, §3). The one
+ * exception is dynamic activation (§1.2), under `/ext/session/{pk}/{dk}/`.
  */
 import type { DeviceRef } from '../orchestration/device-events';
 
@@ -56,4 +57,9 @@ export function devicePrefix(device: DeviceRef): string {
 /** One string per device, for maps. */
 export function deviceId(device: DeviceRef): string {
   return `${device.productKey}/${device.deviceKey}`;
+}
+
+/** Where the cloud pushes a dynamically activating device its secret (`thing.activate.info`); it answers on `…_reply`. */
+export function activateInfoTopic(device: DeviceRef): string {
+  return `/ext/session/${device.productKey}/${device.deviceKey}/thing/activate/info`;
 }

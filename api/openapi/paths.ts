@@ -36,6 +36,7 @@ const DK = pathParam('deviceKey', 'Device key.');
 const FW = pathParam('firmwareId', 'Firmware id.');
 const TREE = pathParam('treeId', 'Asset tree id.');
 const TASK = pathParam('taskId', 'Task id (also the task workflow id).');
+const PRODUCT = pathParam('productKey', 'Product key (letters, digits and _ . : @ -, at most 64).');
 
 interface OpSpec {
   summary: string;
@@ -61,6 +62,12 @@ function op(s: OpSpec): Operation {
     responses,
   };
 }
+
+/** An operation with a second success answer (e.g. a PUT that answers 201 when it creates). */
+const withResponse = (operation: Operation, status: number, response: JsonSchema): Operation => ({
+  ...operation,
+  responses: { [String(status)]: response, ...(operation.responses as Record<string, JsonSchema>) },
+});
 
 const taskControl = (action: string, summary: string): JsonSchema => ({
   post: op({
@@ -118,6 +125,28 @@ export const PATHS: Record<string, JsonSchema> = {
       params: [PK, DK],
       ok: [200, 'The deleted device.', 'Device'],
       errors: { 404: 'Unknown device.' },
+    }),
+  },
+  '/v1/products/{productKey}': {
+    put: withResponse(
+      op({
+        summary:
+          'Create or update a product: dynamic activation (securemode=3) on or off, and its product secret. ' +
+          'The secret is kept unless given, generated when absent on creation, and returned only on creation.',
+        tag: 'products',
+        params: [PRODUCT],
+        body: 'ProductPut',
+        ok: [200, 'Updated: the product (without its secret).', 'Product'],
+      }),
+      201,
+      answer('Created: the product with productSecret.', 'ProductCreated'),
+    ),
+    get: op({
+      summary: 'Read a product (never its secret).',
+      tag: 'products',
+      params: [PRODUCT],
+      ok: [200, 'The product.', 'Product'],
+      errors: { 404: 'Unknown product.' },
     }),
   },
   '/v1/asset-trees/{treeId}': {

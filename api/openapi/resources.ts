@@ -38,6 +38,16 @@ const Device = obj({
   createdAt: dateTime,
 });
 
+const Product = obj({
+  productKey: { type: 'string' },
+  dynamicActivation: {
+    type: 'boolean',
+    description: 'Unactivated devices may log in with the product secret (securemode=3) to receive their secret.',
+  },
+  createdAt: dateTime,
+  updatedAt: dateTime,
+});
+
 const Firmware = obj({
   firmwareId: { type: 'string' },
   productKey: { type: 'string' },
@@ -149,6 +159,10 @@ export const RESOURCE_SCHEMAS: Record<string, JsonSchema> = {
     created: { type: 'integer' },
     failed: { type: 'array', items: obj({ index: { type: 'integer' }, error: ref('ErrorObject') }) },
   }),
+  Product,
+  ProductCreated: {
+    allOf: [ref('Product'), obj({ productSecret: { type: 'string', description: 'Shown only in this answer.' } })],
+  },
   Firmware,
   FirmwareList: listOf('Firmware'),
   AssetTree,

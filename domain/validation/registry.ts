@@ -1,5 +1,5 @@
 /**
- * Request bodies of the registry endpoints (devices, firmware, asset trees):
+ * Request bodies of the registry endpoints (devices, products, firmware, asset trees):
  * shape from the JSON Schemas, plus what a schema cannot say (tree
  * structure). Each function returns the checked value or throws
  * invalid_request with one detail per problem.
@@ -35,8 +35,15 @@ export interface FirmwareInput {
   sign: string;
 }
 
+/** PUT /v1/products/{productKey}: the whole settable state of a product. */
+export interface ProductPut {
+  dynamicActivation: boolean;
+  productSecret?: string;
+}
+
 export const validateDeviceInput = (body: unknown): DeviceInput => parseWithSchema('DeviceCreate', body);
 export const validateDevicePatch = (body: unknown): DevicePatch => parseWithSchema('DevicePatch', body);
+export const validateProductPut = (body: unknown): ProductPut => parseWithSchema('ProductPut', body);
 
 /** Checks one item of a batch; problems come back (with the item's path) instead of being thrown. */
 export function checkBatchItem(item: unknown, index: number): { value: DeviceInput; details: ErrorDetail[] } {

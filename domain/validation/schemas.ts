@@ -123,6 +123,25 @@ const DeviceCreate = closed(
   ['productKey', 'deviceKey'],
 );
 
+const ProductPut = closed(
+  {
+    dynamicActivation: {
+      type: 'boolean',
+      description: 'Whether unactivated devices of this product may log in with the product secret (securemode=3).',
+    },
+    // Like deviceSecret: what an SDK profile carries and hashes into the sign.
+    productSecret: {
+      type: 'string',
+      minLength: 8,
+      maxLength: 128,
+      pattern: '^[\\u0021-\\u007e]+$',
+      'x-message': 'must be printable ASCII without spaces',
+      description: 'Kept when absent (generated when absent on creation); returned only in the creation answer.',
+    },
+  },
+  ['dynamicActivation'],
+);
+
 const DeviceBatch = closed({ devices: list(ref('DeviceCreate'), 1, MAX_BATCH_DEVICES) }, ['devices']);
 
 const DevicePatch: JsonSchema = {
@@ -329,6 +348,7 @@ export const REQUEST_SCHEMAS = {
   UpgradeTaskCreate,
   VerificationCreate,
   TaskRetry,
+  ProductPut,
 } satisfies Record<string, JsonSchema>;
 
 export type RequestSchemaName = keyof typeof REQUEST_SCHEMAS;

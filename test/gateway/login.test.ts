@@ -71,15 +71,22 @@ describe('gateway login', () => {
     }
   });
 
-  it('refuses product-secret modes 3 and 4 and LZ4/LZO-compressed Java sessions as not authorized', async () => {
+  it('refuses mode 4, unknown modes and LZ4/LZO-compressed Java sessions as not authorized', async () => {
     const creds = deviceCredentials({ ...device, timestamp: '1' });
-    await expect(
-      connectRaw(t.url, { ...creds, clientId: `${device.deviceKey}|securemode=3,signmethod=sha256,timestamp=1|` }),
-    ).rejects.toMatchObject({ code: 5 });
+    for (const mode of ['4', '1', 'x']) {
+      const clientId = `${device.deviceKey}|securemode=${mode},signmethod=sha256,timestamp=1|`;
+      await expect(connectRaw(t.url, { ...creds, clientId })).rejects.toMatchObject({ code: 5 });
+    }
     for (const compress of ['LZ4', 'LZO']) {
       const signClientId = `${device.deviceKey}{compress=${compress}}`;
       await expect(connectDevice(t.url, device, { signClientId })).rejects.toMatchObject({ code: 5 });
     }
+  });
+
+  it('refuses mode 3 (dynamic activation) for a product that was never created, whatever the sign', async () => {
+    const creds = deviceCredentials({ ...device, timestamp: '1' });
+    const clientId = `${device.deviceKey}|securemode=3,signmethod=sha256,timestamp=1|`;
+    await expect(connectRaw(t.url, { ...creds, clientId })).rejects.toMatchObject({ code: 4 });
   });
 
   it('accepts the service identity only with its password', async () => {
@@ -93,7 +100,9 @@ describe('gateway login', () => {
     const metrics = (await res.json()) as { connections: { accepted: number; refused: Record<string, number> } };
     expect(metrics.connections.refused['wrong signature']).toBeGreaterThanOrEqual(1);
     expect(metrics.connections.refused['unknown device']).toBeGreaterThanOrEqual(1);
-    expect(metrics.connections.refused['unsupported securemode']).toBe(1);
+    expect(metrics.connections.refused['unsupported securemode 4']).toBe(1);
+    expect(metrics.connections.refused['unsupported securemode']).toBe(2);
+    expect(metrics.connections.refused['unknown product']).toBe(1);
     expect(metrics.connections.refused['unsupported compression LZO']).toBe(1);
     expect(metrics.connections.accepted).toBeGreaterThan(0);
     expect(await t.db.collection('devices').countDocuments()).toBe(1);

@@ -81,6 +81,8 @@ describe('GET /openapi.json', () => {
       ['/v1/devices/{productKey}/{deviceKey}', 'get'],
       ['/v1/devices/{productKey}/{deviceKey}', 'patch'],
       ['/v1/devices/{productKey}/{deviceKey}', 'delete'],
+      ['/v1/products/{productKey}', 'put'],
+      ['/v1/products/{productKey}', 'get'],
       ['/v1/asset-trees/{treeId}', 'put'],
       ['/v1/asset-trees/{treeId}', 'get'],
       ['/v1/firmwares', 'post'],
@@ -108,7 +110,7 @@ describe('GET /openapi.json', () => {
     const bodies = Object.values(doc.paths).flatMap((ops) =>
       Object.values(ops).flatMap((op) => (op.requestBody ? [op.requestBody.content['application/json'].schema] : [])),
     );
-    expect(bodies.length).toBe(8);
+    expect(bodies.length).toBe(9);
     for (const body of bodies) {
       const name = (body as { $ref: string }).$ref.replace('#/components/schemas/', '');
       expect(schemas[name]).toMatchObject({ type: 'object', additionalProperties: false });
