@@ -69,9 +69,21 @@ export interface DeviceActivities {
     taskId: string;
     productKey: string;
     deviceKey: string;
-    push?: { commandId: string; firmware: FirmwareOffer; at: string };
+    /** `commandId` is ignored (runs from before it was derived here send it): see attemptsBefore. */
+    push?: { commandId?: string; firmware: FirmwareOffer; at: string };
     offerSlot?: { limit: number };
-  }): Promise<{ online: boolean; version: string | null; pushed: boolean; stale?: boolean; offerSlot?: boolean }>;
+  }): Promise<{
+    online: boolean;
+    version: string | null;
+    pushed: boolean;
+    stale?: boolean;
+    offerSlot?: boolean;
+    /**
+     * Pushes of this device in this task by earlier runs (an operator's retry, a
+     * re-admission): this run numbers its attempts, and so its command ids, after them.
+     */
+    attemptsBefore?: number;
+  }>;
   /** Publishes the EnOS upgrade command to the device's session through the gateway. */
   pushUpgradeCommand(input: {
     productKey: string;

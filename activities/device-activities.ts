@@ -4,7 +4,7 @@ import type { Db } from 'mongodb';
 import { byIdentity, devices } from '../db/devices';
 import { releaseOfferSlot, takeOfferSlot } from '../db/offer-slots';
 import { applyRecordUpdate, recordId, recordsCollection } from '../db/records';
-import { taskWorkflowId } from '../domain/ids';
+import { commandId, taskWorkflowId } from '../domain/ids';
 import { signalIfRunning } from '../orchestration/signal-if-running';
 import { deviceFinished } from '../workflows/messages';
 import type { CommandPublisher } from './command-publisher';
@@ -42,24 +42,29 @@ export function createDeviceActivities(deps: {
       const rec = await recordsCollection(db).findOne({ _id });
       // This activity retried after it had pushed (e.g. the worker died before reporting): pushed once is enough.
       if (rec?.status === 'pushed' || rec?.status === 'upgrading') {
-        return { online: rec.deviceOnline, version: rec.fromVersion, pushed: true };
+        const attemptsBefore = Math.max(0, (rec.attempts ?? 1) - 1);
+        return { online: rec.deviceOnline, version: rec.fromVersion, pushed: true, attemptsBefore };
       }
       // A claim can start a second run after the first one finished the record: never push twice.
       if (rec?.status !== 'to_be_pushed') return { online: false, version: null, pushed: false, stale: true };
       const online = rec?.deviceOnline === true;
       const version = rec?.fromVersion ?? null;
+      // Pushes in earlier runs (an operator's retry, a re-admission): this run's command ids follow theirs.
+      const attemptsBefore = rec?.attempts ?? 0;
       const now = new Date();
       if (!push || !online || version === push.firmware.version) {
         await recordsCollection(db).updateOne({ _id }, { $set: { inWorkflow: true, updatedAt: now } });
-        if (!offerSlot) return { online, version, pushed: false };
+        if (!offerSlot) return { online, version, pushed: false, attemptsBefore };
         return {
           online,
           version,
           pushed: false,
+          attemptsBefore,
           offerSlot: await takeOfferSlot(db, taskId, deviceKey, offerSlot.limit),
         };
       }
-      await publisher.publishUpgrade({ productKey, deviceKey }, push.commandId, push.firmware);
+      const command = commandId(taskId, deviceKey, attemptsBefore + 1);
+      await publisher.publishUpgrade({ productKey, deviceKey }, command, push.firmware);
       await applyRecordUpdate(
         db,
         {
@@ -67,15 +72,15 @@ export function createDeviceActivities(deps: {
           deviceKey,
           inWorkflow: true,
           status: 'pushed',
-          attempts: 1,
+          attempts: attemptsBefore + 1,
           progress: 0,
           failure: null,
           waitReason: null,
-          timeline: [{ at: push.at, event: 'pushed', detail: `command ${push.commandId}` }],
+          timeline: [{ at: push.at, event: 'pushed', detail: `command ${command}` }],
         },
         now,
       );
-      return { online, version, pushed: true };
+      return { online, version, pushed: true, attemptsBefore };
     },
 
     async pushUpgradeCommand({ productKey, deviceKey, commandId, firmware }) {

@@ -40,15 +40,12 @@ export async function deviceUpgradeWorkflow(input: DeviceUpgradeInput): Promise<
   wf.setCurrentDetails(details(input, 'looking up the device'));
 
   const seenBefore = s.presenceSignals;
-  const firstCommand = commandId(input.taskId, input.deviceKey, 1);
   const offerWaits = holdsOfferSlot(input);
   const device = await (offerWaits ? claimRecordHere : claimRecord)({
     taskId: input.taskId,
     productKey: input.productKey,
     deviceKey: input.deviceKey,
-    ...(input.method === 'push'
-      ? { push: { commandId: firstCommand, firmware: input.firmware, at: new Date(Date.now()).toISOString() } }
-      : {}),
+    ...(input.method === 'push' ? { push: { firmware: input.firmware, at: new Date(Date.now()).toISOString() } } : {}),
     ...(offerWaits ? { offerSlot: { limit: input.maxConcurrency! } } : {}),
   });
   s.decideOffer(
@@ -66,8 +63,10 @@ export async function deviceUpgradeWorkflow(input: DeviceUpgradeInput): Promise<
     return 'deferred';
   }
   if (s.presenceSignals === seenBefore) s.online = device.online;
+  // Attempt numbers (and command ids) go on from this device's earlier runs in the task.
+  const earlier = device.attemptsBefore ?? 0;
   if (device.pushed) {
-    s.attempt = 1;
+    s.attempt = earlier + 1;
     setStatus(s, input, 'pushed');
   }
   if (device.version === target) {
@@ -89,15 +88,15 @@ export async function deviceUpgradeWorkflow(input: DeviceUpgradeInput): Promise<
 
   const maxAttempts = input.retry?.maxAttempts ?? 1;
   for (let attempt = 1; ; attempt++) {
-    s.attempt = attempt;
+    s.attempt = earlier + attempt;
     if (attempt > 1) {
       const ready = await waitBeforeRetry(s, input);
       if (!ready) return finish(s, input, 'cancelled', { status: 'cancelled' }, `cancelled: ${s.cancelReason}`);
     }
     let result =
       input.method === 'push'
-        ? await pushAndFollow(s, input, attempt, attempt === 1 && device.pushed)
-        : await offerAndFollow(s, input, attempt);
+        ? await pushAndFollow(s, input, s.attempt, attempt === 1 && device.pushed)
+        : await offerAndFollow(s, input, s.attempt);
     if (result !== 'expired' && result.kind === 'success' && input.soakS) result = await soak(s, input, result.how);
     if (result === 'expired') {
       return finish(s, input, 'expired', { status: 'to_be_pushed' }, 'offer expired: the device did not take it up');

@@ -97,6 +97,11 @@ describe('snapshot push task', () => {
       () => t.world.record(taskId, 'r2'),
       (r) => r?.status === 'success',
     );
-    expect(t.world.pushes.filter((p) => p.deviceKey === 'r2')).toHaveLength(2);
+    // A new command id: a device that drops repeated commands must not take the retry for a redelivery.
+    expect(t.world.pushes.filter((p) => p.deviceKey === 'r2').map((p) => p.commandId)).toEqual([
+      `${taskId}.r2.1`,
+      `${taskId}.r2.2`,
+    ]);
+    expect(await t.world.record(taskId, 'r2')).toMatchObject({ attempts: 2 });
   });
 });
