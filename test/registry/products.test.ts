@@ -1,57 +1,18 @@
 /**
  * Products over HTTP: PUT creates or updates (the secret shown once), GET
- * never shows the secret, bad input is a 400 with the field's path. The
- * router is mounted on an app of this file's own (createApp, as the API
- * does), against the suite's real database.
+ * never shows the secret, bad input is a 400 with the field's path; on the
+ * API as the server wires it, against the suite's real database.
  */
-import type { AddressInfo } from 'node:net';
-import { Connection } from '@temporalio/client';
 import Ajv2020 from 'ajv/dist/2020';
 import addFormats from 'ajv-formats';
-import { createApp } from '../../api/app';
 import { buildOpenApiDocument } from '../../api/openapi/document';
-import { productsRouter } from '../../api/routes/products';
 import { isOtaError } from '../../domain/errors';
 import { validateProductPut } from '../../domain/validation/registry';
-import { silentLogger } from '../../runtime/log';
-import { temporalAddress, testDb } from '../helpers/stack';
-import { detailPaths, type Answer, type RegistryApi } from './api-harness';
-
-async function startProductsApi(name: string): Promise<RegistryApi> {
-  const mongo = await testDb(name);
-  const temporal = Connection.lazy({ address: temporalAddress() });
-  const app = createApp({
-    log: silentLogger,
-    health: { db: mongo.db, temporal, namespace: 'default', taskQueue: 'unused', gatewayUrl: 'http://127.0.0.1:9' },
-    routers: [productsRouter({ db: mongo.db })],
-  });
-  const server = app.listen(0, '127.0.0.1');
-  await new Promise<void>((resolve) => server.once('listening', () => resolve()));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return {
-    url,
-    db: mongo.db,
-    async call(method, path, body, headers = {}) {
-      const res = await fetch(`${url}${path}`, {
-        method,
-        headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
-        body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
-      });
-      const text = await res.text();
-      return { status: res.status, body: text ? (JSON.parse(text) as Answer['body']) : {}, headers: res.headers };
-    },
-    async close() {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      await temporal.close();
-      await mongo.close();
-    },
-  };
-}
+import { detailPaths, startRegistryApi, type RegistryApi } from './api-harness';
 
 let api: RegistryApi;
 beforeAll(async () => {
-  api = await startProductsApi('reg_products');
+  api = await startRegistryApi('reg_products');
 });
 afterAll(() => api.close());
 
