@@ -89,13 +89,16 @@ export function devicePresenceStore(db: Db): DevicePresenceStore {
         deviceKeys.map((deviceKey) =>
           devices.findOne(
             { _id: deviceDocId(productKey, deviceKey) },
-            { projection: { productKey: 1, deviceKey: 1, deviceSecret: 1, activatedAt: 1 } },
+            { projection: { productKey: 1, deviceKey: 1, deviceSecret: 1, activatedAt: 1, lastSeenAt: 1 } },
           ),
         ),
       );
       return docs.flatMap((doc) => {
         if (!doc || typeof doc.deviceSecret !== 'string' || doc.productKey !== productKey) return [];
-        const { deviceKey, deviceSecret, activatedAt } = doc;
+        const { deviceKey, deviceSecret } = doc;
+        // Only a session with the device's own secret writes lastSeenAt, so a device seen before
+        // activatedAt existed holds its secret as surely as one activated since.
+        const activatedAt = doc.activatedAt instanceof Date ? doc.activatedAt : (doc.lastSeenAt ?? undefined);
         return [{ productKey, deviceKey, deviceSecret, ...(activatedAt instanceof Date ? { activatedAt } : {}) }];
       });
     },

@@ -154,6 +154,18 @@ describe('dynamic activation (securemode=3)', () => {
         return { device, secret: productSecret };
       },
     ],
+    [
+      'a device that logged in with its own secret before activation was recorded',
+      5,
+      'device already activated',
+      async () => {
+        const device = await registered(PK);
+        await t.db
+          .collection('devices')
+          .updateOne({ productKey: PK, deviceKey: device.deviceKey }, { $set: { lastSeenAt: new Date() } });
+        return { device, secret: productSecret };
+      },
+    ],
   ])('refuses %s with CONNACK %i (%s), counts the reason and hands out nothing', async (_name, code, reason, setup) => {
     const { device, secret } = await setup();
     const pushed = t.gateway.metrics.activations.pushed;
