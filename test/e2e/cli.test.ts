@@ -5,6 +5,7 @@
 import { spawn } from 'node:child_process';
 import * as path from 'node:path';
 import { PROJECT_ROOT } from '../../config/config';
+import { eventually } from '../helpers/eventually';
 import { startServiceStack, type ServiceStack } from '../helpers/service-stack';
 
 const PK = 'cli-pk';
@@ -24,16 +25,6 @@ function ota(args: string[], stdin?: string): Promise<{ code: number | null; out
     child.on('close', (code) => resolve({ code, out, err }));
     child.stdin.end(stdin ?? '');
   });
-}
-
-async function eventually<T>(what: string, fn: () => Promise<T>, ok: (v: T) => boolean): Promise<T> {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const v = await fn();
-    if (ok(v)) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(v)}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
 }
 
 beforeAll(async () => {
@@ -80,6 +71,7 @@ describe('ota command-line client', () => {
       'both devices waiting in the task',
       () => ota(['task', taskId!]),
       (r) => r.out.includes('to be pushed 2'),
+      30_000,
     );
     expect(shown.out).toContain(`${taskId}  snapshot/push → 2.0.0`);
     expect(shown.out).toMatch(/·{40}\s+0%\s+0\/2/);
@@ -96,6 +88,7 @@ describe('ota command-line client', () => {
       'the task paused, with the reason shown',
       () => ota(['task', taskId!]),
       (r) => r.out.includes('[paused]') && r.out.includes('paused: paused by an operator'),
+      30_000,
     );
     expect((await ota(['cancel', taskId!])).code).toBe(0);
     const watched = await ota(['watch', taskId!, '--interval', '0.2']);

@@ -5,6 +5,7 @@
  */
 import { Fleet, fleetSpecs } from '../../simulator';
 import type { Behaviour, DeviceSpec } from '../../simulator';
+import { eventually } from '../helpers/eventually';
 import { startServiceStack, type ServiceStack } from '../helpers/service-stack';
 
 const PK = 'e2e-pk';
@@ -61,15 +62,9 @@ async function allRecords(taskId: string): Promise<RecordPage['items']> {
   return items;
 }
 
-async function until<T>(what: string, fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 120_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (ok(v)) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(v)}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
+/** A rollout takes its time: two minutes unless said otherwise, polling the API four times a second. */
+const until = <T>(what: string, fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 120_000): Promise<T> =>
+  eventually(what, fn, ok, timeoutMs, 250);
 
 beforeAll(async () => {
   stack = await startServiceStack('rollout');

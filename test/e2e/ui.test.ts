@@ -10,6 +10,7 @@ import { createApiApp } from '../../api/routes';
 import { recordId, recordsCollection } from '../../db/records';
 import { silentLogger } from '../../runtime/log';
 import { Fleet, fleetSpecs, type Behaviour } from '../../simulator';
+import { eventually } from '../helpers/eventually';
 import { startServiceStack, type ServiceStack } from '../helpers/service-stack';
 
 const PK = 'ui-pk';
@@ -32,16 +33,6 @@ interface TaskAnswer {
 
 function expectStatus(res: { status: number; body: unknown }, status: number): void {
   if (res.status !== status) throw new Error(`expected HTTP ${status}, got ${res.status}: ${JSON.stringify(res.body)}`);
-}
-
-async function until<T>(what: string, fn: () => T | Promise<T>, ok: (v: T) => boolean, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (ok(v)) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(v)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 // ---- A browser: the served page in jsdom ----------------------------------
@@ -88,7 +79,7 @@ async function openPage(baseUrl: string, hash = ''): Promise<Page> {
     go: (h) => {
       dom.window.location.hash = h;
     },
-    waitFor: (what, fn, ok = Boolean) => until(what, fn, ok, 10_000),
+    waitFor: (what, fn, ok = Boolean) => eventually(what, fn, ok, 10_000),
   };
   pages.push(page);
   return page;
@@ -122,7 +113,7 @@ beforeAll(async () => {
   expect(created.body).toMatchObject({ created: sims.length + offline.length, failed: [] });
   fleet = new Fleet({ url: stack.mqttUrl }, sims);
   expect(await fleet.connect()).toBe(sims.length);
-  await until(
+  await eventually(
     'the simulated devices to report their versions',
     () => stack.api<{ items: unknown[] }>('GET', `/v1/devices?productKey=${PK}&version=1.0.0`),
     (r) => r.body.items.length === 6,
@@ -142,7 +133,7 @@ beforeAll(async () => {
     await stack.api('POST', `/v1/firmwares/${firmwareId}/verification`, { deviceKeys: ['verifier-0'] }),
     202,
   );
-  await until(
+  await eventually(
     'the firmware to be verified',
     () => stack.api<{ verified: boolean }>('GET', `/v1/firmwares/${firmwareId}`),
     (r) => r.body.verified,
@@ -158,7 +149,7 @@ beforeAll(async () => {
   });
   expectStatus(task, 201);
   taskId = task.body.taskId;
-  await until(
+  await eventually(
     'the connected devices to finish',
     () => stack.api<TaskAnswer>('GET', `/v1/upgrade-tasks/${taskId}`),
     (r) => r.body.counts.success === 1 && r.body.counts.failure === 2 && r.body.counts.to_be_pushed === 3,
@@ -177,7 +168,7 @@ beforeAll(async () => {
   expectStatus(hostile, 201);
   hostileTaskId = hostile.body.taskId;
   await stack.api('POST', `/v1/upgrade-tasks/${hostileTaskId}/cancel`); // 409 if it already completed: also fine
-  await until(
+  await eventually(
     'the second task to finish',
     () => stack.api<TaskAnswer>('GET', `/v1/upgrade-tasks/${hostileTaskId}`),
     (r) => r.body.status === 'completed' || r.body.status === 'cancelled',
@@ -372,7 +363,7 @@ describe('the operators page', () => {
     const page = await openPage(stack.apiUrl, `#/tasks/${taskId}`);
     await page.waitFor('the task', () => page.text('#task-status').includes('running'));
     page.click('button[data-action="pause"]');
-    await until(
+    await eventually(
       'the task to be paused',
       () => stack.api<TaskAnswer>('GET', `/v1/upgrade-tasks/${taskId}`),
       (r) => r.body.status === 'paused',
@@ -382,7 +373,7 @@ describe('the operators page', () => {
     expect(page.text('#action-message')).toBe('Pause sent.');
 
     page.click('button[data-action="resume"]');
-    await until(
+    await eventually(
       'the task to run again',
       () => stack.api<TaskAnswer>('GET', `/v1/upgrade-tasks/${taskId}`),
       (r) => r.body.status === 'running',
@@ -428,7 +419,7 @@ describe('the operators page', () => {
       () => page.text('#action-message'),
       (t) => t === '2 failed device(s) will be pushed again.',
     );
-    await until(
+    await eventually(
       'the failed devices to be pushed again',
       () => stack.api<{ timeline: Array<{ event: string }> }>('GET', `/v1/upgrade-tasks/${taskId}/devices/fail-1`),
       (r) => r.body.timeline.some((e) => e.event === 'retry requested'),

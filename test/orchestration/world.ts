@@ -167,21 +167,7 @@ export async function createWorld(env: TestWorkflowEnvironment, db: Db): Promise
 }
 
 /** Polls a condition against the database while the worker runs (test-side only). */
-export async function eventually<T>(
-  what: string,
-  fn: () => Promise<T>,
-  ok: (v: T) => boolean,
-  timeoutMs = 20_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: T = await fn();
-  while (!ok(last)) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last value: ${JSON.stringify(last)}`);
-    await new Promise((r) => setTimeout(r, 100));
-    last = await fn();
-  }
-  return last;
-}
+export { eventually } from '../helpers/eventually';
 
 /**
  * One world per test file: the environment, a private database, the worker
