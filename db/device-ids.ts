@@ -6,8 +6,9 @@
  * inserted, unstaged. A crash at any step is finished by the next start, and
  * processes starting together only repeat steps that are idempotent.
  */
-import { MongoServerError, type Db, type ObjectId } from 'mongodb';
+import type { Db, ObjectId } from 'mongodb';
 import { DEVICES, deviceDocId } from './devices';
+import { isDuplicateKey } from './mongo';
 
 const STAGING = 'devices_rekeying';
 const MARKER = 'devices-keyed-by-identity';
@@ -16,7 +17,7 @@ const MARKER = 'devices-keyed-by-identity';
 type AnyDevice = { _id: ObjectId | string; [field: string]: unknown };
 
 const ignoreDuplicate = (err: unknown): void => {
-  if (!(err instanceof MongoServerError && err.code === 11000)) throw err;
+  if (!isDuplicateKey(err)) throw err;
 };
 
 export async function keyDevicesByIdentity(db: Db): Promise<void> {

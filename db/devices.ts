@@ -5,11 +5,12 @@
  * ever `$set`s the fields the API owns.
  */
 import { randomBytes } from 'node:crypto';
-import { MongoBulkWriteError, MongoServerError, type Collection, type Db, type Filter } from 'mongodb';
+import { MongoBulkWriteError, type Collection, type Db, type Filter } from 'mongodb';
 import { conflict, notFound, type ErrorDetail } from '../domain/errors';
 import { attrPairs, tagPair, tagPairs } from '../domain/keys';
 import type { Device, Scalar } from '../domain/types';
 import type { DeviceInput, DevicePatch } from '../domain/validation/registry';
+import { isDuplicateKey } from './mongo';
 import { keysetPage, type Page } from './paging';
 
 export const DEVICES = 'devices';
@@ -70,8 +71,8 @@ export function toDevice(doc: Omit<DeviceDoc, 'deviceSecret' | 'tagPairs' | 'att
   };
 }
 
-/** EnOS-style secret: 32 URL-safe characters from the OS CSPRNG. */
-export function generateDeviceSecret(): string {
+/** EnOS-style secret of a device or a product: 32 URL-safe characters from the OS CSPRNG. */
+export function generateSecret(): string {
   return randomBytes(24).toString('base64url');
 }
 
@@ -82,7 +83,7 @@ export function newDeviceDoc(input: DeviceInput, now: Date): DeviceDoc {
     _id: deviceDocId(input.productKey, input.deviceKey),
     productKey: input.productKey,
     deviceKey: input.deviceKey,
-    deviceSecret: input.deviceSecret ?? generateDeviceSecret(),
+    deviceSecret: input.deviceSecret ?? generateSecret(),
     name: input.name ?? input.deviceKey,
     tags,
     tagPairs: tagPairs(tags),
@@ -95,8 +96,6 @@ export function newDeviceDoc(input: DeviceInput, now: Date): DeviceDoc {
     updatedAt: now,
   };
 }
-
-const isDuplicateKey = (err: unknown): boolean => err instanceof MongoServerError && err.code === 11000;
 
 /** Registers one device; 409 when (productKey, deviceKey) exists. Returns it with its secret. */
 export async function insertDevice(db: Db, input: DeviceInput): Promise<Device & { deviceSecret: string }> {

@@ -4,9 +4,10 @@
  * an active task or verification uses cannot be deleted.
  */
 import { randomBytes } from 'node:crypto';
-import { MongoServerError, type Collection, type Db, type Filter } from 'mongodb';
+import type { Collection, Db, Filter } from 'mongodb';
 import { conflict, notFound } from '../domain/errors';
 import { ACTIVE_TASK_STATUSES, type Firmware } from '../domain/types';
+import { isDuplicateKey } from './mongo';
 import type { FirmwareInput } from '../domain/validation/registry';
 import { keysetPage, type Page } from './paging';
 
@@ -58,7 +59,7 @@ export async function createFirmware(db: Db, input: FirmwareInput): Promise<Firm
   try {
     await firmwares(db).insertOne({ ...doc });
   } catch (err) {
-    if (err instanceof MongoServerError && err.code === 11000) {
+    if (isDuplicateKey(err)) {
       throw conflict(`product ${input.productKey} already has firmware version ${input.version}`, [
         { path: '/version', message: `version "${input.version}" already exists for product "${input.productKey}"` },
       ]);

@@ -3,7 +3,7 @@
  * database show up as a fast error (and a 503 on /healthz) instead of a hang;
  * the driver reconnects by itself when the database comes back.
  */
-import { MongoClient, type Db } from 'mongodb';
+import { MongoClient, MongoServerError, type Db } from 'mongodb';
 
 export interface Mongo {
   client: MongoClient;
@@ -30,3 +30,6 @@ export async function pingDb(db: Db, timeoutMs = 1500): Promise<void> {
     new Promise((_, reject) => setTimeout(() => reject(new Error(`no answer in ${timeoutMs} ms`)), timeoutMs).unref()),
   ]);
 }
+
+/** The server refused a write because the unique key (often `_id`) is taken. */
+export const isDuplicateKey = (err: unknown): boolean => err instanceof MongoServerError && err.code === 11000;

@@ -10,6 +10,7 @@
  * of devices asking at once does not starve them all.
  */
 import type { Collection, Db } from 'mongodb';
+import { isDuplicateKey } from './mongo';
 
 export const OFFER_SLOTS = 'offer_slots';
 /** Races lost in a row before a claim gives up (the device asks again later). */
@@ -53,7 +54,7 @@ export async function takeOfferSlot(db: Db, taskId: string, deviceKey: string, l
       await slots(db).insertOne({ _id: slotId(taskId, slot), taskId, slot, deviceKey, takenAt: new Date() });
       return true;
     } catch (err) {
-      if ((err as { code?: number }).code !== 11000) throw err;
+      if (!isDuplicateKey(err)) throw err;
     }
   }
   return false;

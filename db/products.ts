@@ -5,10 +5,11 @@
  * answers exact `_id` filters from an index, and the gateway reads a product
  * on every activation login.
  */
-import { randomBytes } from 'node:crypto';
-import { MongoServerError, type Collection, type Db } from 'mongodb';
+import type { Collection, Db } from 'mongodb';
 import { notFound } from '../domain/errors';
 import type { ProductPut } from '../domain/validation/registry';
+import { generateSecret } from './devices';
+import { isDuplicateKey } from './mongo';
 
 export const PRODUCTS = 'products';
 
@@ -49,13 +50,6 @@ export function toProduct(doc: ProductDoc): Product {
   };
 }
 
-/** Same shape and source as device secrets: 32 URL-safe characters from the OS CSPRNG. */
-export function generateProductSecret(): string {
-  return randomBytes(24).toString('base64url');
-}
-
-const isDuplicateKey = (err: unknown): boolean => err instanceof MongoServerError && err.code === 11000;
-
 /**
  * Creates or updates a product. The secret is kept unless the input gives one;
  * a product created without one gets a generated secret. The secret comes back
@@ -67,7 +61,7 @@ export async function putProduct(
   input: ProductPut,
 ): Promise<{ product: Product; created: boolean; productSecret?: string }> {
   const now = new Date();
-  const generated = input.productSecret === undefined ? generateProductSecret() : undefined;
+  const generated = input.productSecret === undefined ? generateSecret() : undefined;
   const update = {
     $set: {
       dynamicActivation: input.dynamicActivation,

@@ -8,6 +8,7 @@ import * as crypto from 'node:crypto';
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import type { Db } from 'mongodb';
 import { devices } from '../db/devices';
+import { isDuplicateKey } from '../db/mongo';
 import { recordId, recordsCollection, TIMELINE_LIMIT, timelineEntry } from '../db/records';
 import { findTask, tasksCollection, type TaskDoc } from '../db/tasks';
 import { conflict, notFound } from '../domain/errors';
@@ -147,7 +148,7 @@ export function createTaskService(deps: TaskServiceDeps) {
       try {
         await tasksCollection(db).insertOne({ ...task });
       } catch (err) {
-        if ((err as { code?: number }).code !== 11000) throw err;
+        if (!isDuplicateKey(err)) throw err;
         created = false;
       }
       const stored = (await findTask(db, taskId)) as TaskDoc;
