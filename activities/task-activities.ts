@@ -12,6 +12,7 @@ import { treeDeviceKeysFor } from '../db/asset-trees';
 import { devices, type DeviceDoc } from '../db/devices';
 import { firmwares } from '../db/firmware';
 import {
+  appendTimeline,
   applyRecordUpdate,
   countOpenRecords,
   countsByStatus,
@@ -21,7 +22,6 @@ import {
   reconcileOffline,
   recordsCollection,
   timelineEntry,
-  TIMELINE_LIMIT,
   type NewRecord,
 } from '../db/records';
 import { buildScopeQuery, scanScope } from '../db/scope';
@@ -153,7 +153,7 @@ export function createTaskActivities(deps: TaskActivityDeps): TaskActivities {
         { taskId, status: 'to_be_pushed', inWorkflow: false },
         {
           $set: { status: 'cancelled', waitReason: null, updatedAt: now },
-          $push: { timeline: { $each: [timelineEntry('cancelled', reason, now)], $slice: -TIMELINE_LIMIT } },
+          $push: appendTimeline(timelineEntry('cancelled', reason, now)),
         },
       );
       // Device workflows decide for themselves: cancelled unless the device is already upgrading.

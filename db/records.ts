@@ -34,6 +34,11 @@ export const OPEN_STATUSES: readonly RecordStatus[] = ['to_be_pushed', 'pushed',
 /** How many timeline entries a record keeps (the newest). */
 export const TIMELINE_LIMIT = 50;
 
+/** The `$push` that appends to a record's timeline, keeping its last TIMELINE_LIMIT entries. */
+export function appendTimeline(...entries: TimelineEntry[]) {
+  return { timeline: { $each: entries, $slice: -TIMELINE_LIMIT } };
+}
+
 export const recordsCollection = (db: Db): Collection<RecordDoc> => db.collection<RecordDoc>('records');
 
 export async function ensureRecordIndexes(db: Db): Promise<void> {
@@ -93,7 +98,7 @@ export async function applyRecordUpdate(db: Db, update: RecordUpdate, at = new D
     { _id: recordId(taskId, deviceKey) },
     {
       $set: set,
-      ...(timeline.length ? { $push: { timeline: { $each: timeline, $slice: -TIMELINE_LIMIT } } } : {}),
+      ...(timeline.length ? { $push: appendTimeline(...timeline) } : {}),
     },
   );
 }
@@ -202,12 +207,7 @@ export async function readmitRecord(
         inWorkflow: false,
         updatedAt: now,
       },
-      $push: {
-        timeline: {
-          $each: [timelineEntry('rejoined', `reported source version ${device.version}`, now)],
-          $slice: -TIMELINE_LIMIT,
-        },
-      },
+      $push: appendTimeline(timelineEntry('rejoined', `reported source version ${device.version}`, now)),
     },
   );
   return res.modifiedCount > 0;

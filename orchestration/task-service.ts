@@ -9,7 +9,7 @@ import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/c
 import type { Db } from 'mongodb';
 import { devices } from '../db/devices';
 import { isDuplicateKey } from '../db/mongo';
-import { recordId, recordsCollection, TIMELINE_LIMIT, timelineEntry } from '../db/records';
+import { appendTimeline, recordId, recordsCollection, timelineEntry } from '../db/records';
 import { findTask, tasksCollection, type TaskDoc } from '../db/tasks';
 import { conflict, notFound } from '../domain/errors';
 import { deviceWorkflowId, taskWorkflowId } from '../domain/ids';
@@ -214,9 +214,7 @@ export function createTaskService(deps: TaskServiceDeps) {
               deviceOnline,
               updatedAt: now,
             },
-            $push: {
-              timeline: { $each: [timelineEntry('retry requested', 'by an operator', now)], $slice: -TIMELINE_LIMIT },
-            },
+            $push: appendTimeline(timelineEntry('retry requested', 'by an operator', now)),
           },
         );
         retried += res.modifiedCount;
@@ -238,7 +236,7 @@ export function createTaskService(deps: TaskServiceDeps) {
         { _id: recordId(taskId, deviceKey), status: 'to_be_pushed', inWorkflow: false },
         {
           $set: { status: 'cancelled', waitReason: null, updatedAt: now },
-          $push: { timeline: { $each: [timelineEntry('cancelled', 'by an operator', now)], $slice: -TIMELINE_LIMIT } },
+          $push: appendTimeline(timelineEntry('cancelled', 'by an operator', now)),
         },
       );
       if (direct.modifiedCount === 0) {
