@@ -30,18 +30,23 @@ class Unidentified extends Error {
   override readonly name = 'Unidentified';
 }
 
+const payloadOf = (packet: PublishPacket): Buffer =>
+  Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
+
 export function createRouting(deps: RoutingDeps) {
   const { sessions, delivery, metrics, log } = deps;
 
+  /** Dropped, acknowledged, counted and logged. */
+  const refuse = (who: string, topic: string, reason: string, fields: object = {}): void => {
+    bump(metrics.messages, 'refused');
+    log.warn(`${who} publish refused`, { ...fields, topic, reason });
+  };
+
   const deliverCommand = (packet: PublishPacket): void => {
     const decision = servicePublish(packet.topic);
-    if (!decision.allow) {
-      bump(metrics.messages, 'refused');
-      log.warn('service publish refused', { topic: packet.topic, reason: decision.reason });
-      return;
-    }
+    if (!decision.allow) return refuse('service', packet.topic, decision.reason);
     const target = sessions.live(decision.device);
-    const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
+    const payload = payloadOf(packet);
     if (!target) {
       metrics.commands.undelivered += 1;
       log.warn('command not delivered: device not connected', { ...decision.device, topic: packet.topic });
@@ -70,23 +75,16 @@ export function createRouting(deps: RoutingDeps) {
     if (identity.kind === 'activation') {
       const decision = activationPublish(identity.device, packet.topic);
       if (!decision.allow) {
-        bump(metrics.messages, 'refused');
-        log.warn('activation session publish refused', {
-          ...identity.device,
-          topic: packet.topic,
-          reason: decision.reason,
-        });
+        refuse('activation session', packet.topic, decision.reason, identity.device);
         return callback(null);
       }
-      const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
       callback(null);
-      deps.activation.handleReply(client, identity, payload);
+      deps.activation.handleReply(client, identity, payloadOf(packet));
       return;
     }
     const decision = devicePublish(identity.device, packet.topic);
     if (!decision.allow) {
-      bump(metrics.messages, 'refused');
-      log.warn('device publish refused', { ...identity.device, topic: packet.topic, reason: decision.reason });
+      refuse('device', packet.topic, decision.reason, identity.device);
       return callback(null);
     }
     if (decision.route === 'ignore') {
@@ -94,10 +92,9 @@ export function createRouting(deps: RoutingDeps) {
       deps.presence.seen(identity.device);
       return callback(null);
     }
-    const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
     // After the callback, so the PUBACK is not held up by our handling.
     callback(null);
-    deps.ota.handle(client, identity.device, decision.kind, packet.topic, payload, identity.codec);
+    deps.ota.handle(client, identity.device, decision.kind, packet.topic, payloadOf(packet), identity.codec);
   };
 
   const authorizeSubscribe = (
