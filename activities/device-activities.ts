@@ -54,14 +54,8 @@ export function createDeviceActivities(deps: {
       const now = new Date();
       if (!push || !online || version === push.firmware.version) {
         await recordsCollection(db).updateOne({ _id }, { $set: { inWorkflow: true, updatedAt: now } });
-        if (!offerSlot) return { online, version, pushed: false, attemptsBefore };
-        return {
-          online,
-          version,
-          pushed: false,
-          attemptsBefore,
-          offerSlot: await takeOfferSlot(db, taskId, deviceKey, offerSlot.limit),
-        };
+        const slot = offerSlot ? { offerSlot: await takeOfferSlot(db, taskId, deviceKey, offerSlot.limit) } : {};
+        return { online, version, pushed: false, attemptsBefore, ...slot };
       }
       const command = commandId(taskId, deviceKey, attemptsBefore + 1);
       await publisher.publishUpgrade({ productKey, deviceKey }, command, push.firmware);
