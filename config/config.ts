@@ -5,6 +5,7 @@
  */
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { readOrCreateServiceSecret } from './service-secret';
 
 export interface Config {
   /** HTTP API port. */
@@ -51,6 +52,7 @@ export interface Config {
   toolsDir: string;
   /** Credentials of the service identity the worker uses to publish commands. */
   serviceMqttUsername: string;
+  /** Configured, or generated once into the data folder (never a fixed default). */
   serviceMqttPassword: string;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   /** Worker tuning (README "Worker tuning"): sticky cache size and task slots. */
@@ -140,7 +142,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dataDir,
     toolsDir: path.resolve(text(env, 'OTA_TOOLS_DIR', path.join(ROOT, '.tools'))),
     serviceMqttUsername: text(env, 'OTA_SERVICE_MQTT_USERNAME', 'ota-service'),
-    serviceMqttPassword: text(env, 'OTA_SERVICE_MQTT_PASSWORD', 'ota-service-local-secret'),
+    serviceMqttPassword: env.OTA_SERVICE_MQTT_PASSWORD || readOrCreateServiceSecret(dataDir),
     logLevel: logLevel as Config['logLevel'],
     worker: {
       maxCachedWorkflows: count(env, 'OTA_WORKER_MAX_CACHED_WORKFLOWS', 1000, 0, 100_000),

@@ -1,5 +1,9 @@
 /** The one config module: defaults that run the embedded stack, and clear refusals of bad settings. */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { loadConfig } from '../../config/config';
+import { SERVICE_SECRET_FILE } from '../../config/service-secret';
 
 describe('configuration', () => {
   it('defaults to the embedded stack on the documented ports', () => {
@@ -33,5 +37,34 @@ describe('configuration', () => {
     [{ OTA_API_HOST: '0.0.0.0' }, /set OTA_API_TOKEN/],
   ])('refuses %j with a message naming the setting', (env, message) => {
     expect(() => loadConfig(env)).toThrow(message);
+  });
+
+  describe('the service identity password', () => {
+    const dataDir = (): string => fs.mkdtempSync(path.join(os.tmpdir(), 'ota-config-'));
+
+    it('is never a value written in the source: unset, it is generated at random', () => {
+      const [a, b] = [loadConfig({ OTA_DATA_DIR: dataDir() }), loadConfig({ OTA_DATA_DIR: dataDir() })];
+      expect(a.serviceMqttPassword).toMatch(/^[0-9a-f]{64}$/);
+      expect(b.serviceMqttPassword).toMatch(/^[0-9a-f]{64}$/);
+      expect(a.serviceMqttPassword).not.toBe(b.serviceMqttPassword);
+      expect(a.serviceMqttPassword).not.toBe('ota-service-local-secret');
+    });
+
+    it('is stored once, readable by its owner alone, and shared by every process of that data folder', () => {
+      const dir = dataDir();
+      const first = loadConfig({ OTA_DATA_DIR: dir }).serviceMqttPassword;
+      expect(loadConfig({ OTA_DATA_DIR: dir }).serviceMqttPassword).toBe(first);
+      const file = path.join(dir, SERVICE_SECRET_FILE);
+      expect(fs.readFileSync(file, 'utf8')).toBe(first);
+      expect(fs.statSync(file).mode & 0o777).toBe(0o600);
+    });
+
+    it('is the configured one when given, and then nothing is written', () => {
+      const dir = dataDir();
+      expect(loadConfig({ OTA_DATA_DIR: dir, OTA_SERVICE_MQTT_PASSWORD: 'from-env' }).serviceMqttPassword).toBe(
+        'from-env',
+      );
+      expect(fs.existsSync(path.join(dir, SERVICE_SECRET_FILE))).toBe(false);
+    });
   });
 });
