@@ -148,7 +148,7 @@ describe('nextScopePage', () => {
       expect(keys).toEqual(want);
       expect(pages).toBe(Math.max(1, Math.ceil(want.length / limit)));
     }
-  }, 60_000);
+  }, 180_000);
 
   it('rejects a cursor it did not make', async () => {
     const spec: ScopeSpec = { productKey: 'pk1', sourceVersions: ['1.0'], scope: 'all' };
