@@ -1,6 +1,7 @@
 // @ts-check
 const js = require('@eslint/js');
 const tseslint = require('typescript-eslint');
+const jest = require('eslint-plugin-jest');
 
 module.exports = tseslint.config(
   { ignores: ['node_modules/', 'dist/', '.tools/', '.data/', 'coverage/', 'tools/'] },
@@ -14,10 +15,33 @@ module.exports = tseslint.config(
     },
   },
   {
+    // A promise nobody awaits or catches is an error that vanishes, or a test that ends early.
+    files: ['**/*.ts'],
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: __dirname } },
+    rules: { '@typescript-eslint/no-floating-promises': 'error' },
+  },
+  {
+    files: ['test/**/*.ts'],
+    ...jest.configs['flat/recommended'],
+    rules: {
+      ...jest.configs['flat/recommended'].rules,
+      'jest/no-focused-tests': 'error',
+      'jest/no-disabled-tests': 'error',
+      'jest/no-conditional-expect': 'error',
+      // A suite's beforeAll checks the stack it built (e.g. every device connected) before any test relies on it.
+      'jest/no-standalone-expect': 'off',
+      // These throw when what they wait for does not happen, so they assert as much as expect() does.
+      'jest/expect-expect': [
+        'error',
+        { assertFunctionNames: ['expect*', 'eventually', 'until', '**.waitFor', 'connectDevice', 'connectRaw'] },
+      ],
+    },
+  },
+  {
     files: ['**/*.js'],
     languageOptions: {
       sourceType: 'commonjs',
-      globals: { module: 'writable', require: 'readonly', process: 'readonly' },
+      globals: { module: 'writable', require: 'readonly', process: 'readonly', __dirname: 'readonly' },
     },
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },

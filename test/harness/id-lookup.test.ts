@@ -15,7 +15,8 @@ it('answers a lookup by _id from an index, also in a collection created after th
     await collection.insertMany(Array.from({ length: 200 }, (_, n) => ({ _id: `k${n}`, n })));
     const info = await mongo.db.admin().command({ buildInfo: 1 });
     const explain = () => plan(() => collection.find({ _id: 'k150' }).explain());
-    if ('ferretdbVersion' in info) {
+    const ferretdb = 'ferretdbVersion' in info;
+    if (ferretdb) {
       // The index is added within a second of the table appearing; FerretDB's pooled connection sees it
       // once it has written again (as any collection in use does).
       const deadline = Date.now() + 10_000;
@@ -23,10 +24,8 @@ it('answers a lookup by _id from an index, also in a collection created after th
         await collection.updateOne({ _id: 'k0' }, { $inc: { n: 1 } });
         await new Promise((r) => setTimeout(r, 200));
       }
-      expect(await explain()).toMatch(/SEARCH \S+ USING INDEX \S+__ota_id_lookup/);
-    } else {
-      expect(await explain()).toMatch(/IDHACK|EXPRESS|IXSCAN/);
     }
+    expect(await explain()).toMatch(ferretdb ? /SEARCH \S+ USING INDEX \S+__ota_id_lookup/ : /IDHACK|EXPRESS|IXSCAN/);
     await collection.updateOne({ _id: 'k150' }, { $set: { n: -1 } });
     expect(await collection.findOne({ _id: 'k150' })).toEqual({ _id: 'k150', n: -1 });
   } finally {
