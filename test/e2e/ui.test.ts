@@ -26,7 +26,7 @@ const HOSTILE_REASON = '<b>flash</b> failed <script>window.__pwned=1</script>';
 let browser: Browser;
 let stack: ServiceStack;
 let fleet: Fleet;
-let taskId = ''; // snapshot push task: 1 success, 2 failures, 3 offline devices waiting
+let taskId = ''; // snapshot push task: 1 success, 2 failures, 1 pushed and silent, 3 offline devices waiting
 let hostileTaskId = ''; // a finished task holding one record with an untrusted key and reason
 const pages: BrowserPage[] = [];
 
@@ -66,6 +66,8 @@ const sims = [
   ...group('verifier-', 1, '0.9.0', { kind: 'succeed', ...quick }),
   ...group('ok-', 1, '1.0.0', { kind: 'succeed', ...quick }),
   ...group('fail-', 2, '1.0.0', { kind: 'fail', code: -2, ...quick }),
+  // Takes the command and never answers: its upgrade stays active (pushed) for the whole suite.
+  ...group('silent-', 1, '1.0.0', { kind: 'silent' }),
 ];
 /** Registered on 1.0.0 but never connected: they wait to be pushed, as offline. In natural order (a2 before a10). */
 const offline = ['wait-a2', 'wait-a10', 'wait-b1'];
@@ -86,7 +88,7 @@ beforeAll(async () => {
   await eventually(
     'the simulated devices to report their versions',
     () => stack.api<{ items: unknown[] }>('GET', `/v1/devices?productKey=${PK}&version=1.0.0`),
-    (r) => r.body.items.length === 6,
+    (r) => r.body.items.length === 7,
   );
 
   const fw = await stack.api<{ firmwareId: string }>('POST', '/v1/firmwares', {
@@ -122,7 +124,11 @@ beforeAll(async () => {
   await eventually(
     'the connected devices to finish',
     () => stack.api<TaskAnswer>('GET', `/v1/upgrade-tasks/${taskId}`),
-    (r) => r.body.counts.success === 1 && r.body.counts.failure === 2 && r.body.counts.to_be_pushed === 3,
+    (r) =>
+      r.body.counts.success === 1 &&
+      r.body.counts.failure === 2 &&
+      r.body.counts.to_be_pushed === 3 &&
+      r.body.counts.pushed === 1,
   );
 
   // A task name may hold any text; a device key may not (the API refuses "<"), so that record is written directly.
@@ -248,27 +254,27 @@ describe('the operators page in Chromium', () => {
     await p.waitFor(
       'the progress',
       () => p.text('#progress-label'),
-      (t) => t === '3 of 6 finished (50%)',
+      (t) => t === '3 of 7 finished (42%)',
     );
     await p.screenshot('task-detail');
     expect(
       await p.page.$eval('#progress', (b) => [(b as HTMLProgressElement).value, (b as HTMLProgressElement).max]),
-    ).toEqual([3, 6]);
+    ).toEqual([3, 7]);
     expect(await p.text('#task-status')).toContain('running');
     expect(await p.text('h1')).toBe('ui rollout');
     expect(await p.page.$$eval('#tabs [role="tab"]', (tabs) => tabs.map((a) => a.textContent))).toEqual([
-      'All (6)',
+      'All (7)',
       'To be pushed (3)',
-      'Pushed (0)',
+      'Pushed (1)',
       'Upgrading (0)',
       'Success (1)',
       'Failure (2)',
       'Skipped (0)',
       'Cancelled (0)',
     ]);
-    expect(await p.text('#tabs [aria-selected="true"]')).toBe('All (6)');
+    expect(await p.text('#tabs [aria-selected="true"]')).toBe('All (7)');
     // The API pages in text order (wait-a10 before wait-a2); the page shows them as people count.
-    expect(await deviceKeys(p)).toEqual(['fail-0', 'fail-1', 'ok-0', ...offline]);
+    expect(await deviceKeys(p)).toEqual(['fail-0', 'fail-1', 'ok-0', 'silent-0', ...offline]);
     // The course: a success and a failure line, scaled to the task's total, sampled while the page is open.
     const course = await p.page.$eval('#progress-course', (f) => ({
       lines: [...f.querySelectorAll('svg polyline')].map((l) => l.getAttribute('class')),
@@ -451,28 +457,30 @@ describe('the operators page in Chromium', () => {
       upgrading: number;
       versions: Array<{ version: string; total: number; online: number; offline: number; upgrading: number }>;
     }>('GET', `/v1/products/${PK}/versions`);
-    expect(api.body.versions.map((v) => [v.version, v.total, v.online, v.offline])).toEqual([
-      ['2.0.0', 2, 2, 0],
-      ['1.0.0', 5, 2, 3],
-    ]);
-    expect(rows.map((r) => r.split('\t').slice(0, 4))).toEqual(
-      api.body.versions.map((v) => [v.version, String(v.total), String(v.online), String(v.offline)]),
-    );
-    expect(await p.text('#fleet-summary')).toBe(
-      `7 device(s): 4 online, 3 offline, ${api.body.upgrading} in an active upgrade.`,
-    );
-    // One bar per version, its online and offline parts in proportion to the counts.
+    // The silent device holds its command: one active upgrade, counted under the version it still reports.
+    const expected = [
+      ['2.0.0', 2, 2, 0, 0],
+      ['1.0.0', 6, 3, 3, 1],
+    ];
+    expect(api.body.versions.map((v) => [v.version, v.total, v.online, v.offline, v.upgrading])).toEqual(expected);
+    expect(rows.map((r) => r.split('\t'))).toEqual(expected.map((v) => v.map(String)));
+    expect(await p.text('#fleet-summary')).toBe('8 device(s): 5 online, 3 offline, 1 in an active upgrade.');
+    // One bar per version, its online, offline and upgrading parts in proportion to the counts.
     const bars = await p.page.$$eval('#fleet-chart svg g[data-version]', (gs) =>
       gs.map((g) => ({
         version: g.getAttribute('data-version'),
         online: Number(g.querySelector('.bar-online')?.getAttribute('width')),
         offline: Number(g.querySelector('.bar-offline')?.getAttribute('width')),
+        upgrading: Number(g.querySelector('.bar-upgrading')?.getAttribute('width')),
       })),
     );
     expect(bars.map((b) => b.version)).toEqual(['2.0.0', '1.0.0']);
-    const unit = bars[1].online / 2;
+    const unit = bars[0].online / 2;
     expect(unit).toBeGreaterThan(0);
-    expect([bars[0].online / unit, bars[0].offline / unit, bars[1].offline / unit]).toEqual([2, 0, 3]);
+    expect(bars.map((b) => [b.online / unit, b.offline / unit, b.upgrading / unit])).toEqual([
+      [2, 0, 0],
+      [3, 3, 1],
+    ]);
     expect(await p.page.evaluate(() => location.hash)).toBe(`#/fleet?productKey=${PK}`);
   });
 
