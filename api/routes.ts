@@ -14,6 +14,7 @@ import { createApp } from './app';
 import { openApiRouter } from './openapi/router';
 import { assetTreesRouter } from './routes/asset-trees';
 import { devicesRouter } from './routes/devices';
+import { fleetRouter } from './routes/fleet';
 import { firmwareRouter } from './routes/firmware';
 import { productsRouter } from './routes/products';
 import { tasksRouter } from './routes/tasks';
@@ -44,6 +45,7 @@ export async function buildApi(ctx: ApiContext): Promise<Api> {
   const routers: Router[] = [
     devicesRouter({ db: ctx.db, log: ctx.log, registryEvents: ctx.registryEvents }),
     productsRouter({ db: ctx.db }),
+    fleetRouter({ db: ctx.db }),
     firmwareRouter({ db: ctx.db }),
     assetTreesRouter({ db: ctx.db }),
     verificationRouter({ db: ctx.db, tasks }),

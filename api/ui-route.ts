@@ -20,7 +20,10 @@ const CONTENT_TYPES: ReadonlyMap<string, string> = new Map([
   ['index.html', 'text/html; charset=utf-8'],
   ['style.css', 'text/css; charset=utf-8'],
   ['lib.js', 'text/javascript; charset=utf-8'],
+  ['charts.js', 'text/javascript; charset=utf-8'],
   ['views.js', 'text/javascript; charset=utf-8'],
+  ['task-detail.js', 'text/javascript; charset=utf-8'],
+  ['fleet.js', 'text/javascript; charset=utf-8'],
   ['app.js', 'text/javascript; charset=utf-8'],
 ]);
 

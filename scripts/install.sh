@@ -66,4 +66,19 @@ fi
 say "compiling TypeScript"
 npx tsc -p tsconfig.build.json
 node dist/worker/build-bundle.js
+# 5. Only for the test command (--with-browser): Debian's Chromium, which the web page's browser tests
+#    drive through puppeteer-core (it never downloads a browser of its own).
+if [ "${1:-}" = "--with-browser" ]; then
+  chromium_bin="${OTA_CHROMIUM:-/usr/bin/chromium}"
+  if [ -x "$chromium_bin" ]; then
+    :
+  elif [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    say "installing Debian's chromium for the browser tests"
+    if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }; then
+      say "could not install chromium: the browser tests (test/e2e/ui.test.ts) fail until 'apt-get install chromium' works or OTA_CHROMIUM names a Chromium binary"
+    fi
+  else
+    say "no Chromium at $chromium_bin and no root apt-get to install it: the browser tests (test/e2e/ui.test.ts) fail until you install Debian's chromium or set OTA_CHROMIUM"
+  fi
+fi
 say "ready"

@@ -6,7 +6,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
-bash scripts/install.sh
+bash scripts/install.sh --with-browser
 
 echo "[test] eslint" >&2
 npx eslint --max-warnings 0 .

@@ -149,6 +149,18 @@ export const PATHS: Record<string, JsonSchema> = {
       errors: { 404: 'Unknown product.' },
     }),
   },
+  '/v1/products/{productKey}/versions': {
+    get: op({
+      summary:
+        'Fleet versions: devices of the product per reported firmware version, online and offline, and how many ' +
+        'are in an active upgrade (a record pushed or upgrading in any task). ' +
+        'Newest version first; devices that never reported a version last (version null).',
+      tag: 'products',
+      params: [PRODUCT],
+      ok: [200, 'The counts (all zero for a product without devices).', 'FleetVersions'],
+      errors: { 400: 'Invalid productKey, or a query parameter (this endpoint takes none).' },
+    }),
+  },
   '/v1/asset-trees/{treeId}': {
     put: op({
       summary: 'Create or replace an asset tree (EnOS node model).',

@@ -48,6 +48,22 @@ const Product = obj({
   updatedAt: dateTime,
 });
 
+const count = (description: string): JsonSchema => ({ type: 'integer', minimum: 0, description });
+const VersionCount = obj({
+  version: { ...nullable({ type: 'string' }), description: 'null: devices that never reported a version.' },
+  total: count('Devices reporting this version.'),
+  online: count('Of them, online now.'),
+  offline: count('Of them, offline now.'),
+  upgrading: count('Of them, in an active upgrade: a command pushed or being applied.'),
+});
+const FleetVersions = obj({
+  productKey: { type: 'string' },
+  total: count('Devices of the product.'),
+  online: count('Of them, online now.'),
+  upgrading: count('Of them, in an active upgrade.'),
+  versions: { type: 'array', items: ref('VersionCount'), description: 'Newest version first, null last.' },
+});
+
 const Firmware = obj({
   firmwareId: { type: 'string' },
   productKey: { type: 'string' },
@@ -160,6 +176,8 @@ export const RESOURCE_SCHEMAS: Record<string, JsonSchema> = {
     failed: { type: 'array', items: obj({ index: { type: 'integer' }, error: ref('ErrorObject') }) },
   }),
   Product,
+  VersionCount,
+  FleetVersions,
   ProductCreated: {
     allOf: [ref('Product'), obj({ productSecret: { type: 'string', description: 'Shown only in this answer.' } })],
   },

@@ -6,7 +6,12 @@
  *   #/tasks?status=&cursor=                        the task list, newest first
  *   #/tasks/{taskId}?status=&deviceKey=&cursor=    one task: progress, tabs, records
  *   #/tasks/{taskId}/devices/{deviceKey}           one record and its timeline
+ *   #/fleet?productKey=                            devices per firmware version
  * Both lists also take `limit` (page size, default 50).
+ *
+ * Keyboard: a refresh rebuilds rows, tabs and pager links; the focus goes back
+ * to the element with the same `data-focus-key`, and after a route change to
+ * that element or else the view's heading, so Tab goes on from where it was.
  */
 (function (ui) {
   'use strict';
@@ -44,8 +49,26 @@
     byId('refreshed').textContent = `Last refreshed ${new Date().toLocaleTimeString()}.`;
   }
 
+  /** The focus key of the focused element in the view: null when the focus is elsewhere (header, body). */
+  function focusedKey() {
+    const el = document.activeElement;
+    if (!el || !byId('view').contains(el)) return null;
+    return el.getAttribute('data-focus-key') || '';
+  }
+
+  /** Gives the focus back after the view was rebuilt, unless the focused element survived or the operator moved on. */
+  function restoreFocus(key, toHeading) {
+    const el = document.activeElement;
+    if (key === null || (el && el !== document.body)) return;
+    const view = byId('view');
+    const same =
+      key && [...view.querySelectorAll('[data-focus-key]')].find((e) => e.getAttribute('data-focus-key') === key);
+    const target = same || (toHeading && view.querySelector('h1'));
+    if (target) target.focus();
+  }
+
   /** Reloads the open view; asked during a load, it runs once more after it, so an action's effect shows. */
-  async function refresh() {
+  async function refresh(routedFocus) {
     if (!load) return;
     if (running === generation) {
       again = true;
@@ -54,9 +77,13 @@
     const gen = generation;
     running = gen;
     again = false;
+    const key = routedFocus === undefined ? focusedKey() : routedFocus;
     try {
       await load(() => gen === generation);
-      if (gen === generation) clearNotice();
+      if (gen === generation) {
+        clearNotice();
+        restoreFocus(key, routedFocus !== undefined);
+      }
     } catch (err) {
       if (gen === generation) showNotice(err);
     } finally {
@@ -80,6 +107,7 @@
   function route() {
     generation += 1;
     const root = byId('view');
+    const key = focusedKey();
     root.replaceChildren();
     const { parts, query } = parseHash();
     const [first, taskId, sub, deviceKey] = parts;
@@ -87,11 +115,17 @@
     else if (first === 'tasks' && parts.length === 2) load = views.taskDetail(root, taskId, query, nav);
     else if (first === 'tasks' && sub === 'devices' && parts.length === 4) {
       load = views.record(root, taskId, deviceKey, nav);
-    } else {
+    } else if (first === 'fleet' && parts.length === 1) load = views.fleet(root, query, nav);
+    else {
       load = null;
       root.append(h('p', {}, 'No such page. ', h('a', { href: '#/tasks' }, 'All tasks')));
     }
-    refresh();
+    for (const link of document.querySelectorAll('#site-nav a')) {
+      link.toggleAttribute('aria-current', link.getAttribute('data-section') === first);
+    }
+    const heading = root.querySelector('h1');
+    if (heading) heading.tabIndex = -1; // focusable by the page only, so it is no extra tab stop
+    refresh(key);
   }
 
   /** The token lives in this browser's localStorage and goes out only as the Authorization header of /v1 calls. */

@@ -26,6 +26,48 @@ window.OtaUi = (function () {
     return el;
   }
 
+  const SVG_NS = 'http://www.w3.org/2000/svg';
+
+  /** h() for SVG: attributes only (no styles, the CSP forbids inline ones; classes are styled in style.css). */
+  function svg(tag, attrs, ...children) {
+    const el = document.createElementNS(SVG_NS, tag);
+    for (const [name, value] of Object.entries(attrs || {})) {
+      if (value !== undefined && value !== null && value !== false) el.setAttribute(name, String(value));
+    }
+    for (const child of children.flat()) {
+      if (child === undefined || child === null || child === false) continue;
+      el.append(child instanceof Node ? child : document.createTextNode(String(child)));
+    }
+    return el;
+  }
+
+  const collator = new Intl.Collator('en', { numeric: true, sensitivity: 'base' });
+  /** "m2" before "m10"; plain order breaks ties so distinct keys never compare equal. */
+  function naturalCompare(a, b) {
+    return collator.compare(a, b) || (a < b ? -1 : a > b ? 1 : 0);
+  }
+
+  /**
+   * Makes a table row act as the link it holds: the row takes the focus (its
+   * link leaves the tab order, so each row is one stop), Enter or Space opens
+   * it, and a click anywhere on it does too.
+   */
+  function linkRow(tr, href, focusKey) {
+    tr.tabIndex = 0;
+    tr.classList.add('link-row');
+    tr.setAttribute('data-focus-key', focusKey);
+    for (const a of tr.querySelectorAll('a')) a.tabIndex = -1;
+    tr.addEventListener('keydown', (e) => {
+      if (e.target !== tr || (e.key !== 'Enter' && e.key !== ' ')) return;
+      e.preventDefault();
+      location.hash = href;
+    });
+    tr.addEventListener('click', (e) => {
+      if (!e.target.closest('a, button')) location.hash = href;
+    });
+    return tr;
+  }
+
   /** A table with a header row; the view's load fills the body. */
   function table(id, headings, body) {
     const head = h('tr', {}, ...headings.map((t) => h('th', {}, t)));
@@ -104,5 +146,5 @@ window.OtaUi = (function () {
     throw new ApiError(res.status, [error.message || `HTTP ${res.status}`, ...details].join('; '));
   }
 
-  return { h, table, definitions, badge, time, hashLink, storedToken, storeToken, api };
+  return { h, svg, naturalCompare, linkRow, table, definitions, badge, time, hashLink, storedToken, storeToken, api };
 })();
