@@ -10,6 +10,10 @@ import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 export function createRegistry(): Registry {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
+  // Gauges named like counters, which the exposition conventions (and promtool) reject.
+  for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
+    registry.removeSingleMetric(name);
+  }
   return registry;
 }
 
