@@ -176,3 +176,11 @@ describe('the Grafana dashboard', () => {
     expect([...wanted].filter((name) => !served.has(name))).toEqual([]);
   });
 });
+
+describe('the docker-compose observability profile', () => {
+  it('has a Prometheus configuration that promtool check config accepts', () => {
+    const file = path.join(PROJECT_ROOT, 'deploy/prometheus/prometheus.yml');
+    const out = execFileSync(PROMTOOL as string, ['check', 'config', file], { encoding: 'utf8' });
+    expect(out).toContain('SUCCESS');
+  });
+});
