@@ -1,6 +1,6 @@
 /**
  * The worker's telemetry: the Temporal Runtime installed with our logger (so
- * the SDK's own lines come out as pino JSON too) and the SDK's Prometheus
+ * the SDK's own lines, native Core's included, come out as pino JSON too) and the SDK's Prometheus
  * exporter, and our registry with per-activity counts and durations.
  * Runtime.install must run before the first NativeConnection.
  */
@@ -43,6 +43,8 @@ export async function installRuntime(config: Config, log: Logger): Promise<strin
   Runtime.install({
     logger: sdkLogger(log.child({ sdk: 'temporal' })),
     telemetryOptions: {
+      // Core's own (native) warnings too, instead of its separate console format.
+      logging: { filter: { core: 'WARN', other: 'ERROR' }, forward: {} },
       metrics: {
         prometheus: { bindAddress, countersTotalSuffix: true, unitSuffix: true, useSecondsForDurations: true },
       },
