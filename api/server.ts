@@ -1,22 +1,32 @@
 /** The API process: wiring only. */
+import * as http from 'node:http';
 import { Client, Connection } from '@temporalio/client';
 import { loadConfig } from '../config/config';
 import { connectMongo } from '../db/mongo';
 import { createLogger } from '../runtime/log';
 import { onShutdown } from '../runtime/shutdown';
 import { createTemporalDeviceEvents } from '../orchestration/temporal-device-events';
+import { apiRegistry } from './metrics';
 import { createApiApp } from './routes';
 
 async function main(): Promise<void> {
   const config = loadConfig();
-  const log = createLogger('api', config.logLevel);
+  const log = createLogger('api', config.logLevel, {}, { format: config.logFormat });
   const mongo = await connectMongo(config.mongodbUrl);
   // Lazy: the API comes up (and /healthz can say "temporal down") even while Temporal is away.
   const temporal = Connection.lazy({ address: config.temporalAddress });
   const client = new Client({ connection: temporal, namespace: config.temporalNamespace });
   const registryEvents = createTemporalDeviceEvents({ client, db: mongo.db, taskQueue: config.temporalTaskQueue, log });
   const app = await createApiApp({ config, db: mongo.db, temporal, log, registryEvents });
-  const server = app.listen(config.apiPort, config.apiHost, () => {
+  const metrics = apiRegistry({
+    db: mongo.db,
+    temporal,
+    namespace: config.temporalNamespace,
+    taskQueue: config.temporalTaskQueue,
+    log,
+  });
+  // GET /metrics sits beside /healthz, outside /v1 and its token, where Prometheus scrapes it.
+  const server = http.createServer(metrics.wrap(app)).listen(config.apiPort, config.apiHost, () => {
     log.info('API listening', { url: `http://${config.apiHost}:${config.apiPort}` });
   });
   onShutdown(log, async () => {

@@ -51,6 +51,9 @@ export async function startBenchStack(env: Record<string, string> = {}): Promise
     OTA_MQTT_PORT: String(mqttPort),
     OTA_MQTT_HOST: '127.0.0.1',
     OTA_GATEWAY_HTTP_PORT: String(gwPort),
+    // Free ports, not the defaults: a launcher's stack may be running beside the benchmark's.
+    OTA_WORKER_HTTP_PORT: '0',
+    OTA_WORKER_SDK_METRICS_PORT: '0',
     OTA_LOG_LEVEL: 'warn',
     ...env,
   };

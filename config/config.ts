@@ -57,6 +57,13 @@ export interface Config {
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   /** Worker tuning (README "Worker tuning"): sticky cache size and task slots. */
   worker: { maxCachedWorkflows: number; workflowTaskSlots: number; activityTaskSlots: number };
+  /** `json` (one line per event) or `pretty` (readable; the launcher's choice at a terminal). */
+  logFormat: 'json' | 'pretty';
+  /** The worker's small HTTP port (/metrics, /healthz) and its address. */
+  workerHttpPort: number;
+  workerHttpHost: string;
+  /** Where the Temporal SDK serves its own worker metrics (Prometheus), on workerHttpHost; 0 picks a free port. */
+  workerSdkMetricsPort: number;
 }
 
 export class ConfigError extends Error {
@@ -111,6 +118,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
     throw new ConfigError(`OTA_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
   }
+  const logFormat = text(env, 'OTA_LOG_FORMAT', 'json');
+  if (logFormat !== 'json' && logFormat !== 'pretty') {
+    throw new ConfigError(`OTA_LOG_FORMAT must be json or pretty, got "${logFormat}"`);
+  }
   const apiHost = text(env, 'OTA_API_HOST', '127.0.0.1');
   const mqttPort = port(env, 'OTA_MQTT_PORT', 1883);
   const gatewayHttpPort = port(env, 'OTA_GATEWAY_HTTP_PORT', 8081);
@@ -149,6 +160,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       workflowTaskSlots: count(env, 'OTA_WORKER_WORKFLOW_TASKS', 40, 2, 1000),
       activityTaskSlots: count(env, 'OTA_WORKER_ACTIVITY_TASKS', 100, 1, 10_000),
     },
+    logFormat,
+    workerHttpPort: port(env, 'OTA_WORKER_HTTP_PORT', 8082),
+    workerHttpHost: text(env, 'OTA_WORKER_HTTP_HOST', '127.0.0.1'),
+    workerSdkMetricsPort: port(env, 'OTA_WORKER_SDK_METRICS_PORT', 8083),
   };
 }
 

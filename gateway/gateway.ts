@@ -21,6 +21,7 @@ import { createAuthenticate } from './login';
 import { createMetrics, type GatewayMetrics } from './metrics';
 import { OtaHandler } from './ota-handler';
 import { Presence } from './presence';
+import { gatewayRegistry } from './prometheus';
 import { registryAccess } from './registry-access';
 import { createRouting } from './routing';
 import { KeyedSerialQueue } from './serial';
@@ -140,7 +141,11 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
     socket.once('close', () => sessionEnded(client));
   });
   await listen(mqttServer, deps.config.mqttPort, deps.config.mqttHost);
-  const httpServer = createHttpServer(() => ({ status: 'up', clients: broker.connectedClients }), metrics);
+  const prometheus = gatewayRegistry(metrics, {
+    connections: () => broker.connectedClients,
+    queueDepths: () => ({ presence: queue.pendingKeys, reports: reports.pendingKeys }),
+  });
+  const httpServer = createHttpServer(() => ({ status: 'up', clients: broker.connectedClients }), metrics, prometheus);
   // Loopback unless configured: the API of another container (compose) must reach it then.
   await listen(httpServer, deps.config.gatewayHttpPort, deps.config.gatewayHttpHost ?? '127.0.0.1');
 

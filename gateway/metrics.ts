@@ -1,4 +1,10 @@
-/** The gateway's counters, served as JSON on GET /metrics. Plain numbers: cheap to bump on every message. */
+/**
+ * The gateway's counters. Plain numbers: cheap to bump on every message. Served
+ * in Prometheus text on GET /metrics (gateway/prometheus.ts reads them at
+ * scrape time) and as they are on GET /metrics.json.
+ */
+import { Histogram } from 'prom-client';
+
 export interface GatewayMetrics {
   connections: { accepted: number; refused: Record<string, number> };
   /** Upstream messages by topic kind (inform, progress, …, `other` for ignored own topics, `refused` for ACL). */
@@ -12,6 +18,8 @@ export interface GatewayMetrics {
   getversionTimeouts: number;
   orchestrationErrors: number;
   databaseErrors: number;
+  /** Seconds from a getversion to its answer (the offer, or [] on timeout); not in the JSON view. */
+  offerLatency: Histogram;
 }
 
 export function createMetrics(): GatewayMetrics {
@@ -26,6 +34,13 @@ export function createMetrics(): GatewayMetrics {
     getversionTimeouts: 0,
     orchestrationErrors: 0,
     databaseErrors: 0,
+    // Registered by the gateway's Prometheus registry; the goal is an answer within 200 ms.
+    offerLatency: new Histogram({
+      name: 'ota_gateway_offer_latency_seconds',
+      help: 'Time from a device getversion request to the firmware offer reply.',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10],
+      registers: [],
+    }),
   };
 }
 

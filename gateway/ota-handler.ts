@@ -102,10 +102,15 @@ export class OtaHandler {
         );
         return;
       case 'getversion':
-      case 'request':
+      case 'request': {
         this.deps.presence.seen(device);
-        void this.offers(device).then((offers) => this.reply(client, topic, buildReply(msg.id, CODE.ok, offers)));
+        const answered = this.deps.metrics.offerLatency.startTimer();
+        void this.offers(device).then((offers) => {
+          this.reply(client, topic, buildReply(msg.id, CODE.ok, offers));
+          answered();
+        });
         return;
+      }
     }
   }
 

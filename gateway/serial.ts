@@ -18,6 +18,11 @@ export class KeyedSerialQueue {
     return next;
   }
 
+  /** Keys with work queued or running: the queue depth a metrics scrape reads. */
+  get pendingKeys(): number {
+    return this.tails.size;
+  }
+
   /** Resolves when everything queued so far has run (used on close). */
   async drain(): Promise<void> {
     await Promise.all([...this.tails.values()]);

@@ -13,7 +13,7 @@ import { startGateway } from './gateway';
 
 async function main(): Promise<void> {
   const config = loadConfig();
-  const log = createLogger('gateway', config.logLevel);
+  const log = createLogger('gateway', config.logLevel, {}, { format: config.logFormat });
   const mongo = await connectMongo(config.mongodbUrl);
   // Lazy: devices can log in and report while Temporal is still starting; calls retry once it answers.
   const connection = Connection.lazy({ address: config.temporalAddress });

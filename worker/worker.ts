@@ -2,12 +2,16 @@
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { loadConfig } from '../config/config';
 import { createLogger } from '../runtime/log';
+import { startMetricsServer } from '../runtime/metrics';
 import { buildBundle } from './bundle';
 import { createWorkerActivities } from './activities';
+import { installRuntime, workerRegistry } from './telemetry';
 
 async function main(): Promise<void> {
   const config = loadConfig();
-  const log = createLogger('worker', config.logLevel);
+  const log = createLogger('worker', config.logLevel, {}, { format: config.logFormat });
+  const sdkMetricsUrl = await installRuntime(config, log);
+  const { registry, activityInterceptors } = workerRegistry();
   const codePath = await buildBundle();
   const connection = await NativeConnection.connect({ address: config.temporalAddress });
   const { activities, close } = await createWorkerActivities(config, log);
@@ -17,14 +21,27 @@ async function main(): Promise<void> {
     taskQueue: config.temporalTaskQueue,
     workflowBundle: { codePath },
     activities,
+    interceptors: { activity: [activityInterceptors] },
     // Sized for a 2-core box that also runs Temporal, the database and the gateway; see README "Worker tuning".
     maxCachedWorkflows: config.worker.maxCachedWorkflows,
     maxConcurrentWorkflowTaskExecutions: config.worker.workflowTaskSlots,
     maxConcurrentActivityTaskExecutions: config.worker.activityTaskSlots,
   });
-  log.info('worker polling', { taskQueue: config.temporalTaskQueue, temporal: config.temporalAddress });
+  const http = await startMetricsServer({
+    host: config.workerHttpHost,
+    port: config.workerHttpPort,
+    registry,
+    healthy: () => ({ ok: worker.getState() === 'RUNNING', detail: { state: worker.getState(), sdkMetricsUrl } }),
+  });
+  log.info('worker polling', {
+    taskQueue: config.temporalTaskQueue,
+    temporal: config.temporalAddress,
+    metrics: `${http.url}/metrics`,
+    sdkMetrics: sdkMetricsUrl,
+  });
   // Worker.run() returns after SIGINT/SIGTERM once in-flight tasks are done.
   await worker.run();
+  await http.close();
   await close();
   await connection.close();
   log.info('worker stopped');

@@ -197,7 +197,7 @@ describe('gateway with GZIP-compressed Java 2.x sessions', () => {
         code: 5,
       });
     }
-    const metrics = (await (await fetch(`${t.gateway.httpUrl}/metrics`)).json()) as {
+    const metrics = (await (await fetch(`${t.gateway.httpUrl}/metrics.json`)).json()) as {
       connections: { refused: Record<string, number> };
     };
     expect(metrics.connections.refused).toMatchObject({

@@ -96,7 +96,7 @@ describe('gateway login', () => {
   });
 
   it('counts refusals by reason and never stores anything for refused logins', async () => {
-    const res = await fetch(`${t.gateway.httpUrl}/metrics`);
+    const res = await fetch(`${t.gateway.httpUrl}/metrics.json`);
     const metrics = (await res.json()) as { connections: { accepted: number; refused: Record<string, number> } };
     expect(metrics.connections.refused['wrong signature']).toBeGreaterThanOrEqual(1);
     expect(metrics.connections.refused['unknown device']).toBeGreaterThanOrEqual(1);

@@ -111,7 +111,7 @@ describe('gateway under malformed payloads', () => {
     await client.endAsync();
     const again = await connectDevice(t.url, d);
     await again.endAsync();
-    const res = await fetch(`${t.gateway.httpUrl}/metrics`);
+    const res = await fetch(`${t.gateway.httpUrl}/metrics.json`);
     expect(await res.json()).toMatchObject({ malformedPayloads: cases.length + 2 });
   });
 });

@@ -66,6 +66,9 @@ export async function startServiceStack(name: string): Promise<ServiceStack> {
     OTA_TASK_QUEUE: taskQueue,
     OTA_MQTT_URL: mqttUrl,
     OTA_SERVICE_MQTT_PASSWORD: config.serviceMqttPassword,
+    // Free ports: test files run side by side, each with its own worker.
+    OTA_WORKER_HTTP_PORT: '0',
+    OTA_WORKER_SDK_METRICS_PORT: '0',
     OTA_LOG_LEVEL: process.env.OTA_TEST_WORKER_LOG_LEVEL ?? 'warn',
   };
 
