@@ -154,12 +154,14 @@ export async function attachFirmwareFile(
   file: FirmwareFileRef,
   offer: Pick<Firmware, 'fileUrl' | 'fileSize' | 'sign' | 'signMethod'>,
 ): Promise<{ firmware: Firmware; replaced: FirmwareFileRef | undefined }> {
+  // No projection: FerretDB does not implement one on findAndModify.
   const before = await firmwares(db).findOneAndUpdate(
     { firmwareId },
     { $set: { file, ...offer } },
-    { returnDocument: 'before', projection: PROJECTION },
+    {
+      returnDocument: 'before',
+    },
   );
   if (!before) throw notFound(`firmware ${firmwareId} does not exist`);
-  const { file: replaced, ...rest } = before;
-  return { firmware: toFirmware({ ...rest, ...offer }), replaced };
+  return { firmware: toFirmware({ ...before, ...offer }), replaced: before.file };
 }
