@@ -59,10 +59,11 @@ export async function createFirmware(db: Db, input: FirmwareInput): Promise<Firm
     version: input.version,
     name: input.name ?? input.version,
     description: input.description ?? '',
-    fileUrl: input.fileUrl,
-    fileSize: input.fileSize,
-    signMethod: input.signMethod,
-    sign: input.sign,
+    // Empty until the file is uploaded (a verification refuses firmware without a file).
+    fileUrl: input.fileUrl ?? '',
+    fileSize: input.fileSize ?? 0,
+    signMethod: input.signMethod ?? 'sha256',
+    sign: input.sign ?? '',
     verified: false,
     createdAt: new Date(),
   };

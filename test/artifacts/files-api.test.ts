@@ -45,6 +45,40 @@ function chunkedUpload(id: string, body: Buffer): Promise<number> {
   });
 }
 
+describe('firmware registered without a file', () => {
+  it('waits for its upload: empty file fields, and no verification until the file is there', async () => {
+    const id = await api.addFirmware('0.9.0');
+    expect(await read(id)).toMatchObject({ fileUrl: '', fileSize: 0, sign: '', signMethod: 'sha256' });
+    const verify = () =>
+      fetch(`${api.url}/v1/firmwares/${id}/verification`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ deviceKeys: ['d1'] }),
+      });
+    const refused = await verify();
+    expect(refused.status).toBe(400);
+    expect(((await refused.json()) as { error: { message: string } }).error.message).toMatch(/no file/);
+    await api.upload(id, bytes(100));
+    // Now only the device is missing from the registry.
+    expect(((await (await verify()).json()) as { error: { details: { path: string }[] } }).error.details[0].path).toBe(
+      '/deviceKeys/0',
+    );
+  });
+
+  it('refuses some file fields without the others', async () => {
+    const post = (body: object) =>
+      fetch(`${api.url}/v1/firmwares`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ productKey: 'pk1', version: '0.9.1', ...body }),
+      });
+    for (const partial of [{ fileUrl: 'https://x/y.bin' }, { fileSize: 10 }, { sign: 'a'.repeat(64) }]) {
+      expect((await post(partial)).status).toBe(400);
+    }
+    expect(await api.db.collection('firmwares').countDocuments({})).toBe(0);
+  });
+});
+
 describe('PUT /v1/firmwares/{firmwareId}/file', () => {
   it('stores the file and fills fileUrl, fileSize, sign and signMethod from what it measured', async () => {
     const id = await api.addFirmware('1.0.0', 'sha256');
@@ -175,7 +209,8 @@ describe('GET /firmware-files/{firmwareId}', () => {
   it('answers 403 to a forged, tampered, borrowed, unsigned or expired URL', async () => {
     const good = new URL(api.signed(id));
     const forged = new URL(good);
-    forged.searchParams.set('signature', `${good.searchParams.get('signature')?.slice(0, -2)}AA`);
+    const sig = good.searchParams.get('signature') ?? '';
+    forged.searchParams.set('signature', `${sig[0] === 'A' ? 'B' : 'A'}${sig.slice(1)}`);
     const tampered = new URL(good);
     tampered.searchParams.set('expires', String(Number(good.searchParams.get('expires')) + 3600));
     const other = await api.addFirmware('3.0.1');

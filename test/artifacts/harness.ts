@@ -20,7 +20,7 @@ export interface FilesApi {
   db: Db;
   config: Config;
   dataDir: string;
-  /** Registers firmware for pk1 with a placeholder file and returns its id. */
+  /** Registers firmware for pk1 without a file yet and returns its id. */
   addFirmware(version: string, signMethod?: 'md5' | 'sha256'): Promise<string>;
   upload(firmwareId: string, body: Buffer, query?: string, headers?: Record<string, string>): Promise<Response>;
   /** The download URL the worker would put into a command now (or at `atMs`). */
@@ -59,14 +59,7 @@ export async function startFilesApi(name: string, env: Record<string, string> = 
       const res = await fetch(`${url}/v1/firmwares`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({
-          productKey: 'pk1',
-          version,
-          fileUrl: 'https://placeholder.example.com/none.bin',
-          fileSize: 1,
-          signMethod,
-          sign: 'a'.repeat(signMethod === 'md5' ? 32 : 64),
-        }),
+        body: JSON.stringify({ productKey: 'pk1', version, signMethod }),
       });
       if (res.status !== 201) throw new Error(`firmware not created: ${res.status} ${await res.text()}`);
       return ((await res.json()) as { firmwareId: string }).firmwareId;

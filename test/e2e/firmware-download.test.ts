@@ -39,10 +39,6 @@ async function firmwareWithFile(version: string, file: Buffer): Promise<{ firmwa
   const created = await stack.api<{ firmwareId: string }>('POST', '/v1/firmwares', {
     productKey: PK,
     version,
-    fileUrl: 'https://placeholder.example.com/none.bin',
-    fileSize: 1,
-    signMethod: 'sha256',
-    sign: '0'.repeat(64),
   });
   expect(created.status).toBe(201);
   const { firmwareId } = created.body;
