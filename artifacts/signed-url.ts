@@ -54,3 +54,12 @@ export function checkSignature(
   // Checked after the HMAC, so an expiry that was tampered with reads as forged, not expired.
   return Number(expires) * 1000 <= nowMs ? 'expired' : 'valid';
 }
+
+/** The signer a process that sends firmware offers to devices uses (the worker's commands, the gateway's getversion replies). */
+export function fileUrlSigner(
+  files: { downloadBaseUrl: string; signingKey: string; urlTtlSec: number },
+  now: () => number = Date.now,
+): (fileUrl: string) => string {
+  const opts = { baseUrl: files.downloadBaseUrl, key: files.signingKey, ttlSec: files.urlTtlSec };
+  return (fileUrl) => signFileUrl(opts, fileUrl, now());
+}

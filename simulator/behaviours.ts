@@ -57,7 +57,8 @@ export class DeviceRunner {
     // The Java sample takes the last element of data.
     const last: unknown = offers[offers.length - 1];
     const version = typeof last === 'object' && last !== null ? (last as { version?: unknown }).version : undefined;
-    if (typeof version === 'string') await this.upgrade(version);
+    // The offer carries the file fields like a pushed command's params.
+    if (typeof version === 'string') await this.upgrade(version, last as Record<string, unknown>);
     else this.device.setOutcome('no-offer');
   }
 

@@ -1,7 +1,7 @@
 /** Builds the activity implementations with their real clients (MongoDB, MQTT, Temporal). */
 import { Client, Connection } from '@temporalio/client';
 import { createCommandPublisher } from '../activities/command-publisher';
-import { signFileUrl } from '../artifacts/signed-url';
+import { fileUrlSigner } from '../artifacts/signed-url';
 import { createDeviceActivities } from '../activities/device-activities';
 import { createTaskActivities } from '../activities/task-activities';
 import type { Config } from '../config/config';
@@ -23,16 +23,7 @@ export async function createWorkerActivities(config: Config, log: Logger): Promi
     url: config.mqttUrl,
     username: config.serviceMqttUsername,
     password: config.serviceMqttPassword,
-    signFileUrl: (fileUrl) =>
-      signFileUrl(
-        {
-          baseUrl: config.firmwareFiles.downloadBaseUrl,
-          key: config.firmwareFiles.signingKey,
-          ttlSec: config.firmwareFiles.urlTtlSec,
-        },
-        fileUrl,
-        Date.now(),
-      ),
+    signFileUrl: fileUrlSigner(config.firmwareFiles),
   });
   return {
     activities: {

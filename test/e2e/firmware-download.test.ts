@@ -70,19 +70,28 @@ beforeAll(async () => {
   stack = await startServiceStack('files');
   await stack.startWorker();
   const created = await stack.api<{ created: number }>('POST', '/v1/devices:batch', {
-    devices: devices.map((s) => ({ productKey: PK, deviceKey: s.deviceKey, deviceSecret: s.deviceSecret })),
+    devices: [...devices, asker].map((s) => ({
+      productKey: PK,
+      deviceKey: s.deviceKey,
+      deviceSecret: s.deviceSecret,
+      firmwareVersion: s.version,
+    })),
   });
-  expect(created.body.created).toBe(devices.length);
+  expect(created.body.created).toBe(devices.length + 1);
   fleet = new Fleet({ url: stack.mqttUrl }, devices);
   await fleet.connect();
   await eventually(
     'the devices to report 1.0.0',
     () => stack.api<{ items: unknown[] }>('GET', `/v1/devices?productKey=${PK}&version=1.0.0`),
-    (r) => r.body.items.length === devices.length,
+    (r) => r.body.items.length === devices.length + 1,
     30_000,
     250,
   );
 });
+
+/** Registered with its version, but connects only once a task offers it firmware on request. */
+const asker = spec('asker', { behaviour: { kind: 'request', stepDelayMs: 20 } });
+let verifiedFirmwareId = '';
 
 afterAll(async () => {
   await fleet?.close();
@@ -95,6 +104,15 @@ it('a device downloads the uploaded file through a signed URL, resumes after a c
   expect((await verify(firmwareId, 'flaky')).status).toBe(202);
   const done = await verificationOf(firmwareId);
   expect(done.body.devices).toMatchObject([{ deviceKey: 'flaky', status: 'success' }]);
+  // The firmware is marked verified just after its device's record succeeds.
+  await eventually(
+    'the firmware to be verified',
+    () => stack.api<{ verified: boolean }>('GET', `/v1/firmwares/${firmwareId}`),
+    (r) => r.body.verified,
+    30_000,
+    250,
+  );
+  verifiedFirmwareId = firmwareId;
 
   const record = fleet.device('flaky').record;
   expect(record.version).toBe('2.0.0');
@@ -133,4 +151,43 @@ it('a device that receives bytes not matching the sign reports -3 and stays on i
   expect(record.version).toBe('1.0.0');
   expect(record.downloads.map((d) => d.result)).toEqual(['bad-sign']);
   expect(record.progress.map((p) => p.step)).toEqual([-3]);
+});
+
+it('a device in upon-request mode gets a signed URL in its getversion answer and downloads the file', async () => {
+  expect(verifiedFirmwareId).not.toBe('');
+  const task = await stack.api<{ taskId: string }>('POST', '/v1/upgrade-tasks', {
+    firmwareId: verifiedFirmwareId,
+    sourceVersions: ['1.0.0'],
+    strategy: 'snapshot',
+    // Upon-request tasks cover the product; the other device on 1.0.0 never asks and stays pending.
+    scope: 'all',
+    method: 'request',
+  });
+  if (task.status !== 201) throw new Error(`task refused: ${JSON.stringify(task.body)}`);
+  // The device asks once, on connect: only after the task has taken it in is there an offer to answer with.
+  await eventually(
+    'the task to take the asking device in',
+    () => stack.api('GET', `/v1/upgrade-tasks/${task.body.taskId}/devices/asker`),
+    (r) => r.status === 200,
+    30_000,
+    250,
+  );
+  const askers = new Fleet({ url: stack.mqttUrl }, [asker]);
+  try {
+    await askers.connect();
+    await eventually(
+      'the asking device to succeed',
+      () => stack.api<{ status: string }>('GET', `/v1/upgrade-tasks/${task.body.taskId}/devices/asker`),
+      (r) => r.body.status === 'success',
+      60_000,
+      250,
+    );
+    const record = askers.device('asker').record;
+    expect(record.version).toBe('2.0.0');
+    expect(record.downloads).toHaveLength(1);
+    expect(record.downloads[0]).toMatchObject({ bytes: SIZE, result: 'verified' });
+    expect(new URL(record.downloads[0].url).searchParams.get('signature')).toMatch(/^[A-Za-z0-9_-]{43}$/);
+  } finally {
+    await askers.close();
+  }
 });
