@@ -255,3 +255,26 @@ describe('GET /firmware-files/{firmwareId}', () => {
     expect(Buffer.from(await stale.arrayBuffer()).equals(file)).toBe(true);
   });
 });
+
+describe('with OTA_API_TOKEN set', () => {
+  let secured: FilesApi;
+  beforeAll(async () => {
+    secured = await startFilesApi('files_token', { OTA_API_TOKEN: 'upload-token' });
+  });
+  afterAll(() => secured.close());
+
+  it('needs the bearer token to upload, but not to download through a signed URL', async () => {
+    const res = await fetch(`${secured.url}/v1/firmwares`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: 'Bearer upload-token' },
+      body: JSON.stringify({ productKey: 'pk1', version: '9.0.0' }),
+    });
+    const { firmwareId } = (await res.json()) as { firmwareId: string };
+    expect((await secured.upload(firmwareId, bytes(100))).status).toBe(401);
+    expect((await secured.upload(firmwareId, bytes(100), '', { authorization: 'Bearer wrong' })).status).toBe(401);
+    expect((await secured.upload(firmwareId, bytes(100), '', { authorization: 'Bearer upload-token' })).status).toBe(
+      200,
+    );
+    expect((await fetch(secured.signed(firmwareId))).status).toBe(200);
+  });
+});
