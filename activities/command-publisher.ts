@@ -11,6 +11,12 @@ export interface CommandPublisherOptions {
   url: string;
   username: string;
   password: string;
+  /**
+   * Turns a stored fileUrl into the one this command carries (a freshly signed
+   * download URL for files we host). Applied here, as the command leaves, so a
+   * re-delivered command has a fresh expiry and no signature is kept in history.
+   */
+  signFileUrl?: (fileUrl: string) => string;
 }
 
 export interface CommandPublisher {
@@ -53,7 +59,9 @@ export function createCommandPublisher(opts: CommandPublisherOptions): CommandPu
   return {
     async publishUpgrade(device, commandId, firmware) {
       const mqtt = await connect();
-      await mqtt.publishAsync(upgradeCommandTopic(device), upgradeCommandPayload(commandId, firmware), { qos: 1 });
+      const fileUrl = opts.signFileUrl ? opts.signFileUrl(firmware.fileUrl) : firmware.fileUrl;
+      const payload = upgradeCommandPayload(commandId, { ...firmware, fileUrl });
+      await mqtt.publishAsync(upgradeCommandTopic(device), payload, { qos: 1 });
     },
     async close() {
       if (client) await (await client.catch(() => undefined))?.endAsync();

@@ -16,6 +16,9 @@ import { assetTreesRouter } from './routes/asset-trees';
 import { devicesRouter } from './routes/devices';
 import { fleetRouter } from './routes/fleet';
 import { firmwareRouter } from './routes/firmware';
+import { firmwareDownloadRouter } from './routes/firmware-download';
+import { firmwareFileRouter } from './routes/firmware-file';
+import { chooseFirmwareStore } from '../artifacts/choose-store';
 import { productsRouter } from './routes/products';
 import { tasksRouter } from './routes/tasks';
 import { verificationRouter } from './routes/verification';
@@ -37,6 +40,8 @@ export interface Api {
 
 export async function buildApi(ctx: ApiContext): Promise<Api> {
   await ensureAllIndexes(ctx.db);
+  const store = await chooseFirmwareStore(ctx.db, ctx.config);
+  const files = ctx.config.firmwareFiles;
   const tasks = createTaskService({
     db: ctx.db,
     client: new Client({ connection: ctx.temporal, namespace: ctx.config.temporalNamespace }),
@@ -46,12 +51,22 @@ export async function buildApi(ctx: ApiContext): Promise<Api> {
     devicesRouter({ db: ctx.db, log: ctx.log, registryEvents: ctx.registryEvents }),
     productsRouter({ db: ctx.db }),
     fleetRouter({ db: ctx.db }),
-    firmwareRouter({ db: ctx.db }),
+    firmwareRouter({ db: ctx.db, store }),
     assetTreesRouter({ db: ctx.db }),
     verificationRouter({ db: ctx.db, tasks }),
     tasksRouter({ db: ctx.db, tasks }),
   ];
-  return { routers, extra: [openApiRouter(), uiRouter()] };
+  const upload = { db: ctx.db, store, maxBytes: files.maxBytes, downloadBaseUrl: files.downloadBaseUrl };
+  const download = { db: ctx.db, store, signingKey: files.signingKey };
+  return {
+    routers,
+    extra: [
+      openApiRouter(),
+      uiRouter(),
+      firmwareFileRouter({ ...upload, apiToken: ctx.config.apiToken }),
+      firmwareDownloadRouter(download),
+    ],
+  };
 }
 
 /** The whole HTTP app for one context: /v1 routers, /openapi.json, /ui, /healthz, auth and errors. */

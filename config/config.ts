@@ -5,7 +5,7 @@
  */
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { readOrCreateServiceSecret } from './service-secret';
+import { readOrCreateSecret, readOrCreateServiceSecret } from './service-secret';
 
 export interface Config {
   /** HTTP API port. */
@@ -64,6 +64,18 @@ export interface Config {
   workerHttpHost: string;
   /** Where the Temporal SDK serves its own worker metrics (Prometheus), on workerHttpHost; 0 picks a free port. */
   workerSdkMetricsPort: number;
+  /** Firmware files (README "Firmware files"): upload limit, storage, signed download URLs. */
+  firmwareFiles: {
+    maxBytes: number;
+    /** `auto`: GridFS on a real MongoDB, the data folder on FerretDB (whose GridFS reads scan). */
+    store: 'auto' | 'gridfs' | 'folder';
+    /** How devices reach the API's /firmware-files/ endpoint; the upgrade command's fileUrl starts with it. */
+    downloadBaseUrl: string;
+    /** Lifetime of a signed download URL, counted from when the command leaves for the device. */
+    urlTtlSec: number;
+    /** HMAC key of the download URLs: configured, or generated once into the data folder. */
+    signingKey: string;
+  };
 }
 
 export class ConfigError extends Error {
@@ -164,6 +176,33 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     workerHttpPort: port(env, 'OTA_WORKER_HTTP_PORT', 8082),
     workerHttpHost: text(env, 'OTA_WORKER_HTTP_HOST', '127.0.0.1'),
     workerSdkMetricsPort: port(env, 'OTA_WORKER_SDK_METRICS_PORT', 8083),
+    firmwareFiles: firmwareFilesConfig(env, dataDir, apiHost),
+  };
+}
+
+const FIRMWARE_STORES = ['auto', 'gridfs', 'folder'] as const;
+export const DOWNLOAD_SIGNING_KEY_FILE = 'download-signing-key';
+
+function firmwareFilesConfig(env: NodeJS.ProcessEnv, dataDir: string, apiHost: string): Config['firmwareFiles'] {
+  const store = text(env, 'OTA_FIRMWARE_STORE', 'auto');
+  if (!(FIRMWARE_STORES as readonly string[]).includes(store)) {
+    throw new ConfigError(`OTA_FIRMWARE_STORE must be one of ${FIRMWARE_STORES.join(', ')}, got "${store}"`);
+  }
+  const host = isLoopback(apiHost) || apiHost === '0.0.0.0' || apiHost === '::' ? '127.0.0.1' : apiHost;
+  const downloadBaseUrl = text(
+    env,
+    'OTA_DOWNLOAD_BASE_URL',
+    `http://${host.includes(':') ? `[${host}]` : host}:${port(env, 'OTA_API_PORT', 8080)}`,
+  ).replace(/\/+$/, '');
+  if (!/^https?:\/\/[^\s/?#]+(\/[^\s?#]*)?$/.test(downloadBaseUrl)) {
+    throw new ConfigError(`OTA_DOWNLOAD_BASE_URL must be an http(s) URL without query, got "${downloadBaseUrl}"`);
+  }
+  return {
+    maxBytes: count(env, 'OTA_FIRMWARE_MAX_BYTES', 512 * 1024 * 1024, 1, 2_147_483_647),
+    store: store as Config['firmwareFiles']['store'],
+    downloadBaseUrl,
+    urlTtlSec: count(env, 'OTA_DOWNLOAD_URL_TTL_SEC', 3600, 10, 7 * 24 * 3600),
+    signingKey: env.OTA_DOWNLOAD_SIGNING_KEY || readOrCreateSecret(dataDir, DOWNLOAD_SIGNING_KEY_FILE),
   };
 }
 

@@ -1,8 +1,8 @@
 /**
- * The service identity's MQTT password when none is configured: generated once per data
- * folder, stored there with mode 0600, and read by every process of that stack (gateway
- * and worker share the data folder), so no password that anyone could read in the
- * source opens the broker.
+ * Secrets that are generated when not configured: once per data folder, stored there with
+ * mode 0600, and read by every process of that stack (they share the data folder), so no
+ * secret that anyone could read in the source opens anything. The service identity's MQTT
+ * password is one; the key that signs firmware download URLs is another.
  */
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
@@ -11,7 +11,11 @@ import * as path from 'node:path';
 export const SERVICE_SECRET_FILE = 'service-mqtt-password';
 
 export function readOrCreateServiceSecret(dataDir: string): string {
-  const file = path.join(dataDir, SERVICE_SECRET_FILE);
+  return readOrCreateSecret(dataDir, SERVICE_SECRET_FILE);
+}
+
+export function readOrCreateSecret(dataDir: string, fileName: string): string {
+  const file = path.join(dataDir, fileName);
   const existing = readSecret(file);
   if (existing) return existing;
   fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });

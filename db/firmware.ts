@@ -15,7 +15,17 @@ export const FIRMWARES = 'firmwares';
 /** Written by the orchestration: `{taskId, kind, firmwareId, status, …}`. Read here for the in-use rule. */
 export const TASKS = 'tasks';
 
-export type FirmwareDoc = Omit<Firmware, 'createdAt'> & { createdAt: Date; verifiedAt?: Date };
+/** An uploaded file: where the store keeps it and what it measured. */
+export interface FirmwareFileRef {
+  fileId: string;
+  store: 'gridfs' | 'folder';
+  size: number;
+  md5: string;
+  sha256: string;
+  uploadedAt: Date;
+}
+
+export type FirmwareDoc = Omit<Firmware, 'createdAt'> & { createdAt: Date; verifiedAt?: Date; file?: FirmwareFileRef };
 
 export const firmwares = (db: Db): Collection<FirmwareDoc> => db.collection<FirmwareDoc>(FIRMWARES);
 
@@ -49,10 +59,11 @@ export async function createFirmware(db: Db, input: FirmwareInput): Promise<Firm
     version: input.version,
     name: input.name ?? input.version,
     description: input.description ?? '',
-    fileUrl: input.fileUrl,
-    fileSize: input.fileSize,
-    signMethod: input.signMethod,
-    sign: input.sign,
+    // Empty until the file is uploaded (a verification refuses firmware without a file).
+    fileUrl: input.fileUrl ?? '',
+    fileSize: input.fileSize ?? 0,
+    signMethod: input.signMethod ?? 'sha256',
+    sign: input.sign ?? '',
     verified: false,
     createdAt: new Date(),
   };
@@ -105,8 +116,15 @@ export async function listFirmware(
  * them). A task created between the check and the delete would find its
  * firmware gone at its own firmware lookup; the window is one round trip.
  */
-export async function deleteFirmware(db: Db, firmwareId: string): Promise<void> {
+export async function deleteFirmware(db: Db, firmwareId: string): Promise<FirmwareFileRef | undefined> {
   await requireFirmware(db, firmwareId);
+  await refuseIfInUse(db, firmwareId);
+  const deleted = await firmwares(db).findOneAndDelete({ firmwareId });
+  return deleted?.file;
+}
+
+/** 409 naming the active tasks or verifications that use the firmware. */
+export async function refuseIfInUse(db: Db, firmwareId: string): Promise<void> {
   const users = await db
     .collection<{ taskId: string; kind: string; firmwareId: string; status: string }>(TASKS)
     .find({ firmwareId, status: { $in: [...ACTIVE_TASK_STATUSES] } }, { projection: { _id: 0, taskId: 1, kind: 1 } })
@@ -118,5 +136,33 @@ export async function deleteFirmware(db: Db, firmwareId: string): Promise<void> 
       { path: 'params.firmwareId', message: `in use by ${names}; cancel or finish them first` },
     ]);
   }
-  await firmwares(db).deleteOne({ firmwareId });
+}
+
+/** The uploaded file of a firmware, for the download endpoint; undefined when none. */
+export async function firmwareFile(db: Db, firmwareId: string): Promise<FirmwareFileRef | undefined> {
+  const doc = await firmwares(db).findOne({ firmwareId }, { projection: { _id: 0, file: 1 } });
+  return doc?.file;
+}
+
+/**
+ * Points the firmware at a newly stored file and fills the fields devices get
+ * from it. Returns the file it replaced (for the caller to remove), or
+ * undefined; throws not_found when the firmware was deleted meanwhile.
+ */
+export async function attachFirmwareFile(
+  db: Db,
+  firmwareId: string,
+  file: FirmwareFileRef,
+  offer: Pick<Firmware, 'fileUrl' | 'fileSize' | 'sign' | 'signMethod'>,
+): Promise<{ firmware: Firmware; replaced: FirmwareFileRef | undefined }> {
+  // No projection: FerretDB does not implement one on findAndModify.
+  const before = await firmwares(db).findOneAndUpdate(
+    { firmwareId },
+    { $set: { file, ...offer } },
+    {
+      returnDocument: 'before',
+    },
+  );
+  if (!before) throw notFound(`firmware ${firmwareId} does not exist`);
+  return { firmware: toFirmware({ ...before, ...offer }), replaced: before.file };
 }

@@ -6,6 +6,7 @@
 import type { Db } from 'mongodb';
 import { treeSelectionProblems } from '../domain/scope';
 import type { Firmware, UpgradeTaskRequest } from '../domain/types';
+import { invalid } from '../domain/errors';
 import { invalidRequest } from '../domain/validation/compile';
 import { checkTaskAgainstFirmware, type VerificationRequest } from '../domain/validation/task';
 import { loadAssetTrees } from './asset-trees';
@@ -43,6 +44,11 @@ export async function checkVerificationReferences(
   req: VerificationRequest,
 ): Promise<Firmware> {
   const firmware = await requireFirmware(db, firmwareId);
+  if (firmware.fileUrl === '') {
+    throw invalid(`firmware ${firmwareId} has no file yet`, [
+      { path: 'params.firmwareId', message: `upload it first: PUT /v1/firmwares/${firmwareId}/file` },
+    ]);
+  }
   const known = await existingDeviceKeys(db, firmware.productKey, req.deviceKeys);
   const problems = req.deviceKeys.flatMap((deviceKey, i) =>
     known.has(deviceKey)

@@ -17,6 +17,7 @@ import type { Logger } from '../runtime/log';
 import { Activation } from './activation';
 import { Delivery } from './delivery';
 import { createHttpServer } from './http';
+import { fileUrlSigner } from '../artifacts/signed-url';
 import { createAuthenticate } from './login';
 import { createMetrics, type GatewayMetrics } from './metrics';
 import { OtaHandler } from './ota-handler';
@@ -29,7 +30,7 @@ import { Sessions } from './sessions';
 
 export interface GatewayDeps {
   config: Pick<Config, 'mqttPort' | 'mqttHost' | 'gatewayHttpPort' | 'serviceMqttUsername' | 'serviceMqttPassword'> &
-    Partial<Pick<Config, 'gatewayHttpHost' | 'gatewayId'>>;
+    Partial<Pick<Config, 'gatewayHttpHost' | 'gatewayId' | 'firmwareFiles'>>;
   log: Logger;
   /** The registry database (collections `devices` and `products`). */
   db: Db;
@@ -73,6 +74,7 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
     metrics,
     log,
     getversionTimeoutMs: deps.getversionTimeoutMs ?? 5000,
+    signFileUrl: deps.config.firmwareFiles && fileUrlSigner(deps.config.firmwareFiles),
   });
   broker.authenticate = createAuthenticate({
     config: deps.config,

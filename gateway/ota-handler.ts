@@ -35,6 +35,8 @@ export interface OtaHandlerDeps {
   log: Logger;
   /** How long a getversion waits for the orchestration's offer before answering []. */
   getversionTimeoutMs: number;
+  /** Signs a firmware file URL of ours as the offer leaves (fresh expiry per answer). */
+  signFileUrl?: (fileUrl: string) => string;
 }
 
 export class OtaHandler {
@@ -137,7 +139,10 @@ export class OtaHandler {
         log.warn('no firmware offer in time; answering getversion with []', { ...device, getversionTimeoutMs });
         return [];
       }
-      return (answer ?? []).flatMap((offer) => wireOffer(offer, device, log));
+      const sign = this.deps.signFileUrl ?? ((fileUrl: string) => fileUrl);
+      return (answer ?? []).flatMap((offer) =>
+        wireOffer({ ...offer, fileUrl: sign(String(offer.fileUrl)) }, device, log),
+      );
     });
   }
 

@@ -6,7 +6,12 @@
  */
 import type { SharedClock } from './clock';
 import type { SimulatedDevice } from './device';
+import { download, isSignedDownloadUrl, signMatches } from './download';
 import type { Behaviour } from './types';
+
+/** EnOS progress failure codes (OTAUpdateFailureCause). */
+const DOWNLOAD_FAILED = -2;
+const VERIFICATION_FAILED = -3;
 
 const DEFAULT_STEPS = [20, 50, 80, 100];
 const DEFAULT_STEP_DELAY_MS = 200;
@@ -22,7 +27,7 @@ export class DeviceRunner {
   ) {
     device.onCommand = (command) => {
       const version = typeof command.params.version === 'string' ? command.params.version : undefined;
-      if (version) void this.upgrade(version);
+      if (version) void this.upgrade(version, command.params);
     };
   }
 
@@ -52,11 +57,12 @@ export class DeviceRunner {
     // The Java sample takes the last element of data.
     const last: unknown = offers[offers.length - 1];
     const version = typeof last === 'object' && last !== null ? (last as { version?: unknown }).version : undefined;
-    if (typeof version === 'string') await this.upgrade(version);
+    // The offer carries the file fields like a pushed command's params.
+    if (typeof version === 'string') await this.upgrade(version, last as Record<string, unknown>);
     else this.device.setOutcome('no-offer');
   }
 
-  private async upgrade(target: string): Promise<void> {
+  private async upgrade(target: string, params: Record<string, unknown> = {}): Promise<void> {
     // A second command while one runs is a repeat of the same push (at-least-once); one upgrade at a time.
     if (this.upgrading || this.stopped) return;
     this.upgrading = true;
@@ -64,6 +70,7 @@ export class DeviceRunner {
     this.device.setOutcome('upgrading');
     try {
       const b = this.active;
+      if (b.kind !== 'silent' && b.kind !== 'decline' && !(await this.fetchFirmware(params))) return;
       switch (b.kind) {
         case 'silent':
           this.device.setOutcome('silent');
@@ -103,6 +110,35 @@ export class DeviceRunner {
     } finally {
       this.upgrading = false;
     }
+  }
+
+  /**
+   * Downloads and checks the file when the command carries a signed URL of
+   * ours (other URLs are not fetched: the simulator only pretends to install).
+   * On failure reports the EnOS code (-2 download, -3 verification) and
+   * returns false.
+   */
+  private async fetchFirmware(params: Record<string, unknown>): Promise<boolean> {
+    if (!isSignedDownloadUrl(params.fileUrl)) return true;
+    const url = params.fileUrl;
+    const record = { url, attempts: [], bytes: 0, result: 'failed' as const };
+    try {
+      const got = await download(url, { cutAfterBytes: this.device.spec.cutDownloadAfterBytes });
+      const verified = signMatches(got.bytes, params.signMethod, params.sign);
+      this.device.record.downloads.push({
+        ...record,
+        attempts: got.attempts,
+        bytes: got.bytes.length,
+        result: verified ? 'verified' : 'bad-sign',
+      });
+      if (verified) return true;
+      await this.device.progress(VERIFICATION_FAILED, 'firmware verification failed: sign mismatch');
+    } catch (error) {
+      this.device.record.downloads.push(record);
+      await this.device.progress(DOWNLOAD_FAILED, `firmware download failed: ${(error as Error).message}`);
+    }
+    this.device.setOutcome('failed');
+    return false;
   }
 
   private async finish(target: string, steps: number[], delayMs: number | undefined): Promise<void> {

@@ -50,6 +50,7 @@ export class SimulatedDevice {
       informs: [],
       connections: [],
       timeouts: 0,
+      downloads: [],
     };
   }
 

@@ -40,6 +40,16 @@ export interface DeviceSpec {
   upperCaseSign?: boolean;
   /** Default the deviceKey; Java 2.x sends `dk{ip=…,version=…,compress=DEFAULT}`. */
   signClientId?: string;
+  /** A flaky link: the first firmware download is cut after this many bytes, then resumed. */
+  cutDownloadAfterBytes?: number;
+}
+
+/** One firmware download: each HTTP attempt, and how it ended. */
+export interface DownloadRecord {
+  url: string;
+  attempts: { range: string; status: number }[];
+  bytes: number;
+  result: 'verified' | 'bad-sign' | 'failed';
 }
 
 export interface ReceivedCommand {
@@ -75,6 +85,8 @@ export interface DeviceRecord {
   connections: { event: ConnectionEvent; at: number; detail?: string }[];
   /** Requests that got no reply in time. */
   timeouts: number;
+  /** Firmware downloads, for commands that carried a signed URL of this service. */
+  downloads: DownloadRecord[];
 }
 
 export interface FleetSummary {

@@ -1,6 +1,7 @@
 /** Builds the activity implementations with their real clients (MongoDB, MQTT, Temporal). */
 import { Client, Connection } from '@temporalio/client';
 import { createCommandPublisher } from '../activities/command-publisher';
+import { fileUrlSigner } from '../artifacts/signed-url';
 import { createDeviceActivities } from '../activities/device-activities';
 import { createTaskActivities } from '../activities/task-activities';
 import type { Config } from '../config/config';
@@ -22,6 +23,7 @@ export async function createWorkerActivities(config: Config, log: Logger): Promi
     url: config.mqttUrl,
     username: config.serviceMqttUsername,
     password: config.serviceMqttPassword,
+    signFileUrl: fileUrlSigner(config.firmwareFiles),
   });
   return {
     activities: {

@@ -79,6 +79,44 @@ const taskControl = (action: string, summary: string): JsonSchema => ({
   }),
 });
 
+/** The device download: no bearer token, the signed URL authorises it; one byte range, a strong ETag. */
+function download(summary: string): Operation {
+  const header = (name: string, description: string): JsonSchema => ({
+    name,
+    in: 'header',
+    description,
+    schema: { type: 'string' },
+  });
+  const signedBy = (name: string, description: string): JsonSchema => ({
+    name,
+    in: 'query',
+    required: true,
+    description,
+    schema: { type: 'string' },
+  });
+  return {
+    summary,
+    tags: ['firmware'],
+    security: [],
+    parameters: [
+      FW,
+      signedBy('expires', 'Unix seconds after which the URL is refused.'),
+      signedBy('signature', 'HMAC-SHA256 of the firmware id and expires (base64url).'),
+      header('Range', 'One range: bytes=a-b, bytes=a- or bytes=-n (a list of ranges gets the whole file).'),
+      header('If-Range', 'The ETag of a partial copy; another ETag gets the whole file.'),
+      header('If-None-Match', 'ETags; a match answers 304.'),
+    ],
+    responses: {
+      200: { description: 'The whole file (ETag: its sha256).' },
+      206: { description: 'The requested range, with Content-Range.' },
+      304: { description: 'Not modified (If-None-Match matched).' },
+      403: { description: 'Missing, forged or expired signature.', ...json(ref('Error')) },
+      404: { description: 'The firmware has no uploaded file.', ...json(ref('Error')) },
+      416: { description: 'The range starts past the end (Content-Range: bytes */size).', ...json(ref('Error')) },
+    },
+  };
+}
+
 export const PATHS: Record<string, JsonSchema> = {
   '/v1/devices': {
     post: op({
@@ -207,6 +245,47 @@ export const PATHS: Record<string, JsonSchema> = {
       ok: [204, 'Deleted.'],
       errors: { 404: 'Unknown firmware.', 409: 'An active task or verification uses it.' },
     }),
+  },
+  '/v1/firmwares/{firmwareId}/file': {
+    put: {
+      ...op({
+        summary:
+          'Upload the firmware file (raw bytes, streamed): fills fileUrl, fileSize, sign and signMethod from the stored bytes.',
+        tag: 'firmware',
+        params: [
+          FW,
+          {
+            name: 'sign',
+            in: 'query',
+            description:
+              'The md5 or sha256 (hex) the uploader expects; the upload is refused with 400 and nothing changes when the file differs.',
+            schema: { type: 'string', pattern: '^[0-9A-Fa-f]{32}([0-9A-Fa-f]{32})?$' },
+          },
+          {
+            name: 'signMethod',
+            in: 'query',
+            description: 'Digest devices check (default: the firmware’s signMethod, or the one sign’s length implies).',
+            schema: { enum: ['md5', 'sha256'] },
+          },
+        ],
+        ok: [200, 'The firmware with the measured fields.', 'Firmware'],
+        errors: {
+          404: 'Unknown firmware.',
+          409: 'The firmware is verified, or an active task or verification uses it.',
+          413: 'The file is larger than OTA_FIRMWARE_MAX_BYTES.',
+        },
+      }),
+      requestBody: {
+        required: true,
+        content: {
+          'application/octet-stream': { schema: { type: 'string', contentMediaType: 'application/octet-stream' } },
+        },
+      },
+    },
+  },
+  '/firmware-files/{firmwareId}': {
+    get: download('Download an uploaded firmware file (devices; the upgrade command carries this URL, signed).'),
+    head: download('The headers of a download, without the bytes.'),
   },
   '/v1/firmwares/{firmwareId}/verification': {
     post: op({

@@ -1,17 +1,20 @@
 /**
  * /v1/firmwares: add firmware (unverified until a verification upgrade
  * succeeds), list, read, delete (refused while an active task or
- * verification uses it). The verification endpoints under
+ * verification uses it; its uploaded file goes with it). The file itself is
+ * uploaded through firmware-file.ts. The verification endpoints under
  * /v1/firmwares/{firmwareId}/verification belong to the task routes.
  */
 import { Router } from 'express';
 import type { Db } from 'mongodb';
 import { validateFirmwareInput } from '../../domain/validation/registry';
-import { createFirmware, deleteFirmware, listFirmware, requireFirmware } from '../../db/firmware';
+import { deleteFirmwareAndFile } from '../../artifacts/firmware-files';
+import type { FirmwareFileStore } from '../../artifacts/store';
+import { createFirmware, listFirmware, requireFirmware } from '../../db/firmware';
 import { asyncRoute } from '../errors';
 import { FIRMWARE_LIST_PARAMS, parseQuery } from '../query';
 
-export function firmwareRouter(ctx: { db: Db }): Router {
+export function firmwareRouter(ctx: { db: Db; store: FirmwareFileStore }): Router {
   const r = Router();
 
   r.post(
@@ -39,7 +42,7 @@ export function firmwareRouter(ctx: { db: Db }): Router {
   r.delete(
     '/firmwares/:firmwareId',
     asyncRoute(async (req, res) => {
-      await deleteFirmware(ctx.db, String(req.params.firmwareId));
+      await deleteFirmwareAndFile(ctx, String(req.params.firmwareId));
       res.status(204).end();
     }),
   );

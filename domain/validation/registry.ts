@@ -29,10 +29,11 @@ export interface FirmwareInput {
   version: string;
   name?: string;
   description?: string;
-  fileUrl: string;
-  fileSize: number;
-  signMethod: SignMethod;
-  sign: string;
+  /** The file fields, all or none: without them the firmware waits for its file upload. */
+  fileUrl?: string;
+  fileSize?: number;
+  signMethod?: SignMethod;
+  sign?: string;
 }
 
 /** PUT /v1/products/{productKey}: the whole settable state of a product. */
@@ -70,7 +71,7 @@ export function validateDeviceBatch(body: unknown): { devices: unknown[] } {
 /** Signs are compared as text by devices: store them lower-case, as toOffer sends them. */
 export function validateFirmwareInput(body: unknown): FirmwareInput {
   const fw = parseWithSchema<FirmwareInput>('FirmwareCreate', body);
-  return { ...fw, sign: fw.sign.toLowerCase() };
+  return fw.sign === undefined ? fw : { ...fw, sign: fw.sign.toLowerCase() };
 }
 
 /**

@@ -185,8 +185,14 @@ const FirmwareCreate: JsonSchema = {
       signMethod: { enum: ['md5', 'sha256'] },
       sign: { type: 'string', pattern: '^[0-9A-Fa-f]+$', 'x-message': 'must be a hex digest' },
     },
-    ['productKey', 'version', 'fileUrl', 'fileSize', 'signMethod', 'sign'],
+    ['productKey', 'version'],
   ),
+  // The file fields come together, or not at all: then PUT /v1/firmwares/{id}/file fills them.
+  dependentRequired: {
+    fileUrl: ['fileSize', 'signMethod', 'sign'],
+    fileSize: ['fileUrl'],
+    sign: ['fileUrl'],
+  },
   allOf: (['md5', 'sha256'] as const).map((method) => ({
     if: { properties: { signMethod: { const: method } }, required: ['signMethod'] },
     then: {

@@ -5,6 +5,7 @@
  * a test can kill it outright and start it again.
  */
 import * as http from 'node:http';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { createApiApp } from '../../api/routes';
@@ -13,6 +14,7 @@ import { startGateway, type Gateway } from '../../gateway/gateway';
 import { createTemporalDeviceEvents } from '../../orchestration/temporal-device-events';
 import { silentLogger } from '../../runtime/log';
 import { ManagedProcess } from '../../runtime/managed-process';
+import { freePort } from '../../runtime/net';
 import { temporalAddress, testDb, unique } from './stack';
 
 export interface ServiceStack {
@@ -31,6 +33,8 @@ export interface ServiceStack {
 export async function startServiceStack(name: string): Promise<ServiceStack> {
   const db = await testDb(name);
   const taskQueue = unique(`e2e-${name}`);
+  // Known before listening: the API stores download URLs naming it, and the worker signs them.
+  const apiPort = await freePort();
   const config = loadConfig({
     ...process.env,
     TEMPORAL_ADDRESS: temporalAddress(),
@@ -41,6 +45,8 @@ export async function startServiceStack(name: string): Promise<ServiceStack> {
     OTA_GATEWAY_HTTP_PORT: '0',
     OTA_API_TOKEN: '',
     OTA_SERVICE_MQTT_PASSWORD: unique('svc'),
+    OTA_DATA_DIR: path.join(process.env.OTA_TEST_TMP ?? os.tmpdir(), taskQueue),
+    OTA_DOWNLOAD_BASE_URL: `http://127.0.0.1:${apiPort}`,
   });
   const connection = await Connection.connect({ address: config.temporalAddress });
   const client = new Client({ connection });
@@ -55,8 +61,8 @@ export async function startServiceStack(name: string): Promise<ServiceStack> {
     registryEvents: events,
   });
   const server = http.createServer(app);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const apiUrl = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  await new Promise<void>((resolve) => server.listen(apiPort, '127.0.0.1', resolve));
+  const apiUrl = `http://127.0.0.1:${apiPort}`;
 
   let worker: ManagedProcess | undefined;
   const workerEnv = {
@@ -69,6 +75,8 @@ export async function startServiceStack(name: string): Promise<ServiceStack> {
     // Free ports: test files run side by side, each with its own worker.
     OTA_WORKER_HTTP_PORT: '0',
     OTA_WORKER_SDK_METRICS_PORT: '0',
+    OTA_DATA_DIR: config.dataDir,
+    OTA_DOWNLOAD_BASE_URL: config.firmwareFiles.downloadBaseUrl,
     OTA_LOG_LEVEL: process.env.OTA_TEST_WORKER_LOG_LEVEL ?? 'warn',
   };
 
