@@ -1,30 +1,63 @@
-/** The API process: wiring only. */
+/**
+ * The API process: wiring only. It listens at once and, until the database
+ * answers and the app is built, answers 503 naming what it waits for (so
+ * /healthz works during an outage that began before a restart).
+ */
+import * as http from 'node:http';
 import { Client, Connection } from '@temporalio/client';
+import type { Express } from 'express';
 import { loadConfig } from '../config/config';
 import { connectMongo } from '../db/mongo';
+import { retryUntilDone, waitForDependencies } from '../runtime/dependencies';
 import { createLogger } from '../runtime/log';
 import { onShutdown } from '../runtime/shutdown';
 import { createTemporalDeviceEvents } from '../orchestration/temporal-device-events';
+import { errorBody } from './errors';
 import { createApiApp } from './routes';
 
 async function main(): Promise<void> {
   const config = loadConfig();
   const log = createLogger('api', config.logLevel);
-  const mongo = await connectMongo(config.mongodbUrl);
+  // Filled once the database answers; until then every request gets a 503 that says why.
+  const ready: { app?: Express } = {};
+  const server = http.createServer((req, res) => {
+    if (ready.app) return void ready.app(req, res);
+    res.writeHead(503, { 'content-type': 'application/json' });
+    const waiting = { status: 'down', error: 'the API is starting and waits for the database' };
+    res.end(
+      JSON.stringify(
+        req.url === '/healthz'
+          ? { status: 'down', dependencies: { database: waiting } }
+          : errorBody('unavailable', waiting.error),
+      ),
+    );
+  });
+  server.listen(config.apiPort, config.apiHost, () => {
+    log.info('API listening', { url: `http://${config.apiHost}:${config.apiPort}` });
+  });
   // Lazy: the API comes up (and /healthz can say "temporal down") even while Temporal is away.
   const temporal = Connection.lazy({ address: config.temporalAddress });
   const client = new Client({ connection: temporal, namespace: config.temporalNamespace });
-  const registryEvents = createTemporalDeviceEvents({ client, db: mongo.db, taskQueue: config.temporalTaskQueue, log });
-  const app = await createApiApp({ config, db: mongo.db, temporal, log, registryEvents });
-  const server = app.listen(config.apiPort, config.apiHost, () => {
-    log.info('API listening', { url: `http://${config.apiHost}:${config.apiPort}` });
-  });
+  let close = async () => temporal.close();
   onShutdown(log, async () => {
     await new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeAllConnections();
+    await close();
+  });
+
+  await waitForDependencies({ database: config.mongodbUrl }, log);
+  const mongo = await connectMongo(config.mongodbUrl);
+  close = async () => {
     await temporal.close();
     await mongo.close();
-  });
+  };
+  const registryEvents = createTemporalDeviceEvents({ client, db: mongo.db, taskQueue: config.temporalTaskQueue, log });
+  // Building the app writes indexes: the database may go away again in between.
+  ready.app = await retryUntilDone(
+    'the database indexes',
+    () => createApiApp({ config, db: mongo.db, temporal, log, registryEvents }),
+    log,
+  );
 }
 
 main().catch((err: unknown) => {
