@@ -11,9 +11,13 @@ import { connectMongo } from '../db/mongo';
 import { retryUntilDone, waitForDependencies } from '../runtime/dependencies';
 import { createLogger } from '../runtime/log';
 import { onShutdown } from '../runtime/shutdown';
+import { startTaskReconciler } from '../orchestration/task-reconciler';
 import { createTemporalDeviceEvents } from '../orchestration/temporal-device-events';
 import { errorBody } from './errors';
 import { createApiApp } from './routes';
+
+/** How often the API looks for tasks whose workflow could not be started. */
+const TASK_RECONCILE_INTERVAL_MS = 15_000;
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -58,6 +62,16 @@ async function main(): Promise<void> {
     () => createApiApp({ config, db: mongo.db, temporal, log, registryEvents }),
     log,
   );
+  // Tasks stored while Temporal was unreachable get their workflow as soon as it answers.
+  const reconciler = startTaskReconciler(
+    { db: mongo.db, client, taskQueue: config.temporalTaskQueue, log },
+    TASK_RECONCILE_INTERVAL_MS,
+  );
+  close = async () => {
+    reconciler.stop();
+    await temporal.close();
+    await mongo.close();
+  };
 }
 
 main().catch((err: unknown) => {
