@@ -28,7 +28,7 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const logs = path.join(config.dataDir, 'logs');
   fs.mkdirSync(logs, { recursive: true });
-  killStale(config.dataDir);
+  await killStale(config.dataDir);
 
   const infra: Supervisor[] = [];
   const services: Supervisor[] = [];

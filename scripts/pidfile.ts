@@ -37,7 +37,8 @@ export function writePids(dataDir: string, procs: ManagedProcess[]): void {
   fs.renameSync(`${file}.tmp`, file);
 }
 
-export function killStale(dataDir: string): void {
+/** Kills what an earlier launcher left running, and waits until it is gone (its ports free again). */
+export async function killStale(dataDir: string): Promise<void> {
   const file = path.join(dataDir, FILE);
   if (!fs.existsSync(file)) return;
   let entries: Entry[] = [];
@@ -46,16 +47,30 @@ export function killStale(dataDir: string): void {
   } catch {
     // A torn file from a crash: nothing trustworthy to kill.
   }
+  const killed: number[] = [];
   for (const { name, pid, cmdline, group } of entries) {
     if (commandLine(pid) !== cmdline) continue;
     try {
       process.kill(group ? -pid : pid, 'SIGKILL');
+      killed.push(pid);
       process.stdout.write(`[launcher] stopped ${name} (pid ${pid}) left over from an earlier run\n`);
     } catch {
       // Not running any more.
     }
   }
+  // A signal is delivered asynchronously: the ports are free only once the processes have ended.
+  const deadline = Date.now() + 10_000;
+  while (killed.some(running) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
   fs.rmSync(file, { force: true });
+}
+
+/** Alive and not a zombie waiting to be reaped. */
+function running(pid: number): boolean {
+  try {
+    return !/\) Z /.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
 }
 
 function commandLine(pid: number): string {

@@ -26,7 +26,7 @@ interface Health {
 }
 
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ota-launcher-'));
-const logFile = path.join(dataDir, 'launcher-test.log');
+let starts = 0;
 let apiPort = 0;
 let env: NodeJS.ProcessEnv = {};
 let launcher: ManagedProcess | undefined;
@@ -64,6 +64,8 @@ const health = () =>
 const waitHealthy = (what: string) => eventually(what, health, (h) => h.status === 200, 180_000, 500);
 
 async function startLauncher(): Promise<void> {
+  // One log per start: the "is up" line of an earlier start must not count.
+  const logFile = path.join(dataDir, `launcher-test-${++starts}.log`);
   launcher = new ManagedProcess({
     name: 'launcher',
     command: process.execPath,
@@ -219,5 +221,18 @@ describe('the launcher supervises the whole embedded stack', () => {
       status: 200,
       body: { status: 'completed' },
     });
+  });
+
+  it('stops what a launcher killed outright left running when it starts again', async () => {
+    const left = pids();
+    expect(left.length).toBe(5);
+    launcher?.child.kill('SIGKILL');
+    await launcher?.whenExited();
+    // Nothing stopped them: the old stack still runs.
+    expect(left.filter((e) => alive(e.pid)).length).toBe(5);
+    await startLauncher();
+    await waitHealthy('the start after a killed launcher to be healthy');
+    expect(left.filter((e) => alive(e.pid))).toEqual([]);
+    expect((await api('GET', '/v1/devices/pk-l/d-1')).status).toBe(200);
   });
 });
