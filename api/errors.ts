@@ -1,11 +1,13 @@
 /**
  * The API's one error shape: {error: {code, message, details}}. Typed domain
- * errors map to their status; body-parser failures become 400s; anything else
- * is a 500 whose message does not leak internals.
+ * errors map to their status; body-parser failures become 400s; the database
+ * or Temporal out of reach is a 503 naming it; anything else is a 500 whose
+ * message does not leak internals.
  */
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { HTTP_STATUS, isOtaError, type ErrorCode, type ErrorDetail } from '../domain/errors';
 import type { Logger } from '../runtime/log';
+import { unavailableDependency } from '../runtime/unavailable';
 
 export interface ErrorBody {
   error: { code: ErrorCode; message: string; details: ErrorDetail[] };
@@ -43,6 +45,12 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
     }
     if (bodyErr.type === 'encoding.unsupported' || bodyErr.type === 'charset.unsupported') {
       res.status(415).json(errorBody('invalid_request', bodyErr.message ?? 'unsupported encoding'));
+      return;
+    }
+    const down = unavailableDependency(err);
+    if (down) {
+      log.warn('a dependency is unavailable', { method: req.method, path: req.path, err });
+      res.status(503).json(errorBody('unavailable', `${down} is unavailable; try again shortly`));
       return;
     }
     log.error('unhandled API error', { method: req.method, path: req.path, err });

@@ -154,7 +154,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     gatewayHttpHost: text(env, 'OTA_GATEWAY_HTTP_HOST', '127.0.0.1'),
     gatewayUrl: text(env, 'OTA_GATEWAY_URL', `http://127.0.0.1:${gatewayHttpPort}`),
     mqttUrl: text(env, 'OTA_MQTT_URL', `mqtt://127.0.0.1:${mqttPort}`),
-    temporalAddress: hostPort('TEMPORAL_ADDRESS', text(env, 'TEMPORAL_ADDRESS', 'localhost:7233')),
+    temporalAddress: hostPort(
+      'TEMPORAL_ADDRESS',
+      text(env, 'TEMPORAL_ADDRESS', `localhost:${port(env, 'OTA_TEMPORAL_PORT', 7233)}`),
+    ),
     temporalNamespace: text(env, 'TEMPORAL_NAMESPACE', 'default'),
     temporalTaskQueue: text(env, 'OTA_TASK_QUEUE', 'ota'),
     temporalUiPort: port(env, 'TEMPORAL_UI_PORT', 8233),

@@ -7,6 +7,7 @@ import { Client, Connection } from '@temporalio/client';
 import { loadConfig } from '../config/config';
 import { connectMongo } from '../db/mongo';
 import { createTemporalDeviceEvents } from '../orchestration/temporal-device-events';
+import { waitForDependencies } from '../runtime/dependencies';
 import { createLogger } from '../runtime/log';
 import { onShutdown } from '../runtime/shutdown';
 import { startGateway } from './gateway';
@@ -14,6 +15,8 @@ import { startGateway } from './gateway';
 async function main(): Promise<void> {
   const config = loadConfig();
   const log = createLogger('gateway', config.logLevel, {}, { format: config.logFormat });
+  // Started during a database outage, wait rather than exit; Temporal is reached lazily.
+  await waitForDependencies({ database: config.mongodbUrl }, log);
   const mongo = await connectMongo(config.mongodbUrl);
   // Lazy: devices can log in and report while Temporal is still starting; calls retry once it answers.
   const connection = Connection.lazy({ address: config.temporalAddress });

@@ -1,23 +1,27 @@
 /**
- * Creating and steering tasks, for the API: write the task first, then start
- * its workflow with the task id as workflow id (a retried request with the
- * same Idempotency-Key finds the task and, if the first try died before
- * starting it, starts the workflow then); control calls become signals.
+ * Creating and steering tasks, for the API: mark the task's start pending,
+ * write the task, then start its workflow with the task id as workflow id
+ * (task-start.ts: at most one run per task, ever). A retried request with the
+ * same Idempotency-Key finds the task; a start Temporal could not take is
+ * left to the reconciler. Control calls check the workflow first, so an
+ * outage (503) or a missing workflow (409) is refused before anything changes.
  */
 import * as crypto from 'node:crypto';
-import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import type { Db } from 'mongodb';
 import { devices } from '../db/devices';
 import { isDuplicateKey } from '../db/mongo';
 import { appendTimeline, recordId, recordsCollection, timelineEntry } from '../db/records';
+import { clearStartPending, isStartPending, markStartPending } from '../db/pending-task-starts';
 import { findTask, tasksCollection, type TaskDoc } from '../db/tasks';
 import { conflict, notFound } from '../domain/errors';
 import { deviceWorkflowId, taskWorkflowId } from '../domain/ids';
-import { describeSchedule } from '../domain/schedule';
 import { toOffer, type Firmware, type UpgradeTaskRequest } from '../domain/types';
-import type { upgradeTaskWorkflow } from '../workflows/upgrade-task';
+import { isTemporalUnavailable } from '../runtime/unavailable';
 import { cancelDeviceUpgrade, cancelTask, devicesReady, pauseTask, resumeTask } from '../workflows/messages';
-import { OtaFirmwareVersion, OtaProductKey, OtaStatus, OtaTaskId } from '../workflows/search-attributes';
+import { signalIfRunning } from './signal-if-running';
+import { startTaskWorkflow } from './task-start';
+import { isRunning, withTemporal } from './temporal-calls';
 
 export interface TaskServiceDeps {
   db: Db;
@@ -67,44 +71,7 @@ export function taskFromRequest(req: UpgradeTaskRequest, firmware: Firmware): Ne
 export function createTaskService(deps: TaskServiceDeps) {
   const { db, client, taskQueue } = deps;
 
-  const startWorkflow = async (task: TaskDoc) => {
-    try {
-      await client.workflow.start<typeof upgradeTaskWorkflow>('upgradeTaskWorkflow', {
-        workflowId: task.workflowId,
-        taskQueue,
-        args: [
-          {
-            taskId: task.taskId,
-            kind: task.kind,
-            strategy: task.strategy,
-            method: task.method,
-            ...(task.schedule ? { schedule: task.schedule } : {}),
-            maxConcurrency: task.maxConcurrency,
-            ...(task.endTime ? { endsAtMs: Date.parse(task.endTime) } : {}),
-            ...(task.autoPause ? { autoPause: task.autoPause } : {}),
-            ...(task.rateLimit ? { rateLimit: task.rateLimit } : {}),
-            ...(task.firstStage ? { firstStage: task.firstStage } : {}),
-            ...(deps.historyBudget ? { historyBudget: deps.historyBudget } : {}),
-          },
-        ],
-        typedSearchAttributes: [
-          { key: OtaTaskId, value: task.taskId },
-          { key: OtaProductKey, value: task.productKey },
-          { key: OtaFirmwareVersion, value: task.firmware.version },
-          { key: OtaStatus, value: task.status },
-        ],
-        staticSummary: `${task.kind === 'verification' ? 'Verify' : 'Upgrade'} ${task.productKey} to ${task.firmware.version}: ${task.strategy}, ${task.method}, ${task.scope}`,
-        staticDetails: [
-          `**${task.name}**`,
-          `Firmware ${task.firmware.version} (${task.firmwareId}) for product ${task.productKey}; source versions ${task.sourceVersions.join(', ')}.`,
-          `Strategy ${task.strategy}, method ${task.method}, scope ${task.scope}; window ${describeSchedule(task.schedule)}; at most ${task.maxConcurrency} devices at once; timeout ${task.upgradeTimeout} s${task.endTime ? `; ends ${task.endTime}` : ''}.`,
-          `Device workflows of this task: filter \`OtaTaskId="${task.taskId}"\`.`,
-        ].join('\n\n'),
-      });
-    } catch (err) {
-      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-    }
-  };
+  const startDeps = { client, taskQueue, historyBudget: deps.historyBudget };
 
   const requireTask = async (taskId: string): Promise<TaskDoc> => {
     const task = await findTask(db, taskId);
@@ -121,7 +88,21 @@ export function createTaskService(deps: TaskServiceDeps) {
   };
 
   const signalTask = async (task: TaskDoc, send: (h: ReturnType<Client['workflow']['getHandle']>) => Promise<void>) => {
-    await send(client.workflow.getHandle(taskWorkflowId(task.taskId)));
+    await withTemporal(client, () => send(client.workflow.getHandle(taskWorkflowId(task.taskId))));
+  };
+
+  /** Before an operator's change: the task's workflow runs (started now if its creation was cut short). */
+  const requireWorkflow = async (task: TaskDoc): Promise<void> => {
+    await withTemporal(client, async () => {
+      const running = await isRunning(client.workflow.getHandle(taskWorkflowId(task.taskId)));
+      if (running) return;
+      if (running === undefined && (await isStartPending(db, task.taskId))) {
+        await startTaskWorkflow(startDeps, task);
+        await clearStartPending(db, task.taskId);
+        return;
+      }
+      throw conflict(`upgrade task ${task.taskId} has no running workflow (it has just finished, or never started)`);
+    });
   };
 
   return {
@@ -144,6 +125,8 @@ export function createTaskService(deps: TaskServiceDeps) {
         createdAt: now,
         updatedAt: now,
       };
+      // Marked before the task is visible: whatever stops this call, the reconciler finishes it.
+      await markStartPending(db, taskId);
       let created = true;
       try {
         await tasksCollection(db).insertOne({ ...task });
@@ -152,22 +135,38 @@ export function createTaskService(deps: TaskServiceDeps) {
         created = false;
       }
       const stored = (await findTask(db, taskId)) as TaskDoc;
-      await startWorkflow(stored);
+      // A retried create of a finished task returns it as it is; start's policies would refuse anyway.
+      if (stored.status === 'completed' || stored.status === 'cancelled') {
+        await clearStartPending(db, taskId);
+        return { task: stored, created };
+      }
+      try {
+        await startTaskWorkflow(startDeps, stored);
+        await clearStartPending(db, taskId);
+      } catch (err) {
+        if (!isTemporalUnavailable(err)) throw err;
+        // The task is stored and marked (again: a reconciler pass may have cleared the mark before the
+        // task was written); it starts once Temporal answers.
+        await markStartPending(db, taskId);
+      }
       return { task: stored, created };
     },
 
     async pause(taskId: string) {
       const task = await requireActive(taskId);
+      await requireWorkflow(task);
       await signalTask(task, (h) => h.signal(pauseTask));
       return task;
     },
     async resume(taskId: string) {
       const task = await requireActive(taskId);
+      await requireWorkflow(task);
       await signalTask(task, (h) => h.signal(resumeTask));
       return task;
     },
     async cancel(taskId: string) {
       const task = await requireActive(taskId);
+      await requireWorkflow(task);
       await signalTask(task, (h) => h.signal(cancelTask, { reason: 'cancelled by an operator' }));
       return task;
     },
@@ -175,6 +174,8 @@ export function createTaskService(deps: TaskServiceDeps) {
     /** Failed devices (all, or the named ones) wait to be pushed again. */
     async retry(taskId: string, deviceKeys?: string[]): Promise<number> {
       const task = await requireActive(taskId);
+      // Checked first, so that a refusal (Temporal down, no workflow) changes no record.
+      await requireWorkflow(task);
       const failed = await recordsCollection(db)
         .find({
           taskId,
@@ -240,10 +241,11 @@ export function createTaskService(deps: TaskServiceDeps) {
         },
       );
       if (direct.modifiedCount === 0) {
-        await client.workflow
-          .getHandle(deviceWorkflowId({ productKey: task.productKey, deviceKey }))
-          .signal(cancelDeviceUpgrade, { reason: 'cancelled by an operator', taskId })
-          .catch(() => undefined);
+        const handle = client.workflow.getHandle(deviceWorkflowId({ productKey: task.productKey, deviceKey }));
+        const told = await withTemporal(client, () =>
+          signalIfRunning(handle, cancelDeviceUpgrade, { reason: 'cancelled by an operator', taskId }),
+        );
+        if (!told) throw conflict(`device ${deviceKey} has no upgrade in progress to cancel; read its record again`);
       }
       return task;
     },

@@ -3,13 +3,16 @@
  * embedded stack in order, each step checked for readiness — Temporal dev
  * server with its Web UI and our search attributes, the database, then the
  * API, gateway and worker — prints the URLs, and on Ctrl-C stops everything it
- * started, services first, in reverse order.
+ * started, services first, in reverse order. Meanwhile it supervises all five
+ * processes: whichever exits on its own is started again, with backoff, on
+ * the same data.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { loadConfig, PROJECT_ROOT, type Config } from '../config/config';
 import { startDatabase, startTemporalDevServer } from '../runtime/infra';
 import { ManagedProcess } from '../runtime/managed-process';
+import { Supervisor } from '../runtime/supervisor';
 import { isPortOpen, waitUntil } from '../runtime/net';
 import { killStale, writePids } from './pidfile';
 
@@ -27,23 +30,30 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const logs = path.join(config.dataDir, 'logs');
   fs.mkdirSync(logs, { recursive: true });
-  killStale(config.dataDir);
+  await killStale(config.dataDir);
 
-  const infra: ManagedProcess[] = [];
-  const services = new Map<Service, ManagedProcess>();
+  const infra: Supervisor[] = [];
+  const services: Supervisor[] = [];
+  const recordPids = () =>
+    writePids(
+      config.dataDir,
+      [...infra, ...services].flatMap((s) => (s.current ? [s.current] : [])),
+    );
   let stopping = false;
   const stopAll = async (code: number) => {
     if (stopping) return;
     stopping = true;
     say('stopping…');
-    await Promise.all([...services.values()].map((p) => p.stop()));
-    for (const p of [...infra].reverse()) await p.stop();
+    await Promise.all(services.map((s) => s.stop()));
+    for (const s of [...infra].reverse()) await s.stop();
     writePids(config.dataDir, []);
     say('stopped');
     process.exit(code);
   };
   process.on('SIGINT', () => void stopAll(0));
   process.on('SIGTERM', () => void stopAll(0));
+  const supervise = (name: string, start: () => Promise<ManagedProcess>) =>
+    new Supervisor({ name, start, say, onStarted: recordPids });
 
   try {
     if (!config.temporalExternal) {
@@ -51,8 +61,9 @@ async function main(): Promise<void> {
       await assertFree(port, 'TEMPORAL_ADDRESS');
       await assertFree(config.temporalUiPort, 'TEMPORAL_UI_PORT');
       say(`starting Temporal dev server on ${config.temporalAddress} (logs: ${path.join(logs, 'temporal.log')})`);
-      infra.push(
-        await startTemporalDevServer({
+      // Every (re)start opens the same SQLite file: a restarted Temporal has every workflow it had.
+      const temporal = supervise('temporal', () =>
+        startTemporalDevServer({
           toolsDir: config.toolsDir,
           port,
           uiPort: config.temporalUiPort,
@@ -61,13 +72,14 @@ async function main(): Promise<void> {
           detached: true,
         }),
       );
-      writePids(config.dataDir, infra);
+      infra.push(temporal);
+      await temporal.start();
     }
     if (!config.mongodbExternal) {
       await assertFree(config.embeddedDbPort, 'OTA_DB_PORT');
       say(`starting the database on port ${config.embeddedDbPort} (logs: ${path.join(logs, 'database.log')})`);
-      infra.push(
-        await startDatabase({
+      const database = supervise('database', () =>
+        startDatabase({
           toolsDir: config.toolsDir,
           port: config.embeddedDbPort,
           dataDir: path.join(config.dataDir, 'db'),
@@ -75,15 +87,16 @@ async function main(): Promise<void> {
           detached: true,
         }),
       );
-      writePids(config.dataDir, infra);
+      infra.push(database);
+      await database.start();
     }
-    for (const p of infra) watchInfra(p, () => stopping);
 
-    for (const name of SERVICES)
-      services.set(
-        name,
-        startService(name, config, services, () => stopping),
-      );
+    for (const name of SERVICES) {
+      // A crashed service comes back; its durable state is in Temporal and the database.
+      const service = supervise(name, async () => spawnService(name, config));
+      services.push(service);
+      await service.start();
+    }
     await waitUntil('the API to report every dependency up', () => healthy(config), 120_000, 500);
     printUrls(config);
   } catch (err) {
@@ -92,39 +105,13 @@ async function main(): Promise<void> {
   }
 }
 
-function startService(
-  name: Service,
-  config: Config,
-  services: Map<Service, ManagedProcess>,
-  isStopping: () => boolean,
-  restarts = 0,
-): ManagedProcess {
-  const proc = new ManagedProcess({
+function spawnService(name: Service, config: Config): ManagedProcess {
+  return new ManagedProcess({
     name,
     command: process.execPath,
     args: [path.join(PROJECT_ROOT, ENTRY[name])],
     cwd: PROJECT_ROOT,
     env: { ...process.env, TEMPORAL_ADDRESS: config.temporalAddress, MONGODB_URL: config.mongodbUrl },
-  });
-  void proc.whenExited().then((code) => {
-    if (isStopping() || proc.isStopping) return;
-    // A supervisor's job: a crashed service comes back; its durable state is in Temporal and MongoDB.
-    const delay = Math.min(30_000, 1000 * 2 ** restarts);
-    say(`${name} exited with code ${code}; restarting in ${delay / 1000} s`);
-    setTimeout(() => {
-      if (!isStopping()) services.set(name, startService(name, config, services, isStopping, restarts + 1));
-    }, delay);
-  });
-  return proc;
-}
-
-function watchInfra(proc: ManagedProcess, isStopping: () => boolean): void {
-  void proc.whenExited().then((code) => {
-    if (!isStopping() && !proc.isStopping) {
-      say(
-        `${proc.opts.name} exited with code ${code}: /healthz reports it down; restart the launcher to bring it back`,
-      );
-    }
   });
 }
 

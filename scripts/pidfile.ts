@@ -1,7 +1,7 @@
 /**
- * Remembers the pids of the detached infrastructure processes, so a launcher
- * that was killed outright (no Ctrl-C) does not leave a second start fighting
- * an orphaned Temporal or database over their ports and files.
+ * Remembers the pids of every process the launcher runs, so a launcher that
+ * was killed outright (no Ctrl-C) does not leave a second start fighting an
+ * orphaned Temporal, database or service over their ports and files.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -9,36 +9,73 @@ import type { ManagedProcess } from '../runtime/managed-process';
 
 const FILE = 'launcher.pids.json';
 
-export function writePids(dataDir: string, procs: ManagedProcess[]): void {
-  const pids = procs.filter((p) => p.running && p.pid).map((p) => ({ name: p.opts.name, pid: p.pid }));
-  fs.writeFileSync(path.join(dataDir, FILE), JSON.stringify(pids));
+interface Entry {
+  name: string;
+  pid: number;
+  /** The exact command line, NUL-separated as in /proc: a reused pid runs something else. */
+  cmdline: string;
+  /** Leads its own process group (Temporal, the database): the group goes too. */
+  group: boolean;
 }
 
-export function killStale(dataDir: string): void {
+export function writePids(dataDir: string, procs: ManagedProcess[]): void {
+  const entries: Entry[] = procs.flatMap((p) =>
+    p.running && p.pid
+      ? [
+          {
+            name: p.opts.name,
+            pid: p.pid,
+            cmdline: [p.opts.command, ...p.opts.args].join('\0'),
+            group: p.opts.detached ?? false,
+          },
+        ]
+      : [],
+  );
+  // Written whole then renamed: a reader (or a crash) never sees half a file.
+  const file = path.join(dataDir, FILE);
+  fs.writeFileSync(`${file}.tmp`, JSON.stringify(entries));
+  fs.renameSync(`${file}.tmp`, file);
+}
+
+/** Kills what an earlier launcher left running, and waits until it is gone (its ports free again). */
+export async function killStale(dataDir: string): Promise<void> {
   const file = path.join(dataDir, FILE);
   if (!fs.existsSync(file)) return;
-  let entries: Array<{ name: string; pid: number }> = [];
+  let entries: Entry[] = [];
   try {
-    entries = JSON.parse(fs.readFileSync(file, 'utf8')) as typeof entries;
+    entries = JSON.parse(fs.readFileSync(file, 'utf8')) as Entry[];
   } catch {
     // A torn file from a crash: nothing trustworthy to kill.
   }
-  for (const { name, pid } of entries) {
-    // Only a process that still runs the same program: pids get reused.
-    if (!commandLine(pid).includes(name === 'temporal' ? 'temporal' : name)) continue;
+  const killed: number[] = [];
+  for (const { name, pid, cmdline, group } of entries) {
+    if (commandLine(pid) !== cmdline) continue;
     try {
-      process.kill(-pid, 'SIGKILL');
+      process.kill(group ? -pid : pid, 'SIGKILL');
+      killed.push(pid);
       process.stdout.write(`[launcher] stopped ${name} (pid ${pid}) left over from an earlier run\n`);
     } catch {
       // Not running any more.
     }
   }
+  // A signal is delivered asynchronously: the ports are free only once the processes have ended.
+  const deadline = Date.now() + 10_000;
+  while (killed.some(running) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
   fs.rmSync(file, { force: true });
+}
+
+/** Alive and not a zombie waiting to be reaped. */
+function running(pid: number): boolean {
+  try {
+    return !/\) Z /.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
 }
 
 function commandLine(pid: number): string {
   try {
-    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0$/, '');
   } catch {
     return '';
   }

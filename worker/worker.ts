@@ -1,6 +1,7 @@
 /** The worker process: wiring only. Runs the workflows and activities on the project's task queue. */
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { loadConfig } from '../config/config';
+import { waitForDependencies } from '../runtime/dependencies';
 import { createLogger } from '../runtime/log';
 import { startMetricsServer } from '../runtime/metrics';
 import { buildBundle } from './bundle';
@@ -13,6 +14,8 @@ async function main(): Promise<void> {
   const sdkMetricsUrl = await installRuntime(config, log);
   const { registry, activityInterceptors } = workerRegistry();
   const codePath = await buildBundle();
+  // Started during an outage (or restarted by the launcher in one), wait rather than exit.
+  await waitForDependencies({ database: config.mongodbUrl, temporal: config.temporalAddress }, log);
   const connection = await NativeConnection.connect({ address: config.temporalAddress });
   const { activities, close } = await createWorkerActivities(config, log);
   const worker = await Worker.create({

@@ -69,7 +69,8 @@ export function verificationRouter(ctx: { db: Db; tasks: TaskService }): Router 
       const firmware = await requireFirmware(db, String(req.params.firmwareId));
       const latest = await tasksCollection(db)
         .find({ firmwareId: firmware.firmwareId, kind: 'verification' }, { projection: { _id: 0 } })
-        .sort({ taskId: -1 })
+        // By creation time: an id made from an Idempotency-Key is a hash and says nothing about when.
+        .sort({ createdAt: -1, taskId: -1 })
         .limit(1)
         .next();
       if (!latest) throw notFound(`firmware ${firmware.firmwareId} has no verification`);

@@ -2,9 +2,10 @@
  * Push tasks on the dev server with the real workflows, activities, records
  * and gateway event sink; devices are scripted at the MQTT hop.
  */
+import { deviceWorkflowId } from '../../domain/ids';
 import { devServerEnv } from '../helpers/stack';
 import { recordHistory } from '../helpers/histories';
-import { eventually, useWorld } from './world';
+import { eventually, PK, useWorld } from './world';
 
 const t = useWorld('push-task', devServerEnv);
 
@@ -46,7 +47,11 @@ describe('snapshot push task', () => {
       (s) => s === 'completed',
     );
     await recordHistory(t.env.client, taskId, 'task-snapshot-push');
-    await recordHistory(t.env.client, 'ota-dev-pk-test-a4-offline', 'device-push-after-reconnect');
+    await recordHistory(
+      t.env.client,
+      deviceWorkflowId({ productKey: PK, deviceKey: 'a4-offline' }),
+      'device-push-after-reconnect',
+    );
     const pushedTo = t.world.pushes.map((p) => p.deviceKey).sort();
     expect(pushedTo).toEqual(['a1', 'a2', 'a3', 'a4-offline']);
   });

@@ -3,6 +3,7 @@
  * membership, pause/resume/cancel, verification, and continue-as-new with
  * device signals arriving around it.
  */
+import { deviceWorkflowId } from '../../domain/ids';
 import { firmwares } from '../../db/firmware';
 import { devices } from '../../db/devices';
 import { WithStartWorkflowOperation, WorkflowUpdateFailedError } from '@temporalio/client';
@@ -263,7 +264,7 @@ describe('task strategies and control', () => {
       () => t.world.record(taskId, 'x1'),
       (r) => r?.status === 'pushed',
     );
-    const handle = t.env.client.workflow.getHandle(`ota-dev-${PK}-x1`);
+    const handle = t.env.client.workflow.getHandle(deviceWorkflowId({ productKey: PK, deviceKey: 'x1' }));
     await handle.signal(cancelDeviceUpgrade, { reason: 'meant for another task', taskId: 'task-another' });
     await t.world.tasks.cancelDevice(taskId, 'x1');
     const rec = await eventually(
@@ -315,7 +316,7 @@ describe('task strategies and control', () => {
     expect((refused?.timeline as Array<{ event: string; detail?: string }>).at(-1)).toEqual(
       expect.objectContaining({ event: 'deferred', detail: 'deferred: the task is at its concurrency limit' }),
     );
-    await recordHistory(t.env.client, `ota-dev-${PK}-rc2`, 'device-request-refused');
+    await recordHistory(t.env.client, deviceWorkflowId({ productKey: PK, deviceKey: 'rc2' }), 'device-request-refused');
 
     await t.world.events.progressReported(rc1, 100, 'done');
     await eventually(
@@ -360,7 +361,7 @@ describe('task strategies and control', () => {
     );
     expect((await firmwares(t.mongo.db).findOne({ firmwareId: t.world.firmware.firmwareId }))?.verified).toBe(true);
     await recordHistory(t.env.client, task.taskId, 'task-verification');
-    await recordHistory(t.env.client, 'ota-dev-pk-test-v1', 'device-verification');
+    await recordHistory(t.env.client, deviceWorkflowId({ productKey: PK, deviceKey: 'v1' }), 'device-verification');
   });
 
   it('completes when devices finish before the claim that started them returns', async () => {

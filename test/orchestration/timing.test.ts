@@ -2,6 +2,7 @@
  * Time in the orchestration — windows, timeouts, retries, days offline,
  * offers that expire — on the time-skipping server: days pass in seconds.
  */
+import { deviceWorkflowId } from '../../domain/ids';
 import { devices } from '../../db/devices';
 import { listRecords } from '../../db/task-reads';
 import { recordsCollection } from '../../db/records';
@@ -150,7 +151,7 @@ describe('orchestration over time', () => {
       (r) => r?.status === 'success',
     );
     expect(rec).toMatchObject({ attempts: 2 });
-    await recordHistory(t.env.client, 'ota-dev-pk-test-r1', 'device-retry');
+    await recordHistory(t.env.client, deviceWorkflowId({ productKey: PK, deviceKey: 'r1' }), 'device-retry');
     expect(t.world.pushes.filter((p) => p.deviceKey === 'r1').map((p) => p.commandId)).toEqual([
       `${taskId}.r1.1`,
       `${taskId}.r1.2`,
@@ -227,7 +228,7 @@ describe('orchestration over time', () => {
       (s) => s === 'completed',
     );
     await recordHistory(t.env.client, taskId, 'task-request');
-    await recordHistory(t.env.client, 'ota-dev-pk-test-q1', 'device-request-offer');
+    await recordHistory(t.env.client, deviceWorkflowId({ productKey: PK, deviceKey: 'q1' }), 'device-request-offer');
   });
 
   it('ends an increment task at its end time: devices still waiting are cancelled, later ones do not join', async () => {
@@ -322,7 +323,7 @@ describe('orchestration over time', () => {
       event: 'success',
       detail: 'progress 100, then 30 min on 2.0.0',
     });
-    await recordHistory(t.env.client, `ota-dev-${PK}-soak-ok`, 'device-soak');
+    await recordHistory(t.env.client, deviceWorkflowId({ productKey: PK, deviceKey: 'soak-ok' }), 'device-soak');
   });
 
   describe('rate limit', () => {
@@ -391,7 +392,8 @@ describe('orchestration over time', () => {
     const devicePaused = (deviceKey: string, paused: boolean) =>
       eventually(
         `${deviceKey}'s workflow to hear paused=${paused}`,
-        () => t.env.client.workflow.getHandle(`ota-dev-${PK}-${deviceKey}`).query(deviceUpgradeState),
+        () =>
+          t.env.client.workflow.getHandle(deviceWorkflowId({ productKey: PK, deviceKey })).query(deviceUpgradeState),
         (st) => st.taskPaused === paused,
       );
 
@@ -436,7 +438,7 @@ describe('orchestration over time', () => {
         (s) => s === 'completed',
       );
       await recordHistory(t.env.client, taskId, 'task-pause');
-      await recordHistory(t.env.client, `ota-dev-${PK}-pr1`, 'device-pause-held');
+      await recordHistory(t.env.client, deviceWorkflowId({ productKey: PK, deviceKey: 'pr1' }), 'device-pause-held');
     });
 
     it('holds a retry while paused, naming the reason, and retries on resume', async () => {
