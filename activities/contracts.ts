@@ -9,18 +9,20 @@ import type {
   RecordStatus,
   RetryPolicy,
   Schedule,
+  Strategy,
   TaskKind,
   TaskStatus,
   TimelineEntry,
   WaitReason,
 } from '../domain/types';
 import type { StageState } from '../domain/stages';
-import type { DeviceOutcome } from '../workflows/messages';
+import type { DeviceCancellation, DeviceOutcome, ReportedDevice } from '../workflows/messages';
 
 /** Everything a device workflow needs to know, fixed when it starts. */
 export interface DeviceUpgradeInput {
   taskId: string;
   kind: TaskKind;
+  strategy: Strategy;
   productKey: string;
   deviceKey: string;
   firmwareId: string;
@@ -49,7 +51,6 @@ export interface RecordUpdate {
   attempts?: number;
   /** True while a device workflow owns the record; the task only claims records without one. */
   inWorkflow?: boolean;
-  deviceOnline?: boolean;
   timeline: TimelineEntry[];
 }
 
@@ -72,6 +73,11 @@ export interface DeviceActivities {
     /** `commandId` is ignored (runs from before it was derived here send it): see attemptsBefore. */
     push?: { commandId?: string; firmware: FirmwareOffer; at: string };
     offerSlot?: { limit: number };
+    /**
+     * A device asking for firmware that has no record in the task yet: admit it first
+     * (domain/admission.ts; the gateway has checked that it qualifies).
+     */
+    join?: { strategy: Strategy; toVersion: string };
   }): Promise<{
     online: boolean;
     version: string | null;
@@ -116,6 +122,8 @@ export interface TaskActivities {
   prepareTask(input: { taskId: string }): Promise<{ admitted: number; cursorMs: number }>;
   /** Increment: admits devices registered or reporting a version since the cursor. */
   admitNewDevices(input: { taskId: string; sinceMs: number }): Promise<{ admitted: number; cursorMs: number }>;
+  /** Increment: admits devices that reported a source version (domain/admission.ts), scope checked here. */
+  admitReported(input: { taskId: string; devices: ReportedDevice[] }): Promise<{ admitted: number }>;
   /** Starts device workflows for up to `limit` waiting records whose devices are online. */
   startPushableDevices(input: { taskId: string; limit: number }): Promise<StartResult>;
   /** Records that are not final yet (to be pushed, pushed, upgrading). */
@@ -129,6 +137,10 @@ export interface TaskActivities {
    * (a push task knows its devices in flight), or, for a request task, whichever own a record.
    */
   tellDevicesPaused(input: { taskId: string; paused: boolean; deviceKeys?: string[] }): Promise<{ signalled: number }>;
+  /** An operator's retry: the task's failed records (all, or the named ones) wait again; returns how many. */
+  requeueFailed(input: { taskId: string; deviceKeys?: string[] }): Promise<number>;
+  /** An operator cancels one device: its waiting record is closed, or its device workflow is asked to stop. */
+  cancelOneDevice(input: { taskId: string; deviceKey: string; reason: string }): Promise<DeviceCancellation>;
   /** Cancels waiting records and asks running device workflows of the task to stop. */
   cancelTaskDevices(input: { taskId: string; reason: string }): Promise<{ cancelled: number; signalled: number }>;
   /** Verification tasks: marks the firmware verified when every device succeeded. */

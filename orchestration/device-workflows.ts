@@ -17,6 +17,7 @@ export function deviceUpgradeInput(task: TaskDoc, deviceKey: string): DeviceUpgr
   return {
     taskId: task.taskId,
     kind: task.kind,
+    strategy: task.strategy,
     productKey: task.productKey,
     deviceKey,
     firmwareId: task.firmwareId,

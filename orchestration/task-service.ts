@@ -5,18 +5,29 @@
  * starting it, starts the workflow then); control calls become signals.
  */
 import * as crypto from 'node:crypto';
-import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import {
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowNotFoundError,
+  type Client,
+  type WorkflowHandle,
+} from '@temporalio/client';
 import type { Db } from 'mongodb';
-import { devices } from '../db/devices';
 import { isDuplicateKey } from '../db/mongo';
-import { appendTimeline, recordId, recordsCollection, timelineEntry } from '../db/records';
+import { recordId, recordsCollection } from '../db/records';
 import { findTask, tasksCollection, type TaskDoc } from '../db/tasks';
 import { conflict, notFound } from '../domain/errors';
 import { deviceWorkflowId, taskWorkflowId } from '../domain/ids';
 import { describeSchedule } from '../domain/schedule';
 import { toOffer, type Firmware, type UpgradeTaskRequest } from '../domain/types';
 import type { upgradeTaskWorkflow } from '../workflows/upgrade-task';
-import { cancelDeviceUpgrade, cancelTask, devicesReady, pauseTask, resumeTask } from '../workflows/messages';
+import {
+  cancelDevice,
+  cancelDeviceUpgrade,
+  cancelTask,
+  pauseTask,
+  resumeTask,
+  retryDevices,
+} from '../workflows/messages';
 import { OtaFirmwareVersion, OtaProductKey, OtaStatus, OtaTaskId } from '../workflows/search-attributes';
 
 export interface TaskServiceDeps {
@@ -172,55 +183,10 @@ export function createTaskService(deps: TaskServiceDeps) {
       return task;
     },
 
-    /** Failed devices (all, or the named ones) wait to be pushed again. */
+    /** Failed devices (all, or the named ones) wait to be pushed again; the task's workflow writes them. */
     async retry(taskId: string, deviceKeys?: string[]): Promise<number> {
       const task = await requireActive(taskId);
-      const failed = await recordsCollection(db)
-        .find({
-          taskId,
-          status: 'failure',
-          inWorkflow: false,
-          ...(deviceKeys ? { deviceKey: { $in: deviceKeys } } : {}),
-        })
-        .project<{ deviceKey: string }>({ deviceKey: 1 })
-        .toArray();
-      // One registry query for all of them: FerretDB reads the whole collection per query.
-      const online = new Set(
-        (
-          await devices(db)
-            .find(
-              { productKey: task.productKey, deviceKey: { $in: failed.map((r) => r.deviceKey) }, online: true },
-              { projection: { deviceKey: 1 } },
-            )
-            .toArray()
-        ).map((d) => d.deviceKey),
-      );
-      // Two conditional updates (online, offline) rather than one per device: FerretDB reads the whole
-      // collection for each, and a task can have thousands of failures.
-      let retried = 0;
-      const now = new Date();
-      const keys = failed.map((r) => r.deviceKey);
-      for (const deviceOnline of [true, false]) {
-        const these = keys.filter((k) => online.has(k) === deviceOnline);
-        if (these.length === 0) continue;
-        const res = await recordsCollection(db).updateMany(
-          { taskId, status: 'failure', inWorkflow: false, deviceKey: { $in: these } },
-          {
-            $set: {
-              status: 'to_be_pushed',
-              waitReason: null,
-              failure: null,
-              progress: 0,
-              deviceOnline,
-              updatedAt: now,
-            },
-            $push: appendTimeline(timelineEntry('retry requested', 'by an operator', now)),
-          },
-        );
-        retried += res.modifiedCount;
-      }
-      if (retried > 0) await signalTask(task, (h) => h.signal(devicesReady));
-      return retried;
+      return whileTaskRuns(task, (h) => h.executeUpdate(retryDevices, { args: [deviceKeys ? { deviceKeys } : {}] }));
     },
 
     /** Cancels one device that is waiting or only pushed; 409 once it is upgrading or finished. */
@@ -231,23 +197,29 @@ export function createTaskService(deps: TaskServiceDeps) {
       if (rec.status !== 'to_be_pushed' && rec.status !== 'pushed') {
         throw conflict(`device ${deviceKey} cannot be cancelled: its upgrade is ${rec.status}`);
       }
-      const now = new Date();
-      const direct = await recordsCollection(db).updateOne(
-        { _id: recordId(taskId, deviceKey), status: 'to_be_pushed', inWorkflow: false },
-        {
-          $set: { status: 'cancelled', waitReason: null, updatedAt: now },
-          $push: appendTimeline(timelineEntry('cancelled', 'by an operator', now)),
-        },
-      );
-      if (direct.modifiedCount === 0) {
-        await client.workflow
-          .getHandle(deviceWorkflowId({ productKey: task.productKey, deviceKey }))
-          .signal(cancelDeviceUpgrade, { reason: 'cancelled by an operator', taskId })
-          .catch(() => undefined);
+      const reason = 'cancelled by an operator';
+      if (!rec.inWorkflow) {
+        await whileTaskRuns(task, (h) => h.executeUpdate(cancelDevice, { args: [{ deviceKey, reason }] }));
+        return task;
       }
+      // The device's own workflow owns the record (it may outlive a finished task): it decides.
+      await client.workflow
+        .getHandle(deviceWorkflowId({ productKey: task.productKey, deviceKey }))
+        .signal(cancelDeviceUpgrade, { reason, taskId })
+        .catch(() => undefined);
       return task;
     },
   };
+
+  /** An update to the task's workflow; a workflow that has closed meanwhile is a conflict, as a closed task is. */
+  async function whileTaskRuns<T>(task: TaskDoc, send: (h: WorkflowHandle) => Promise<T>): Promise<T> {
+    try {
+      return await send(client.workflow.getHandle(taskWorkflowId(task.taskId)));
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) throw conflict(`upgrade task ${task.taskId} has finished`);
+      throw err;
+    }
+  }
 }
 
 export type TaskService = ReturnType<typeof createTaskService>;

@@ -47,6 +47,7 @@ export async function deviceUpgradeWorkflow(input: DeviceUpgradeInput): Promise<
     deviceKey: input.deviceKey,
     ...(input.method === 'push' ? { push: { firmware: input.firmware, at: new Date(Date.now()).toISOString() } } : {}),
     ...(offerWaits ? { offerSlot: { limit: input.maxConcurrency! } } : {}),
+    ...(input.method === 'request' ? { join: { strategy: input.strategy, toVersion: target } } : {}),
   });
   s.decideOffer(
     device.stale
@@ -83,7 +84,7 @@ export async function deviceUpgradeWorkflow(input: DeviceUpgradeInput): Promise<
   }
   if (input.method === 'push' && !device.pushed) {
     // Frees the task's concurrency slot: the task pushes it again once the device reconnects.
-    return finish(s, input, 'deferred', { status: 'to_be_pushed', deviceOnline: false }, 'deferred: offline');
+    return finish(s, input, 'deferred', { status: 'to_be_pushed' }, 'deferred: offline');
   }
 
   const maxAttempts = input.retry?.maxAttempts ?? 1;
@@ -224,9 +225,9 @@ async function follow(
     const verdict = judge({ targetVersion: input.firmware.version, started }, report);
     if (report.kind === 'offline') {
       if (!started) deadline = null;
-      await record(s, input, { deviceOnline: false }, 'offline');
+      await record(s, input, {}, 'offline');
     } else if (report.kind === 'online') {
-      await record(s, input, { deviceOnline: true }, 'reconnected');
+      await record(s, input, {}, 'reconnected');
     }
     switch (verdict.kind) {
       case 'success':
@@ -266,12 +267,7 @@ async function soak(s: DeviceSession, input: DeviceUpgradeInput, how: string): P
     const failure = soakFailure(input.firmware.version, report);
     if (failure) return { kind: 'failure', failure };
     if (report.kind === 'offline' || report.kind === 'online') {
-      await record(
-        s,
-        input,
-        { deviceOnline: report.kind === 'online' },
-        report.kind === 'online' ? 'reconnected' : 'offline',
-      );
+      await record(s, input, {}, report.kind === 'online' ? 'reconnected' : 'offline');
     }
   }
 }

@@ -51,9 +51,25 @@ export const deviceFinished = defineSignal<[{ deviceKey: string; outcome: Device
 export const devicesReady = defineSignal('devicesReady');
 /** A hint for increment tasks: devices were registered or reported a version; rescan from the cursor. */
 export const devicesAdded = defineSignal('devicesAdded');
+/** A device reported a version on which it may join an increment task (the gateway's look, not yet admitted). */
+export interface ReportedDevice {
+  deviceKey: string;
+  version: string;
+  reportedAtMs: number;
+}
+/** Increment tasks: devices that may join; the task admits them (domain/admission.ts). */
+export const devicesReported = defineSignal<[{ devices: ReportedDevice[] }]>('devicesReported');
 export const pauseTask = defineSignal('pauseTask');
 export const resumeTask = defineSignal('resumeTask');
 export const cancelTask = defineSignal<[{ reason: string }]>('cancelTask');
+/** An operator's retry: failed devices (all, or the named ones) wait again. Answers how many do. */
+export const retryDevices = defineUpdate<number, [{ deviceKeys?: string[] }]>('retryDevices');
+/**
+ * An operator cancels one device: a waiting record is closed here, a device workflow that owns
+ * the record is asked to stop. Answers which of the two happened ('none': neither applied).
+ */
+export type DeviceCancellation = 'cancelled' | 'signalled' | 'none';
+export const cancelDevice = defineUpdate<DeviceCancellation, [{ deviceKey: string; reason: string }]>('cancelDevice');
 
 export interface TaskProgress {
   taskId: string;

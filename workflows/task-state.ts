@@ -14,9 +14,11 @@ import {
   deviceFinished,
   devicesAdded,
   devicesReady,
+  devicesReported,
   pauseTask,
   resumeTask,
   taskProgress,
+  type ReportedDevice,
 } from './messages';
 
 export interface CarriedTaskState {
@@ -37,6 +39,7 @@ export interface CarriedTaskState {
   cancelReason: string | null;
   status: TaskStatus;
   runs: number;
+  reported: ReportedDevice[];
 }
 
 export class TaskState {
@@ -63,6 +66,8 @@ export class TaskState {
   mayHavePushable = true;
   rescanWanted = true;
   completionCheckWanted = true;
+  /** Devices the gateway saw report a source version, to admit (increment tasks). */
+  reported: ReportedDevice[];
   /**
    * Devices that finished while the claim that started them was still in
    * flight: their deviceFinished signal can arrive before the activity's
@@ -97,6 +102,7 @@ export class TaskState {
     this.status = carried?.status ?? 'waiting';
     this.runs = (carried?.runs ?? 0) + 1;
     this.statusWritten = carried !== undefined;
+    this.reported = [...(carried?.reported ?? [])];
 
     wf.setHandler(deviceFinished, ({ deviceKey, outcome }) => {
       const wasInFlight = this.inFlight.delete(deviceKey);
@@ -112,6 +118,9 @@ export class TaskState {
     });
     wf.setHandler(devicesAdded, () => {
       this.rescanWanted = true;
+    });
+    wf.setHandler(devicesReported, ({ devices }) => {
+      this.reported.push(...devices);
     });
     wf.setHandler(pauseTask, () => {
       if (!this.paused) this.pauseFor('paused by an operator');
@@ -172,6 +181,7 @@ export class TaskState {
       cancelReason: this.cancelReason,
       status: this.status,
       runs: this.runs,
+      reported: [...this.reported],
     };
   }
 }

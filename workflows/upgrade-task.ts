@@ -17,6 +17,7 @@ import { burstOf, rateNow, readyAtMs, refill, type Bucket, type RateLimit } from
 import { firstStageSize, judgeFirstStage, type FirstStage } from '../domain/stages';
 import { describeSchedule, windowState } from '../domain/schedule';
 import type { Method, Schedule, Strategy, TaskKind, TaskStatus } from '../domain/types';
+import { cancelDevice, retryDevices } from './messages';
 import { OtaStatus } from './search-attributes';
 import { TaskState, type CarriedTaskState } from './task-state';
 import { waitFor } from './wait';
@@ -58,6 +59,7 @@ export async function upgradeTaskWorkflow(input: TaskWorkflowInput): Promise<Tas
   const s = new TaskState(input.taskId, input.carried, input.autoPause);
   const pushes = input.method === 'push';
   const closes = input.strategy === 'snapshot';
+  handleOperatorRecordChanges(s, input);
 
   if (!s.prepared) {
     const prepared = await acts.prepareTask({ taskId: input.taskId });
@@ -86,6 +88,12 @@ export async function upgradeTaskWorkflow(input: TaskWorkflowInput): Promise<Tas
       const admitted = await acts.admitNewDevices({ taskId: input.taskId, sinceMs: s.cursorMs });
       s.cursorMs = admitted.cursorMs;
       if (admitted.admitted > 0) s.mayHavePushable = true;
+      continue;
+    }
+    if (input.strategy === 'increment' && s.reported.length > 0) {
+      const devices = s.reported.splice(0, s.reported.length);
+      const { admitted } = await acts.admitReported({ taskId: input.taskId, devices });
+      if (admitted > 0) s.mayHavePushable = true;
       continue;
     }
     const window = windowState(input.schedule, Date.now());
@@ -119,6 +127,8 @@ export async function upgradeTaskWorkflow(input: TaskWorkflowInput): Promise<Tas
 
     if (closes && s.completionCheckWanted && s.inFlight.size === 0) {
       s.completionCheckWanted = false;
+      // An operator's retry under way may reopen records: count after it.
+      await wf.condition(wf.allHandlersFinished);
       if ((await acts.countOpenRecords({ taskId: input.taskId })) === 0) return complete(s, input);
       continue;
     }
@@ -139,6 +149,23 @@ export async function upgradeTaskWorkflow(input: TaskWorkflowInput): Promise<Tas
   await acts.cancelTaskDevices({ taskId: input.taskId, reason: s.cancelReason ?? 'cancelled' });
   await setStatus(s, input, 'cancelled');
   return 'cancelled';
+}
+
+/**
+ * The operator's changes to this task's records (retry, cancel one device) are made by this
+ * workflow's activities, like every other write of a record that no device workflow owns.
+ */
+function handleOperatorRecordChanges(s: TaskState, input: TaskWorkflowInput): void {
+  wf.setHandler(retryDevices, async ({ deviceKeys }) => {
+    const retried = await acts.requeueFailed({ taskId: input.taskId, ...(deviceKeys ? { deviceKeys } : {}) });
+    if (retried > 0) s.mayHavePushable = true;
+    return retried;
+  });
+  wf.setHandler(cancelDevice, async ({ deviceKey, reason }) => {
+    const result = await acts.cancelOneDevice({ taskId: input.taskId, deviceKey, reason });
+    if (result === 'cancelled') s.completionCheckWanted = true;
+    return result;
+  });
 }
 
 /**
@@ -175,7 +202,7 @@ async function waitForChange(
       s.cancelled ||
       rateNowOf() !== rateAtStart ||
       (s.stage !== undefined && stageMoves(s)) ||
-      (input.strategy === 'increment' && s.rescanWanted) ||
+      (input.strategy === 'increment' && (s.rescanWanted || s.reported.length > 0)) ||
       (s.completionCheckWanted && s.inFlight.size === 0 && input.strategy === 'snapshot') ||
       (pushes && !s.paused && s.mayHavePushable && startAllowance(s, input).worth) ||
       (wakeForBatch && pushes && !s.paused && s.mayHavePushable && startAllowance(s, input).limit > 0) ||
