@@ -3,56 +3,9 @@
  * this module with `import type`, the worker provides the implementations
  * (activities/*.ts), and workflow tests may provide their own.
  */
-import type {
-  Failure,
-  FirmwareOffer,
-  RecordStatus,
-  RetryPolicy,
-  Schedule,
-  Strategy,
-  TaskKind,
-  TaskStatus,
-  TimelineEntry,
-  WaitReason,
-} from '../domain/types';
+import type { FirmwareOffer, Strategy, TaskStatus } from '../domain/types';
 import type { StageState } from '../domain/stages';
-import type { DeviceCancellation, DeviceOutcome, ReportedDevice } from '../workflows/messages';
-
-/** Everything a device workflow needs to know, fixed when it starts. */
-export interface DeviceUpgradeInput {
-  taskId: string;
-  kind: TaskKind;
-  strategy: Strategy;
-  productKey: string;
-  deviceKey: string;
-  firmwareId: string;
-  firmware: FirmwareOffer;
-  method: 'push' | 'request';
-  upgradeTimeoutS: number;
-  schedule?: Schedule;
-  retry?: RetryPolicy;
-  /** How long a request-mode offer waits for the device to take it up. */
-  offerTtlS: number;
-  /** Request mode: the task's limit on devices between offer and result (absent in runs started before it applied). */
-  maxConcurrency?: number;
-  /** A success counts only after the device has stayed on the new version this long. */
-  soakS?: number;
-}
-
-/** A change to one device's record: fields to set and timeline entries to append. */
-export interface RecordUpdate {
-  taskId: string;
-  deviceKey: string;
-  status?: RecordStatus;
-  waitReason?: WaitReason | 'retry_scheduled' | null;
-  progress?: number;
-  failure?: Failure | null;
-  skipReason?: string | null;
-  attempts?: number;
-  /** True while a device workflow owns the record; the task only claims records without one. */
-  inWorkflow?: boolean;
-  timeline: TimelineEntry[];
-}
+import type { DeviceCancellation, DeviceOutcome, RecordUpdate, ReportedDevice } from '../domain/rollout';
 
 export interface DeviceActivities {
   /**

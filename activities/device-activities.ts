@@ -10,7 +10,8 @@ import { commandId, taskWorkflowId } from '../domain/ids';
 import { signalIfRunning } from '../orchestration/signal-if-running';
 import { deviceFinished } from '../workflows/messages';
 import type { CommandPublisher } from './command-publisher';
-import type { DeviceActivities, RecordUpdate } from './contracts';
+import type { RecordUpdate } from '../domain/rollout';
+import type { DeviceActivities } from './contracts';
 
 export function createDeviceActivities(deps: {
   db: Db;

@@ -11,7 +11,7 @@
  * (db/presence.ts).
  */
 import type { Collection, Db } from 'mongodb';
-import type { RecordUpdate } from '../activities/contracts';
+import type { RecordUpdate } from '../domain/rollout';
 import { onlineAmong } from './presence';
 import type { DeviceUpgradeRecord, RecordStatus, TimelineEntry } from '../domain/types';
 

@@ -4,7 +4,7 @@
  * request): the same id, input, search attributes and Web UI summary.
  */
 import type { WorkflowStartOptions } from '@temporalio/client';
-import type { DeviceUpgradeInput } from '../activities/contracts';
+import type { DeviceUpgradeInput } from '../workflows/messages';
 import type { TaskDoc } from '../db/tasks';
 import { deviceWorkflowId } from '../domain/ids';
 import type { deviceUpgradeWorkflow } from '../workflows/device-upgrade';

@@ -4,7 +4,7 @@
  * and read as a story.
  */
 import * as wf from '@temporalio/workflow';
-import type { DeviceUpgradeInput } from '../activities/contracts';
+import type { DeviceUpgradeInput } from './messages';
 import type { Report } from '../domain/progress';
 import type { RecordStatus } from '../domain/types';
 import {
@@ -70,7 +70,7 @@ export class DeviceSession {
         return [this.input.firmware];
       },
       {
-        // Synchronous, so a refusal writes nothing to history (temporal-notes §3).
+        // Synchronous, so a refusal writes nothing to history (an update validator's rejection is not recorded).
         validator: ({ taskId }) => {
           if (taskId !== this.input.taskId || this.input.method !== 'request') {
             throw new Error(`device is busy: being upgraded by task ${this.input.taskId}`);

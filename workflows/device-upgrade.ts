@@ -9,13 +9,14 @@
  * nothing while it waits: the workflow sleeps on a condition and is evicted.
  */
 import * as wf from '@temporalio/workflow';
-import type { DeviceActivities, DeviceUpgradeInput, RecordUpdate } from '../activities/contracts';
+import type { DeviceActivities } from '../activities/contracts';
+import type { RecordUpdate } from '../domain/rollout';
 import { commandId, taskWorkflowId } from '../domain/ids';
 import { judge, soakFailure, TIMEOUT_FAILURE } from '../domain/progress';
 import { describeSchedule, windowState } from '../domain/schedule';
 import type { Failure, RecordStatus, TimelineEntry } from '../domain/types';
 import { DeviceSession } from './device-session';
-import { deviceFinished, type DeviceOutcome } from './messages';
+import { deviceFinished, type DeviceOutcome, type DeviceUpgradeInput } from './messages';
 import { OtaStatus } from './search-attributes';
 import { waitFor } from './wait';
 
