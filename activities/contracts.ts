@@ -23,8 +23,7 @@ export interface DeviceActivities {
     taskId: string;
     productKey: string;
     deviceKey: string;
-    /** `commandId` is ignored (runs from before it was derived here send it): see attemptsBefore. */
-    push?: { commandId?: string; firmware: FirmwareOffer; at: string };
+    push?: { firmware: FirmwareOffer; at: string };
     offerSlot?: { limit: number };
     /**
      * A device asking for firmware that has no record in the task yet: admit it first
@@ -89,13 +88,27 @@ export interface TaskActivities {
    * Tells the task's running device workflows that it was paused or resumed: the named ones
    * (a push task knows its devices in flight), or, for a request task, whichever own a record.
    */
-  tellDevicesPaused(input: { taskId: string; paused: boolean; deviceKeys?: string[] }): Promise<{ signalled: number }>;
+  tellDevicesPaused(input: {
+    taskId: string;
+    productKey: string;
+    paused: boolean;
+    deviceKeys?: string[];
+  }): Promise<{ signalled: number }>;
   /** An operator's retry: the task's failed records (all, or the named ones) wait again; returns how many. */
   requeueFailed(input: { taskId: string; deviceKeys?: string[] }): Promise<number>;
   /** An operator cancels one device: its waiting record is closed, or its device workflow is asked to stop. */
-  cancelOneDevice(input: { taskId: string; deviceKey: string; reason: string }): Promise<DeviceCancellation>;
+  cancelOneDevice(input: {
+    taskId: string;
+    productKey: string;
+    deviceKey: string;
+    reason: string;
+  }): Promise<DeviceCancellation>;
   /** Cancels waiting records and asks running device workflows of the task to stop. */
-  cancelTaskDevices(input: { taskId: string; reason: string }): Promise<{ cancelled: number; signalled: number }>;
+  cancelTaskDevices(input: {
+    taskId: string;
+    productKey: string;
+    reason: string;
+  }): Promise<{ cancelled: number; signalled: number }>;
   /** Verification tasks: marks the firmware verified when every device succeeded. */
-  concludeVerification(input: { taskId: string }): Promise<{ verified: boolean }>;
+  concludeVerification(input: { taskId: string; firmwareId: string }): Promise<{ verified: boolean }>;
 }

@@ -169,11 +169,10 @@ export function createTaskActivities(deps: TaskActivityDeps): TaskActivities {
       await setTaskStatus(db, taskId, status, reason);
     },
 
-    async cancelTaskDevices({ taskId, reason }) {
+    async cancelTaskDevices({ taskId, productKey, reason }) {
       const cancelled = await cancelWaitingRecords(db, taskId, reason);
       // Device workflows decide for themselves: cancelled unless the device is already upgrading.
-      const task = await loadTask(taskId);
-      const signalled = await signalDevices(client, task, ownedDeviceKeys(db, taskId), cancelDeviceUpgrade, {
+      const signalled = await signalDevices(client, productKey, ownedDeviceKeys(db, taskId), cancelDeviceUpgrade, {
         reason,
         taskId,
       });
@@ -184,34 +183,31 @@ export function createTaskActivities(deps: TaskActivityDeps): TaskActivities {
       return requeueFailedRecords(db, taskId, deviceKeys);
     },
 
-    async cancelOneDevice({ taskId, deviceKey, reason }) {
+    async cancelOneDevice({ taskId, productKey, deviceKey, reason }) {
       if ((await cancelWaitingRecords(db, taskId, reason, deviceKey)) > 0) return 'cancelled';
       // Owned by a device workflow: it decides (cancelled unless the device is already upgrading).
-      const task = await loadTask(taskId);
-      const signalled = await signalDevices(client, task, [deviceKey], cancelDeviceUpgrade, { reason, taskId });
+      const signalled = await signalDevices(client, productKey, [deviceKey], cancelDeviceUpgrade, { reason, taskId });
       return signalled > 0 ? 'signalled' : 'none';
     },
 
-    async tellDevicesPaused({ taskId, paused, deviceKeys }) {
-      const task = await loadTask(taskId);
+    async tellDevicesPaused({ taskId, productKey, paused, deviceKeys }) {
       const keys = deviceKeys ?? ownedDeviceKeys(db, taskId);
-      const signalled = await signalDevices(client, task, keys, taskPauseChanged, { taskId, paused });
+      const signalled = await signalDevices(client, productKey, keys, taskPauseChanged, { taskId, paused });
       log.info(paused ? 'task paused: devices told' : 'task resumed: devices told', { taskId, signalled });
       return { signalled };
     },
 
-    async concludeVerification({ taskId }) {
-      const task = await loadTask(taskId);
+    async concludeVerification({ taskId, firmwareId }) {
       const counts = await countsByStatus(db, taskId);
       const total = Object.values(counts).reduce((a, b) => a + b, 0);
       const verified = total > 0 && counts.success === total;
       if (verified) {
         await firmwares(db).updateOne(
-          { firmwareId: task.firmwareId },
+          { firmwareId },
           { $set: { verified: true, verifiedAt: new Date(), verifiedBy: taskId } },
         );
       }
-      log.info('verification concluded', { taskId, firmwareId: task.firmwareId, verified });
+      log.info('verification concluded', { taskId, firmwareId, verified });
       return { verified };
     },
   };
@@ -226,14 +222,14 @@ async function* ownedDeviceKeys(db: Db, taskId: string): AsyncIterable<string> {
 /** Signals the named devices' workflows in this task; returns how many were running to hear it. */
 async function signalDevices<T>(
   client: Client,
-  task: TaskDoc,
+  productKey: string,
   deviceKeys: Iterable<string> | AsyncIterable<string>,
   signal: SignalDefinition<[T]>,
   arg: T,
 ): Promise<number> {
   let signalled = 0;
   for await (const deviceKey of deviceKeys) {
-    const handle = client.workflow.getHandle(deviceWorkflowId({ productKey: task.productKey, deviceKey }));
+    const handle = client.workflow.getHandle(deviceWorkflowId({ productKey, deviceKey }));
     // One that finished meanwhile has nothing to hear: its record says how it ended.
     if (await signalIfRunning(handle, signal, arg)) signalled += 1;
     Context.current().heartbeat(deviceKey);

@@ -27,7 +27,7 @@ export function deviceUpgradeInput(task: TaskDoc, deviceKey: string): DeviceUpgr
     ...(task.schedule ? { schedule: task.schedule } : {}),
     ...(task.retry ? { retry: task.retry } : {}),
     offerTtlS: Math.min(OFFER_TTL_S, task.upgradeTimeout),
-    ...(task.method === 'request' ? { maxConcurrency: task.maxConcurrency } : {}),
+    maxConcurrency: task.maxConcurrency,
     ...(task.soakMinutes ? { soakS: task.soakMinutes * 60 } : {}),
   };
 }

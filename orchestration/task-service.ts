@@ -86,6 +86,8 @@ export function createTaskService(deps: TaskServiceDeps) {
         args: [
           {
             taskId: task.taskId,
+            productKey: task.productKey,
+            firmwareId: task.firmwareId,
             kind: task.kind,
             strategy: task.strategy,
             method: task.method,

@@ -34,14 +34,14 @@ export class DeviceSession {
   lastReply: { commandId: string; code: number; message: string } | null = null;
   /**
    * Request mode: an offer waits for the claim, which takes one of the task's slots (its
-   * concurrency limit). Runs started before the limit applied to offers decide at once.
+   * concurrency limit).
    */
   offerDecided: boolean;
   offerRefusal: string | null = null;
 
   constructor(private readonly input: DeviceUpgradeInput) {
     this.offering = input.method === 'request';
-    this.offerDecided = input.method !== 'request' || input.maxConcurrency === undefined;
+    this.offerDecided = input.method !== 'request';
     wf.setHandler(devicePresence, ({ online }) => {
       this.online = online;
       this.presenceSignals += 1;
@@ -60,7 +60,7 @@ export class DeviceSession {
       if (taskId === this.input.taskId) this.taskPaused = paused;
     });
     wf.setHandler(cancelDeviceUpgrade, ({ reason, taskId }) => {
-      if (taskId === undefined || taskId === this.input.taskId) this.cancelReason ??= reason;
+      if (taskId === this.input.taskId) this.cancelReason ??= reason;
     });
     wf.setHandler(
       requestFirmware,

@@ -47,7 +47,7 @@ export async function deviceUpgradeWorkflow(input: DeviceUpgradeInput): Promise<
     productKey: input.productKey,
     deviceKey: input.deviceKey,
     ...(input.method === 'push' ? { push: { firmware: input.firmware, at: new Date(Date.now()).toISOString() } } : {}),
-    ...(offerWaits ? { offerSlot: { limit: input.maxConcurrency! } } : {}),
+    ...(offerWaits ? { offerSlot: { limit: input.maxConcurrency } } : {}),
     ...(input.method === 'request' ? { join: { strategy: input.strategy, toVersion: target } } : {}),
   });
   s.decideOffer(
@@ -292,8 +292,8 @@ async function waitBeforeRetry(s: DeviceSession, input: DeviceUpgradeInput): Pro
     if (window.open && !paused && (s.online || input.method === 'request')) return true;
     const waitReason = paused ? 'paused' : window.open ? 'offline' : 'window_closed';
     await record(s, input, { waitReason }, 'waiting', WAITING_DETAIL[waitReason](input));
-    // Runs from before the patch also woke for a device online while the window was closed, at once and again.
-    const waitsForDevice = !paused && (window.open || !wf.patched('retry-waits-for-window'));
+    // Outside a window the device's presence changes nothing: wake when the window opens.
+    const waitsForDevice = !paused && window.open;
     await waitFor(
       () => s.cancelled || s.taskPaused !== paused || (waitsForDevice && s.online),
       paused || window.open ? undefined : window.opensAtMs,
@@ -346,21 +346,16 @@ async function finish(
   detail: string,
 ): Promise<DeviceOutcome> {
   const update = recordUpdate(s, input, { inWorkflow: false, waitReason: null, ...set }, outcome, detail);
-  // One activity writes the record and tells the task; histories from before it did both still replay.
-  if (wf.patched('finish-tells-task')) {
-    await (holdsOfferSlot(input)
-      ? finishRecord(update, outcome, { releaseOfferSlot: true })
-      : finishRecord(update, outcome));
-  } else {
-    await updateRecord(update);
-    await tellTask(input, outcome);
-  }
+  // One activity writes the record and tells the task.
+  await (holdsOfferSlot(input)
+    ? finishRecord(update, outcome, { releaseOfferSlot: true })
+    : finishRecord(update, outcome));
   return outcome;
 }
 
-/** Request mode with a concurrency limit (runs started before it applied to offers hold none). */
+/** Request mode: each offer holds one of the task's slots (its concurrency limit) until the upgrade ends. */
 function holdsOfferSlot(input: DeviceUpgradeInput): boolean {
-  return input.method === 'request' && input.maxConcurrency !== undefined;
+  return input.method === 'request';
 }
 
 async function tellTask(input: DeviceUpgradeInput, outcome: DeviceOutcome): Promise<void> {

@@ -33,8 +33,8 @@ export interface DeviceUpgradeInput {
   retry?: RetryPolicy;
   /** How long a request-mode offer waits for the device to take it up. */
   offerTtlS: number;
-  /** Request mode: the task's limit on devices between offer and result (absent in runs started before it applied). */
-  maxConcurrency?: number;
+  /** Request mode: the task's limit on devices between offer and result. */
+  maxConcurrency: number;
   /** A success counts only after the device has stayed on the new version this long. */
   soakS?: number;
 }
@@ -54,11 +54,8 @@ export const deviceUpgradeReply =
  * on reconnect and no retry; an upgrade the device has already started is still followed.
  */
 export const taskPauseChanged = defineSignal<[{ taskId: string; paused: boolean }]>('taskPauseChanged');
-/**
- * Cancel this device's upgrade unless it is already under way on the device (then it finishes).
- * `taskId` is absent only in signals sent before it was added.
- */
-export const cancelDeviceUpgrade = defineSignal<[{ reason: string; taskId?: string }]>('cancelDeviceUpgrade');
+/** Cancel this device's upgrade unless it is already under way on the device (then it finishes). */
+export const cancelDeviceUpgrade = defineSignal<[{ reason: string; taskId: string }]>('cancelDeviceUpgrade');
 
 /** A device asks for firmware (getversion): the offer, or a refusal when this workflow is not the task's offer. */
 export const requestFirmware = defineUpdate<FirmwareOffer[], [{ taskId: string }]>('requestFirmware');

@@ -27,13 +27,10 @@ export interface CarriedTaskState {
   inFlight: string[];
   finished: number;
   paused: boolean;
-  /** Absent in states carried before device workflows were told of pauses. */
-  devicesPaused?: boolean;
-  /** Absent in states carried before pauses had reasons and auto-pause. */
-  pauseReason?: string | null;
-  tally?: Tally;
-  /** Absent in states carried before rate limits. */
-  succeeded?: number;
+  devicesPaused: boolean;
+  pauseReason: string | null;
+  tally: Tally;
+  succeeded: number;
   bucket?: Bucket;
   stage?: StageState;
   cancelReason: string | null;

@@ -28,8 +28,14 @@ const acts = wf.proxyActivities<TaskActivities>({
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
 });
 
+/**
+ * The task's settings that the workflow and its activities act on, fixed at creation; the
+ * activities that scan the registry or start device workflows read the rest from the task.
+ */
 export interface TaskWorkflowInput {
   taskId: string;
+  productKey: string;
+  firmwareId: string;
   kind: TaskKind;
   strategy: Strategy;
   method: Method;
@@ -98,11 +104,12 @@ export async function upgradeTaskWorkflow(input: TaskWorkflowInput): Promise<Tas
     }
     const window = windowState(input.schedule, Date.now());
     await setStatus(s, input, s.paused ? 'paused' : window.open || !pushes ? 'running' : 'waiting');
-    if (s.devicesPaused !== s.paused && wf.patched('pause-reaches-devices')) {
+    if (s.devicesPaused !== s.paused) {
       // Devices already started would otherwise push again on reconnect or retry while paused.
       s.devicesPaused = s.paused;
       await acts.tellDevicesPaused({
         taskId: input.taskId,
+        productKey: input.productKey,
         paused: s.paused,
         ...(pushes ? { deviceKeys: [...s.inFlight] } : {}),
       });
@@ -146,7 +153,11 @@ export async function upgradeTaskWorkflow(input: TaskWorkflowInput): Promise<Tas
     });
   }
 
-  await acts.cancelTaskDevices({ taskId: input.taskId, reason: s.cancelReason ?? 'cancelled' });
+  await acts.cancelTaskDevices({
+    taskId: input.taskId,
+    productKey: input.productKey,
+    reason: s.cancelReason ?? 'cancelled',
+  });
   await setStatus(s, input, 'cancelled');
   return 'cancelled';
 }
@@ -162,7 +173,12 @@ function handleOperatorRecordChanges(s: TaskState, input: TaskWorkflowInput): vo
     return retried;
   });
   wf.setHandler(cancelDevice, async ({ deviceKey, reason }) => {
-    const result = await acts.cancelOneDevice({ taskId: input.taskId, deviceKey, reason });
+    const result = await acts.cancelOneDevice({
+      taskId: input.taskId,
+      productKey: input.productKey,
+      deviceKey,
+      reason,
+    });
     if (result === 'cancelled') s.completionCheckWanted = true;
     return result;
   });
@@ -182,10 +198,10 @@ async function waitForChange(
   const pushes = input.method === 'push' && at.windowOpen;
   // A push task waiting on devices looks again now and then: a device whose "online" reached the
   // registry only after its record was written has no reconnect to announce it (see reconcileOffline).
-  const recheckAt = pushes && !s.mayHavePushable && wf.patched('periodic-recheck') ? Date.now() + RECHECK_MS : Infinity;
+  const recheckAt = pushes && !s.mayHavePushable ? Date.now() + RECHECK_MS : Infinity;
   const batchDueAt = batching && s.mayHavePushable ? Date.now() + CLAIM_DEBOUNCE_MS : Infinity;
   // Slots freed while none were: wake to start the batching pause (a rate-limited task has its own timer).
-  const wakeForBatch = !input.rateLimit && !batching && wf.patched('claim-after-debounce');
+  const wakeForBatch = !input.rateLimit && !batching;
   const wakeAt = Math.min(
     windowEdgeMs ?? Infinity,
     input.endsAtMs ?? Infinity,
@@ -211,8 +227,8 @@ async function waitForChange(
     wakeAt,
   );
   if (!changed && Date.now() >= recheckAt) s.mayHavePushable = true;
-  // The short pause is over: claim the few free slots. (Before this patch the loop only set the timer again.)
-  if (!changed && Date.now() >= batchDueAt && wf.patched('claim-after-debounce')) s.claimDue = true;
+  // The short pause is over: claim the few free slots.
+  if (!changed && Date.now() >= batchDueAt) s.claimDue = true;
 }
 
 /**
@@ -295,13 +311,16 @@ function endTimeReached(input: TaskWorkflowInput): boolean {
 async function endAtEndTime(s: TaskState, input: TaskWorkflowInput): Promise<TaskOutcome> {
   await acts.cancelTaskDevices({
     taskId: input.taskId,
+    productKey: input.productKey,
     reason: `the task reached its end time ${new Date(input.endsAtMs ?? 0).toISOString()}`,
   });
   return complete(s, input);
 }
 
 async function complete(s: TaskState, input: TaskWorkflowInput): Promise<TaskOutcome> {
-  if (input.kind === 'verification') await acts.concludeVerification({ taskId: input.taskId });
+  if (input.kind === 'verification') {
+    await acts.concludeVerification({ taskId: input.taskId, firmwareId: input.firmwareId });
+  }
   await setStatus(s, input, 'completed');
   return 'completed';
 }
