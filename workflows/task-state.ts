@@ -1,8 +1,8 @@
 /**
- * The task workflow's state and message handlers. Everything here is small
- * and survives continue-as-new as-is (`carry()`): a cursor, counters and the
- * bounded set of devices in flight — never the device list itself, which
- * lives in MongoDB.
+ * The task workflow's state and message handlers. The handlers only record
+ * what arrived; the workflow's loops act on it. What survives continue-as-new
+ * (`carry()`) is small: a cursor, counters and the bounded set of devices in
+ * flight — never the device list itself, which lives in MongoDB.
  */
 import * as wf from '@temporalio/workflow';
 import { autoPauseReason, emptyTally, type AutoPausePolicy, type Tally } from '../domain/auto-pause';
@@ -59,10 +59,15 @@ export class TaskState {
   cancelReason: string | null;
   status: TaskStatus;
   runs: number;
-  /** Hints from signals; the body re-reads MongoDB when they are set. */
+  /** Signals' hints: waiting devices may be pushable; devices may have joined (rescan). */
   mayHavePushable = true;
   rescanWanted = true;
-  completionCheckWanted = true;
+  /** Records closed (devices finished or skipped): the completion watch counts open ones after a change. */
+  closedRecords = 0;
+  /** No record of a snapshot task is open any more. */
+  completed = false;
+  /** The run is ending (cancelled, completed, end time, continue-as-new): the loops return. */
+  stopping = false;
   /** Devices the gateway saw report a source version, to admit (increment tasks). */
   reported: ReportedDevice[];
   /**
@@ -74,8 +79,6 @@ export class TaskState {
    */
   readonly finishedEarly = new Set<string>();
   claiming = false;
-  /** Fewer than a quarter of the slots are free, but the short batching pause is over: claim them. */
-  claimDue = false;
   /** The stored task status matches `status` (after continue-as-new it already does). */
   statusWritten: boolean;
 
@@ -108,7 +111,7 @@ export class TaskState {
       if (outcome === 'success' || outcome === 'failure') this.countResult(outcome === 'success');
       // A freed slot may let another waiting device go; a deferred one waits for its reconnect hint.
       if (wasInFlight && outcome !== 'deferred') this.mayHavePushable = true;
-      this.completionCheckWanted = true;
+      this.closedRecords += 1;
     });
     wf.setHandler(devicesReady, () => {
       this.mayHavePushable = true;
