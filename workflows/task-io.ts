@@ -30,9 +30,6 @@ export async function setStatus(s: TaskState, input: TaskWorkflowInput, status: 
       `**Run** ${s.runs} (continues-as-new with a cursor; device records live in MongoDB)`,
     ].join('\n\n'),
   );
-  await acts.setTaskStatus({
-    taskId: input.taskId,
-    status,
-    ...(status === 'paused' && s.pauseReason ? { reason: s.pauseReason } : {}),
-  });
+  const reason = status === 'paused' && s.pauseReason ? { reason: s.pauseReason } : {};
+  await s.writeTask(() => acts.setTaskStatus({ taskId: input.taskId, status, ...reason }));
 }

@@ -190,7 +190,7 @@ export async function judgeStage(s: TaskState, input: TaskWorkflowInput, firstSt
         pause = verdict.reason;
       }
     }
-    await acts.setTaskStagePhase({ taskId: input.taskId, phase: next });
+    await s.writeTask(() => acts.setTaskStagePhase({ taskId: input.taskId, phase: next }));
     stage.phase = next;
     if (deadlineMs !== undefined) stage.deadlineMs = deadlineMs;
     if (pause) s.pauseFor(pause);

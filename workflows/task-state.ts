@@ -156,6 +156,19 @@ export class TaskState {
     if (autoPause) this.pauseFor(autoPause);
   }
 
+  private taskWrites: Promise<unknown> = Promise.resolve();
+
+  /**
+   * The task document's writes (status, stage phase), one after another although the loops run
+   * side by side: the embedded FerretDB applies an update as a read and a write of the whole
+   * document, so two at once can lose one.
+   */
+  writeTask<T>(write: () => Promise<T>): Promise<T> {
+    const next = this.taskWrites.then(write);
+    this.taskWrites = next.catch(() => undefined);
+    return next;
+  }
+
   pauseFor(reason: string): void {
     this.paused = true;
     this.pauseReason = reason;
