@@ -33,7 +33,79 @@ module.exports = tseslint.config(
       // These throw when what they wait for does not happen, so they assert as much as expect() does.
       'jest/expect-expect': [
         'error',
-        { assertFunctionNames: ['expect*', 'eventually', 'until', '**.waitFor', 'connectDevice', 'connectRaw'] },
+        {
+          assertFunctionNames: [
+            'expect*',
+            'eventually',
+            'killAndWaitBack',
+            'until',
+            '**.waitFor',
+            'connectDevice',
+            'connectRaw',
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // Workflow code is replayed: it may not do I/O, so it imports no module that does (docs/architecture.md).
+    files: ['workflows/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: [
+                '**/db/**',
+                '**/gateway/**',
+                '**/api/**',
+                '**/orchestration/**',
+                '**/runtime/**',
+                '**/config/**',
+                '**/worker/**',
+                '**/scripts/**',
+                '**/activities/**',
+                '!**/activities/contracts',
+              ],
+              message: 'Workflow code does no I/O: import domain/ rules and, as types, activities/contracts.',
+            },
+            {
+              group: ['node:*', 'fs', 'path', 'crypto', 'os', 'http', 'net', 'mongodb', 'mqtt', 'aedes', 'express'],
+              message: 'Workflow code does no I/O.',
+            },
+            {
+              group: ['@temporalio/*', '!@temporalio/workflow', '!@temporalio/common'],
+              message: 'Workflow code uses @temporalio/workflow only.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // Records have one writer, the worker's activities: the API and the gateway message the owning workflow.
+    files: ['api/**/*.ts', 'gateway/**/*.ts', 'orchestration/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/db/records'],
+              importNames: [
+                'insertWaitingRecords',
+                'applyRecordUpdate',
+                'requeueFailedRecords',
+                'cancelWaitingRecords',
+                'markOwned',
+                'rejoinRecord',
+              ],
+              message: 'Only activities write records: send the owning workflow a message.',
+            },
+            { group: ['**/db/admission'], message: 'Only activities admit devices: signal the task workflow.' },
+          ],
+        },
       ],
     },
   },

@@ -24,7 +24,7 @@ export interface CommandPublisher {
   close(): Promise<void>;
 }
 
-/** The EnOS command envelope (protocol doc §2, §3.4): string id, version "1.0", the five firmware fields. */
+/** The EnOS command envelope (EnOS device protocol): string id, version "1.0", the five firmware fields. */
 export function upgradeCommandPayload(commandId: string, firmware: FirmwareOffer): string {
   return JSON.stringify({
     id: commandId,

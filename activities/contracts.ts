@@ -3,55 +3,9 @@
  * this module with `import type`, the worker provides the implementations
  * (activities/*.ts), and workflow tests may provide their own.
  */
-import type {
-  Failure,
-  FirmwareOffer,
-  RecordStatus,
-  RetryPolicy,
-  Schedule,
-  TaskKind,
-  TaskStatus,
-  TimelineEntry,
-  WaitReason,
-} from '../domain/types';
+import type { FirmwareOffer, Strategy, TaskStatus } from '../domain/types';
 import type { StageState } from '../domain/stages';
-import type { DeviceOutcome } from '../workflows/messages';
-
-/** Everything a device workflow needs to know, fixed when it starts. */
-export interface DeviceUpgradeInput {
-  taskId: string;
-  kind: TaskKind;
-  productKey: string;
-  deviceKey: string;
-  firmwareId: string;
-  firmware: FirmwareOffer;
-  method: 'push' | 'request';
-  upgradeTimeoutS: number;
-  schedule?: Schedule;
-  retry?: RetryPolicy;
-  /** How long a request-mode offer waits for the device to take it up. */
-  offerTtlS: number;
-  /** Request mode: the task's limit on devices between offer and result (absent in runs started before it applied). */
-  maxConcurrency?: number;
-  /** A success counts only after the device has stayed on the new version this long. */
-  soakS?: number;
-}
-
-/** A change to one device's record: fields to set and timeline entries to append. */
-export interface RecordUpdate {
-  taskId: string;
-  deviceKey: string;
-  status?: RecordStatus;
-  waitReason?: WaitReason | 'retry_scheduled' | null;
-  progress?: number;
-  failure?: Failure | null;
-  skipReason?: string | null;
-  attempts?: number;
-  /** True while a device workflow owns the record; the task only claims records without one. */
-  inWorkflow?: boolean;
-  deviceOnline?: boolean;
-  timeline: TimelineEntry[];
-}
+import type { DeviceCancellation, DeviceOutcome, RecordUpdate, ReportedDevice } from '../domain/rollout';
 
 export interface DeviceActivities {
   /**
@@ -69,9 +23,13 @@ export interface DeviceActivities {
     taskId: string;
     productKey: string;
     deviceKey: string;
-    /** `commandId` is ignored (runs from before it was derived here send it): see attemptsBefore. */
-    push?: { commandId?: string; firmware: FirmwareOffer; at: string };
+    push?: { firmware: FirmwareOffer; at: string };
     offerSlot?: { limit: number };
+    /**
+     * A device asking for firmware that has no record in the task yet: admit it first
+     * (domain/admission.ts; the gateway has checked that it qualifies).
+     */
+    join?: { strategy: Strategy; toVersion: string };
   }): Promise<{
     online: boolean;
     version: string | null;
@@ -116,6 +74,8 @@ export interface TaskActivities {
   prepareTask(input: { taskId: string }): Promise<{ admitted: number; cursorMs: number }>;
   /** Increment: admits devices registered or reporting a version since the cursor. */
   admitNewDevices(input: { taskId: string; sinceMs: number }): Promise<{ admitted: number; cursorMs: number }>;
+  /** Increment: admits devices that reported a source version (domain/admission.ts), scope checked here. */
+  admitReported(input: { taskId: string; devices: ReportedDevice[] }): Promise<{ admitted: number }>;
   /** Starts device workflows for up to `limit` waiting records whose devices are online. */
   startPushableDevices(input: { taskId: string; limit: number }): Promise<StartResult>;
   /** Records that are not final yet (to be pushed, pushed, upgrading). */
@@ -128,9 +88,27 @@ export interface TaskActivities {
    * Tells the task's running device workflows that it was paused or resumed: the named ones
    * (a push task knows its devices in flight), or, for a request task, whichever own a record.
    */
-  tellDevicesPaused(input: { taskId: string; paused: boolean; deviceKeys?: string[] }): Promise<{ signalled: number }>;
+  tellDevicesPaused(input: {
+    taskId: string;
+    productKey: string;
+    paused: boolean;
+    deviceKeys?: string[];
+  }): Promise<{ signalled: number }>;
+  /** An operator's retry: the task's failed records (all, or the named ones) wait again; returns how many. */
+  requeueFailed(input: { taskId: string; deviceKeys?: string[] }): Promise<number>;
+  /** An operator cancels one device: its waiting record is closed, or its device workflow is asked to stop. */
+  cancelOneDevice(input: {
+    taskId: string;
+    productKey: string;
+    deviceKey: string;
+    reason: string;
+  }): Promise<DeviceCancellation>;
   /** Cancels waiting records and asks running device workflows of the task to stop. */
-  cancelTaskDevices(input: { taskId: string; reason: string }): Promise<{ cancelled: number; signalled: number }>;
+  cancelTaskDevices(input: {
+    taskId: string;
+    productKey: string;
+    reason: string;
+  }): Promise<{ cancelled: number; signalled: number }>;
   /** Verification tasks: marks the firmware verified when every device succeeded. */
-  concludeVerification(input: { taskId: string }): Promise<{ verified: boolean }>;
+  concludeVerification(input: { taskId: string; firmwareId: string }): Promise<{ verified: boolean }>;
 }

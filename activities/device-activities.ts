@@ -1,14 +1,17 @@
 /** The device workflow's activities: thin adapters to MongoDB and the gateway. */
 import type { Client } from '@temporalio/client';
 import type { Db } from 'mongodb';
-import { byIdentity, devices } from '../db/devices';
 import { releaseOfferSlot, takeOfferSlot } from '../db/offer-slots';
-import { applyRecordUpdate, recordId, recordsCollection } from '../db/records';
+import { admit } from '../db/admission';
+import { byIdentity, devices } from '../db/devices';
+import { isOnline } from '../db/presence';
+import { applyRecordUpdate, markOwned, recordId, recordsCollection } from '../db/records';
 import { commandId, taskWorkflowId } from '../domain/ids';
 import { signalIfRunning } from '../orchestration/signal-if-running';
 import { deviceFinished } from '../workflows/messages';
 import type { CommandPublisher } from './command-publisher';
-import type { DeviceActivities, RecordUpdate } from './contracts';
+import type { RecordUpdate } from '../domain/rollout';
+import type { DeviceActivities } from './contracts';
 
 export function createDeviceActivities(deps: {
   db: Db;
@@ -18,43 +21,38 @@ export function createDeviceActivities(deps: {
   const { db, publisher, client } = deps;
 
   async function updateRecord(update: RecordUpdate): Promise<void> {
-    // A device that went back to waiting takes the registry's presence now, not the workflow's older view.
-    if (update.status === 'to_be_pushed' && update.inWorkflow === false) {
-      const rec = await recordsCollection(db).findOne({ _id: recordId(update.taskId, update.deviceKey) });
-      if (rec) {
-        const device = await devices(db).findOne(
-          byIdentity({ productKey: rec.productKey, deviceKey: update.deviceKey }),
-          {
-            projection: { online: 1 },
-          },
-        );
-        update = { ...update, deviceOnline: device?.online === true };
-      }
-    }
     await applyRecordUpdate(db, update);
   }
 
   return {
-    async claimRecord({ taskId, productKey, deviceKey, push, offerSlot }) {
-      // The record carries what the task knew when it claimed the device (presence kept current by the
-      // gateway, version at admission): no registry query, which FerretDB answers with a full scan.
+    async claimRecord({ taskId, productKey, deviceKey, push, offerSlot, join }) {
+      // The version is the record's (as admitted); presence is the registry's, the one source of truth.
       const _id = recordId(taskId, deviceKey);
-      const rec = await recordsCollection(db).findOne({ _id });
+      let rec = await recordsCollection(db).findOne({ _id });
+      if (!rec && join) {
+        const doc = await devices(db).findOne(byIdentity({ productKey, deviceKey }), {
+          projection: { firmwareVersion: 1 },
+        });
+        const task = { taskId, productKey, ...join };
+        await admit(db, task, [{ deviceKey, version: doc?.firmwareVersion ?? null }]);
+        rec = await recordsCollection(db).findOne({ _id });
+      }
+      const online = rec ? await isOnline(db, productKey, deviceKey) : false;
       // This activity retried after it had pushed (e.g. the worker died before reporting): pushed once is enough.
       if (rec?.status === 'pushed' || rec?.status === 'upgrading') {
         const attemptsBefore = Math.max(0, (rec.attempts ?? 1) - 1);
-        return { online: rec.deviceOnline, version: rec.fromVersion, pushed: true, attemptsBefore };
+        return { online, version: rec.fromVersion, pushed: true, attemptsBefore };
       }
       // A claim can start a second run after the first one finished the record: never push twice.
       if (rec?.status !== 'to_be_pushed') return { online: false, version: null, pushed: false, stale: true };
-      const online = rec?.deviceOnline === true;
       const version = rec?.fromVersion ?? null;
       // Pushes in earlier runs (an operator's retry, a re-admission): this run's command ids follow theirs.
       const attemptsBefore = rec?.attempts ?? 0;
       const now = new Date();
       if (!push || !online || version === push.firmware.version) {
-        await recordsCollection(db).updateOne({ _id }, { $set: { inWorkflow: true, updatedAt: now } });
         const slot = offerSlot ? { offerSlot: await takeOfferSlot(db, taskId, deviceKey, offerSlot.limit) } : {};
+        // Said before the device hears its refusal, so that the record shows why it still waits.
+        await markOwned(db, taskId, deviceKey, slot.offerSlot === false);
         return { online, version, pushed: false, attemptsBefore, ...slot };
       }
       const command = commandId(taskId, deviceKey, attemptsBefore + 1);

@@ -9,26 +9,23 @@ import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/c
 import type { SignalDefinition } from '@temporalio/common';
 import type { Db, Filter } from 'mongodb';
 import { treeDeviceKeysFor } from '../db/asset-trees';
-import { devices, type DeviceDoc } from '../db/devices';
+import { admit, type AdmittingTask, type Candidate } from '../db/admission';
+import { byIdentity, devices, type DeviceDoc } from '../db/devices';
 import { firmwares } from '../db/firmware';
 import {
-  appendTimeline,
   applyRecordUpdate,
+  cancelWaitingRecords,
   countOpenRecords,
   countsByStatus,
-  insertWaitingRecords,
   pushableRecords,
-  readmitRecord,
-  reconcileOffline,
   recordsCollection,
+  requeueFailedRecords,
   timelineEntry,
-  type NewRecord,
 } from '../db/records';
-import { buildScopeQuery, scanScope } from '../db/scope';
+import { buildScopeQuery, isDeviceInScope, scanScope } from '../db/scope';
 import { findTask, setTaskStagePhase, setTaskStatus, type TaskDoc } from '../db/tasks';
 import { deviceWorkflowId } from '../domain/ids';
 import { needsTrees, type ScopeSpec } from '../domain/scope';
-import type { Device } from '../domain/types';
 import { deviceStartOptions } from '../orchestration/device-workflows';
 import type { Logger } from '../runtime/log';
 import { cancelDeviceUpgrade, taskPauseChanged } from '../workflows/messages';
@@ -71,10 +68,10 @@ export function createTaskActivities(deps: TaskActivityDeps): TaskActivities {
           task.strategy === 'snapshot'
             ? page.devices.filter((d) => Date.parse(d.createdAt) <= task.createdAt.getTime())
             : page.devices;
-        admitted += await insertWaitingRecords(
+        admitted += await admit(
           db,
-          members.map((d) => newRecord(task, d)),
-          new Date(),
+          { ...admittingTask(task), preparing: true },
+          members.map((d) => ({ deviceKey: d.deviceKey, version: d.firmwareVersion ?? null })),
         );
         Context.current().heartbeat(page.cursor);
       }
@@ -105,7 +102,15 @@ export function createTaskActivities(deps: TaskActivityDeps): TaskActivities {
           .toArray();
         log.debug('increment rescan page', { taskId, since: since.toISOString(), found: page.length });
         if (page.length === 0) break;
-        admitted += await admitPage(db, task, page);
+        admitted += await admit(
+          db,
+          admittingTask(task),
+          page.map((d) => ({
+            deviceKey: d.deviceKey,
+            version: d.firmwareVersion ?? null,
+            ...(d.versionReportedAt ? { reportedAt: d.versionReportedAt } : {}),
+          })),
+        );
         after = page[page.length - 1].deviceKey;
         Context.current().heartbeat(after);
         if (page.length < PAGE) break;
@@ -114,25 +119,42 @@ export function createTaskActivities(deps: TaskActivityDeps): TaskActivities {
       return { admitted, cursorMs: scanStartedAt - CLOCK_SKEW_MS };
     },
 
+    async admitReported({ taskId, devices: reported }) {
+      const task = await loadTask(taskId);
+      const spec = scopeOf(task);
+      const candidates: Candidate[] = [];
+      for (const r of reported) {
+        // The reported version, not the registry's, whose write may still be queued.
+        const doc = await devices(db).findOne(byIdentity({ productKey: task.productKey, deviceKey: r.deviceKey }), {
+          projection: { _id: 0, deviceSecret: 0 },
+        });
+        if (!doc || !(await isDeviceInScope(db, spec, { ...doc, firmwareVersion: r.version }))) continue;
+        candidates.push({ deviceKey: r.deviceKey, version: r.version, reportedAt: new Date(r.reportedAtMs) });
+      }
+      const admitted = await admit(db, admittingTask(task), candidates);
+      if (admitted > 0) log.info('reported devices joined increment task', { taskId, admitted });
+      return { admitted };
+    },
+
     async startPushableDevices({ taskId, limit }): Promise<StartResult> {
       const task = await loadTask(taskId);
-      const records = await pushableRecords(db, taskId, limit);
+      const pushable = await pushableRecords(db, task, limit);
       const started: string[] = [];
       let skipped = 0;
       // Several starts in flight: one start waits on the server's persistence, and one after another
       // they capped the whole rollout at what a single caller gets.
-      for (let i = 0; i < records.length; i += PARALLEL_STARTS) {
-        const chunk = records.slice(i, i + PARALLEL_STARTS);
-        const outcomes = await Promise.all(chunk.map((rec) => startDevice(client, db, task, rec.deviceKey, taskQueue)));
+      for (let i = 0; i < pushable.deviceKeys.length; i += PARALLEL_STARTS) {
+        const chunk = pushable.deviceKeys.slice(i, i + PARALLEL_STARTS);
+        const outcomes = await Promise.all(
+          chunk.map((deviceKey) => startDevice(client, db, task, deviceKey, taskQueue)),
+        );
         outcomes.forEach((outcome, j) => {
-          if (outcome === 'started') started.push(chunk[j].deviceKey);
+          if (outcome === 'started') started.push(chunk[j]);
           else if (outcome === 'busy') skipped += 1;
         });
         Context.current().heartbeat(i);
       }
-      // Nothing more waiting online: a stale "offline" may hide some (see reconcileOffline).
-      const exhausted = records.length < limit && (await reconcileOffline(db, taskId, task.productKey, 500)) === 0;
-      return { started, skipped, exhausted };
+      return { started, skipped, exhausted: pushable.exhausted };
     },
 
     async countOpenRecords({ taskId }) {
@@ -147,44 +169,45 @@ export function createTaskActivities(deps: TaskActivityDeps): TaskActivities {
       await setTaskStatus(db, taskId, status, reason);
     },
 
-    async cancelTaskDevices({ taskId, reason }) {
-      const now = new Date();
-      const waiting = await recordsCollection(db).updateMany(
-        { taskId, status: 'to_be_pushed', inWorkflow: false },
-        {
-          $set: { status: 'cancelled', waitReason: null, updatedAt: now },
-          $push: appendTimeline(timelineEntry('cancelled', reason, now)),
-        },
-      );
+    async cancelTaskDevices({ taskId, productKey, reason }) {
+      const cancelled = await cancelWaitingRecords(db, taskId, reason);
       // Device workflows decide for themselves: cancelled unless the device is already upgrading.
-      const task = await loadTask(taskId);
-      const signalled = await signalDevices(client, task, ownedDeviceKeys(db, taskId), cancelDeviceUpgrade, {
+      const signalled = await signalDevices(client, productKey, ownedDeviceKeys(db, taskId), cancelDeviceUpgrade, {
         reason,
         taskId,
       });
-      return { cancelled: waiting.modifiedCount, signalled };
+      return { cancelled, signalled };
     },
 
-    async tellDevicesPaused({ taskId, paused, deviceKeys }) {
-      const task = await loadTask(taskId);
+    async requeueFailed({ taskId, deviceKeys }) {
+      return requeueFailedRecords(db, taskId, deviceKeys);
+    },
+
+    async cancelOneDevice({ taskId, productKey, deviceKey, reason }) {
+      if ((await cancelWaitingRecords(db, taskId, reason, deviceKey)) > 0) return 'cancelled';
+      // Owned by a device workflow: it decides (cancelled unless the device is already upgrading).
+      const signalled = await signalDevices(client, productKey, [deviceKey], cancelDeviceUpgrade, { reason, taskId });
+      return signalled > 0 ? 'signalled' : 'none';
+    },
+
+    async tellDevicesPaused({ taskId, productKey, paused, deviceKeys }) {
       const keys = deviceKeys ?? ownedDeviceKeys(db, taskId);
-      const signalled = await signalDevices(client, task, keys, taskPauseChanged, { taskId, paused });
+      const signalled = await signalDevices(client, productKey, keys, taskPauseChanged, { taskId, paused });
       log.info(paused ? 'task paused: devices told' : 'task resumed: devices told', { taskId, signalled });
       return { signalled };
     },
 
-    async concludeVerification({ taskId }) {
-      const task = await loadTask(taskId);
+    async concludeVerification({ taskId, firmwareId }) {
       const counts = await countsByStatus(db, taskId);
       const total = Object.values(counts).reduce((a, b) => a + b, 0);
       const verified = total > 0 && counts.success === total;
       if (verified) {
         await firmwares(db).updateOne(
-          { firmwareId: task.firmwareId },
+          { firmwareId },
           { $set: { verified: true, verifiedAt: new Date(), verifiedBy: taskId } },
         );
       }
-      log.info('verification concluded', { taskId, firmwareId: task.firmwareId, verified });
+      log.info('verification concluded', { taskId, firmwareId, verified });
       return { verified };
     },
   };
@@ -199,14 +222,14 @@ async function* ownedDeviceKeys(db: Db, taskId: string): AsyncIterable<string> {
 /** Signals the named devices' workflows in this task; returns how many were running to hear it. */
 async function signalDevices<T>(
   client: Client,
-  task: TaskDoc,
+  productKey: string,
   deviceKeys: Iterable<string> | AsyncIterable<string>,
   signal: SignalDefinition<[T]>,
   arg: T,
 ): Promise<number> {
   let signalled = 0;
   for await (const deviceKey of deviceKeys) {
-    const handle = client.workflow.getHandle(deviceWorkflowId({ productKey: task.productKey, deviceKey }));
+    const handle = client.workflow.getHandle(deviceWorkflowId({ productKey, deviceKey }));
     // One that finished meanwhile has nothing to hear: its record says how it ended.
     if (await signalIfRunning(handle, signal, arg)) signalled += 1;
     Context.current().heartbeat(deviceKey);
@@ -223,45 +246,13 @@ function scopeOf(task: TaskDoc): ScopeSpec {
   };
 }
 
-function newRecord(task: TaskDoc, device: Pick<Device, 'deviceKey' | 'firmwareVersion' | 'online'>): NewRecord {
+function admittingTask(task: TaskDoc): AdmittingTask {
   return {
     taskId: task.taskId,
     productKey: task.productKey,
-    deviceKey: device.deviceKey,
-    fromVersion: device.firmwareVersion ?? null,
+    strategy: task.strategy,
     toVersion: task.firmware.version,
-    deviceOnline: device.online,
   };
-}
-
-/**
- * Admits a page of changed devices: new ones get a waiting record; ones
- * skipped (busy) or upgraded that reported a source version since are
- * re-admitted (SPEC behaviour 1: "may re-admit it later"). Failed devices
- * are not: a device that keeps failing would be pushed again at every
- * reconnect; the task's retry policy or an operator's retry decides instead.
- */
-async function admitPage(db: Db, task: TaskDoc, page: DeviceDoc[]): Promise<number> {
-  const now = new Date();
-  let admitted = await insertWaitingRecords(
-    db,
-    page.map((d) => newRecord(task, d)),
-    now,
-  );
-  for (const d of page) {
-    if (!d.versionReportedAt) continue;
-    const reportedAt = d.versionReportedAt;
-    const readmitted = await readmitRecord(
-      db,
-      task.taskId,
-      d.deviceKey,
-      (r) => (r.status === 'skipped' || r.status === 'success') && r.updatedAt < reportedAt,
-      { version: d.firmwareVersion ?? null, online: d.online },
-      now,
-    );
-    if (readmitted) admitted += 1;
-  }
-  return admitted;
 }
 
 /**

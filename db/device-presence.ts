@@ -9,7 +9,7 @@
  */
 import type { Collection, Db } from 'mongodb';
 import { byIdentity, deviceDocId } from './devices';
-import type { DeviceRef } from '../orchestration/device-events';
+import type { DeviceRef } from '../domain/types';
 
 /** The fields of a registry document the gateway reads or writes. */
 export interface PresenceDocument {

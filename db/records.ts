@@ -1,15 +1,19 @@
 /**
  * The `records` collection: one document per (task, device), the source of
  * truth for the detail tabs and counts. Besides the public record fields it
- * keeps two working fields:
- * - `deviceOnline`, kept current for waiting records by the gateway, so the
- *   task can claim "waiting and online" devices with one indexed query;
- * - `inWorkflow`, true while a device workflow owns the record, so the task
- *   never claims a device twice.
+ * keeps one working field, `inWorkflow`: true while a device workflow owns the
+ * record, so the task never claims a device twice.
+ *
+ * Only the worker writes here, through the activities of the workflow that
+ * owns the record: the task workflow while the record waits unowned, the
+ * device workflow while `inWorkflow` is true (docs/architecture.md). A
+ * device's presence is not copied here: it is read from the registry
+ * (db/presence.ts).
  */
 import type { Collection, Db } from 'mongodb';
-import type { RecordUpdate } from '../activities/contracts';
-import type { DeviceUpgradeRecord, RecordStatus, TimelineEntry, WaitReason } from '../domain/types';
+import type { RecordUpdate } from '../domain/rollout';
+import { onlineAmong } from './presence';
+import type { DeviceUpgradeRecord, RecordStatus, TimelineEntry } from '../domain/types';
 
 /**
  * A record's `_id` is derived from (task, device): FerretDB 1.24 on SQLite
@@ -23,7 +27,6 @@ export function recordId(taskId: string, deviceKey: string): string {
 export interface RecordDoc extends Omit<DeviceUpgradeRecord, 'createdAt' | 'updatedAt' | 'waitReason'> {
   _id?: string;
   waitReason: DeviceUpgradeRecord['waitReason'] | 'retry_scheduled';
-  deviceOnline: boolean;
   inWorkflow: boolean;
   createdAt: Date;
   updatedAt: Date;
@@ -31,6 +34,8 @@ export interface RecordDoc extends Omit<DeviceUpgradeRecord, 'createdAt' | 'upda
 
 /** Records that still need something to happen. */
 export const OPEN_STATUSES: readonly RecordStatus[] = ['to_be_pushed', 'pushed', 'upgrading'];
+/** Waiting records whose presence is looked up at once while claiming. */
+const PRESENCE_BATCH = 128;
 /** How many timeline entries a record keeps (the newest). */
 export const TIMELINE_LIMIT = 50;
 
@@ -45,7 +50,7 @@ export async function ensureRecordIndexes(db: Db): Promise<void> {
   const records = recordsCollection(db);
   await records.createIndex({ taskId: 1, deviceKey: 1 }, { unique: true });
   await records.createIndex({ taskId: 1, status: 1, deviceKey: 1 });
-  await records.createIndex({ taskId: 1, status: 1, deviceOnline: 1, inWorkflow: 1, deviceKey: 1 });
+  await records.createIndex({ taskId: 1, status: 1, inWorkflow: 1, deviceKey: 1 });
   await records.createIndex({ productKey: 1, deviceKey: 1, status: 1 });
 }
 
@@ -55,7 +60,6 @@ export interface NewRecord {
   deviceKey: string;
   fromVersion: string | null;
   toVersion: string;
-  deviceOnline: boolean;
 }
 
 /**
@@ -104,14 +108,39 @@ export async function applyRecordUpdate(db: Db, update: RecordUpdate, at = new D
 }
 
 /**
- * Waiting records whose device is online and that no device workflow owns.
- * Unsorted on purpose: the order does not matter, and FerretDB stops reading
- * at `limit` only when it need not sort.
+ * Up to `limit` waiting records that no device workflow owns and whose device
+ * is online now (the registry says so, db/presence.ts). `exhausted`: every
+ * such record was looked at, so nothing more is pushable right now.
+ * Unsorted on purpose: the order does not matter, and FerretDB streams an
+ * unsorted query without reading the whole collection first.
  */
-export async function pushableRecords(db: Db, taskId: string, limit: number): Promise<RecordDoc[]> {
-  return recordsCollection(db)
-    .find({ taskId, status: 'to_be_pushed', deviceOnline: true, inWorkflow: false }, { limit, projection: { _id: 0 } })
-    .toArray();
+export async function pushableRecords(
+  db: Db,
+  task: { taskId: string; productKey: string },
+  limit: number,
+): Promise<{ deviceKeys: string[]; exhausted: boolean }> {
+  const deviceKeys: string[] = [];
+  if (limit <= 0) return { deviceKeys, exhausted: false };
+  const waiting = recordsCollection(db)
+    .find({ taskId: task.taskId, status: 'to_be_pushed', inWorkflow: false }, { projection: { _id: 0, deviceKey: 1 } })
+    .batchSize(PRESENCE_BATCH);
+  let batch: string[] = [];
+  const take = async () => {
+    const online = await onlineAmong(db, task.productKey, batch);
+    for (const key of batch) if (online.has(key) && deviceKeys.length < limit) deviceKeys.push(key);
+    batch = [];
+  };
+  for await (const rec of waiting) {
+    batch.push(rec.deviceKey);
+    if (batch.length < PRESENCE_BATCH) continue;
+    await take();
+    if (deviceKeys.length >= limit) {
+      await waiting.close();
+      return { deviceKeys, exhausted: false };
+    }
+  }
+  await take();
+  return { deviceKeys, exhausted: deviceKeys.length < limit };
 }
 
 export async function countOpenRecords(db: Db, taskId: string): Promise<number> {
@@ -138,63 +167,80 @@ export async function countsByStatus(db: Db, taskId: string): Promise<Record<Rec
   return counts;
 }
 
-/**
- * The gateway's presence change, applied to the device's waiting record in
- * each given task; returns the tasks where the device is waiting. Reads and
- * writes address the record by `_id` alone: FerretDB answers only such
- * filters from an index (any other field reads the whole collection).
- */
-export async function markWaitingRecordsPresence(
-  db: Db,
-  taskIds: readonly string[],
-  deviceKey: string,
-  online: boolean,
-): Promise<string[]> {
+/** The tasks among `taskIds` in which the device waits to be pushed; read by `_id` alone (FerretDB's only index). */
+export async function tasksWaitingFor(db: Db, taskIds: readonly string[], deviceKey: string): Promise<string[]> {
   const waitingIn: string[] = [];
   for (const taskId of taskIds) {
-    const _id = recordId(taskId, deviceKey);
-    const rec = await recordsCollection(db).findOne({ _id }, { projection: { status: 1, deviceOnline: 1 } });
-    if (rec?.status !== 'to_be_pushed') continue;
-    // Claimed in between: the flag is then merely current on a pushed record, which nothing misreads.
-    if (rec.deviceOnline !== online) await recordsCollection(db).updateOne({ _id }, { $set: { deviceOnline: online } });
-    waitingIn.push(taskId);
+    const rec = await recordsCollection(db).findOne(
+      { _id: recordId(taskId, deviceKey) },
+      { projection: { status: 1 } },
+    );
+    if (rec?.status === 'to_be_pushed') waitingIn.push(taskId);
   }
   return waitingIn;
 }
 
-/** A waiting record that no workflow owns says why it still waits; read, then written, by `_id` alone. */
-export async function noteWaitReason(db: Db, taskId: string, deviceKey: string, waitReason: WaitReason): Promise<void> {
-  const _id = recordId(taskId, deviceKey);
-  const rec = await recordsCollection(db).findOne({ _id }, { projection: { status: 1, inWorkflow: 1, waitReason: 1 } });
-  if (rec?.status !== 'to_be_pushed' || rec.inWorkflow || rec.waitReason === waitReason) return;
-  await recordsCollection(db).updateOne({ _id }, { $set: { waitReason } });
+/**
+ * An operator's retry: the task's failed records that no workflow owns (all, or the named ones)
+ * wait to be pushed again. Returns how many do.
+ */
+export async function requeueFailedRecords(db: Db, taskId: string, deviceKeys?: string[]): Promise<number> {
+  const now = new Date();
+  const res = await recordsCollection(db).updateMany(
+    { taskId, status: 'failure', inWorkflow: false, ...(deviceKeys ? { deviceKey: { $in: deviceKeys } } : {}) },
+    {
+      $set: { status: 'to_be_pushed', waitReason: null, failure: null, progress: 0, updatedAt: now },
+      $push: appendTimeline(timelineEntry('retry requested', 'by an operator', now)),
+    },
+  );
+  return res.modifiedCount;
 }
 
 /**
- * Puts a finished record back to waiting because the device reported a
- * source version again (SPEC behaviour 1). `qualifies` narrows which finished
- * records do (status, and for rescans "finished before the report").
- * Returns whether the record was re-admitted.
- *
- * Read, checked, then written by `_id` alone, because FerretDB reads the whole
- * collection for any other filter. The check is not atomic with the write
- * (FerretDB's conditional updates are not either); what it guards, a finished
- * record that no workflow owns, changes only through this function or an
- * operator's retry, and both put it back to waiting.
+ * Closes waiting records that no workflow owns as cancelled: the task's, or one device's.
+ * Returns how many were closed.
  */
-export async function readmitRecord(
+export async function cancelWaitingRecords(
+  db: Db,
+  taskId: string,
+  reason: string,
+  deviceKey?: string,
+): Promise<number> {
+  const now = new Date();
+  const res = await recordsCollection(db).updateMany(
+    { ...(deviceKey ? { _id: recordId(taskId, deviceKey) } : { taskId }), status: 'to_be_pushed', inWorkflow: false },
+    {
+      $set: { status: 'cancelled', waitReason: null, updatedAt: now },
+      $push: appendTimeline(timelineEntry('cancelled', reason, now)),
+    },
+  );
+  return res.modifiedCount;
+}
+
+/** A device workflow takes the record over; without an offer slot it says that the task is at its limit. */
+export async function markOwned(db: Db, taskId: string, deviceKey: string, atLimit = false): Promise<void> {
+  await recordsCollection(db).updateOne(
+    { _id: recordId(taskId, deviceKey) },
+    {
+      $set: {
+        inWorkflow: true,
+        updatedAt: new Date(),
+        ...(atLimit ? { waitReason: 'concurrency_limit' as const } : {}),
+      },
+    },
+  );
+}
+
+/** A finished record waits again because its device reported a source version (db/admission.ts decides). */
+export async function rejoinRecord(
   db: Db,
   taskId: string,
   deviceKey: string,
-  qualifies: (rec: RecordDoc) => boolean,
-  device: { version: string | null; online: boolean },
-  now = new Date(),
+  version: string | null,
+  now: Date,
 ): Promise<boolean> {
-  const _id = recordId(taskId, deviceKey);
-  const rec = await recordsCollection(db).findOne({ _id });
-  if (!rec || rec.inWorkflow || !qualifies(rec)) return false;
   const res = await recordsCollection(db).updateOne(
-    { _id },
+    { _id: recordId(taskId, deviceKey) },
     {
       $set: {
         status: 'to_be_pushed',
@@ -202,47 +248,13 @@ export async function readmitRecord(
         failure: null,
         skipReason: null,
         progress: 0,
-        fromVersion: device.version,
-        deviceOnline: device.online,
-        inWorkflow: false,
+        fromVersion: version,
         updatedAt: now,
       },
-      $push: appendTimeline(timelineEntry('rejoined', `reported source version ${device.version}`, now)),
+      $push: appendTimeline(timelineEntry('rejoined', `reported source version ${version}`, now)),
     },
   );
   return res.modifiedCount > 0;
-}
-
-/**
- * Waiting records marked offline whose device the registry shows online: the
- * gateway's presence event can come before the record exists, and the
- * registry's write after it was read. Flips up to `limit` of them; returns how many.
- */
-export async function reconcileOffline(db: Db, taskId: string, productKey: string, limit: number): Promise<number> {
-  const waiting = await recordsCollection(db)
-    .find(
-      { taskId, status: 'to_be_pushed', deviceOnline: false, inWorkflow: false },
-      { limit, projection: { deviceKey: 1 } },
-    )
-    .toArray();
-  if (waiting.length === 0) return 0;
-  const online = await db
-    .collection<{ deviceKey: string }>('devices')
-    .find(
-      { productKey, deviceKey: { $in: waiting.map((r) => r.deviceKey) }, online: true },
-      { projection: { deviceKey: 1 } },
-    )
-    .toArray();
-  let flipped = 0;
-  for (const { deviceKey } of online) {
-    // By `_id` alone (see markWaitingRecordsPresence); the query above chose waiting, offline records.
-    const res = await recordsCollection(db).updateOne(
-      { _id: recordId(taskId, deviceKey) },
-      { $set: { deviceOnline: true } },
-    );
-    flipped += res.modifiedCount;
-  }
-  return flipped;
 }
 
 export function timelineEntry(event: string, detail?: string, at = new Date()): TimelineEntry {

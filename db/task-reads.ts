@@ -1,12 +1,13 @@
 /**
  * What the API shows of tasks and records: lists with keyset pagination, the
  * counts per status, and the waiting reason of a waiting record, derived at
- * read time from the task's state and the device's presence (so pausing a
- * task or closing a window does not rewrite 100,000 records).
+ * read time from the task's state and the device's presence in the registry
+ * (so pausing a task or closing a window does not rewrite 100,000 records).
  */
 import type { Db, Filter } from 'mongodb';
 import { isWindowOpen } from '../domain/schedule';
 import type { DeviceUpgradeRecord, TaskStatus, WaitReason } from '../domain/types';
+import { isOnline, onlineAmong } from './presence';
 import { decodeCursor, encodeCursor, invalidCursor, keysetPage, type Page } from './paging';
 import { countsByStatus, recordId, recordsCollection, type RecordDoc } from './records';
 import { tasksCollection, type TaskDoc } from './tasks';
@@ -15,19 +16,25 @@ export type RecordView = Omit<DeviceUpgradeRecord, 'waitReason'> & {
   waitReason: WaitReason | 'retry_scheduled' | null;
 };
 
-export function waitReasonOf(rec: RecordDoc, task: TaskDoc, now = Date.now()): RecordView['waitReason'] {
+/** `online`: the device's presence now (db/presence.ts); read only for waiting records. */
+export function waitReasonOf(
+  rec: RecordDoc,
+  task: TaskDoc,
+  online: boolean,
+  now = Date.now(),
+): RecordView['waitReason'] {
   if (rec.status !== 'to_be_pushed') return null;
   if (rec.waitReason === 'retry_scheduled') return rec.waitReason;
   if (task.status === 'paused') return 'paused';
   if (task.method === 'push' && !isWindowOpen(task.schedule, now)) return 'window_closed';
-  if (!rec.deviceOnline) return 'offline';
+  if (!online) return 'offline';
   if (task.stagePhase === 'first') return 'first_stage';
   if (task.method === 'push') return task.rateLimit ? 'rate_limit' : 'concurrency_limit';
   // Upon request a device waits until it asks; this says its last ask found every slot taken.
   return rec.waitReason === 'concurrency_limit' ? 'concurrency_limit' : null;
 }
 
-export function recordView(rec: RecordDoc, task: TaskDoc): RecordView {
+export function recordView(rec: RecordDoc, task: TaskDoc, online: boolean): RecordView {
   return {
     taskId: rec.taskId,
     productKey: rec.productKey,
@@ -35,7 +42,7 @@ export function recordView(rec: RecordDoc, task: TaskDoc): RecordView {
     fromVersion: rec.fromVersion,
     toVersion: rec.toVersion,
     status: rec.status,
-    waitReason: waitReasonOf(rec, task),
+    waitReason: waitReasonOf(rec, task, online),
     progress: rec.progress,
     failure: rec.failure,
     skipReason: rec.skipReason ?? null,
@@ -98,11 +105,14 @@ export async function listRecords(
   if (q.status) conditions.push({ status: q.status as RecordDoc['status'] });
   // Prefix search on the key, as a range so the (taskId, status, deviceKey) index serves it.
   if (q.deviceKey) conditions.push({ deviceKey: { $gte: q.deviceKey, $lt: `${q.deviceKey}\uffff` } });
-  return keysetPage(
+  const page = await keysetPage(
     recordsCollection(db),
     { clauses: conditions, keys: ['deviceKey'], projection: { _id: 0 }, limit: q.limit, cursor: q.cursor || undefined },
-    (r) => recordView(r, task),
+    (r): RecordDoc => r,
   );
+  const waiting = page.items.filter((r) => r.status === 'to_be_pushed').map((r) => r.deviceKey);
+  const online = await onlineAmong(db, task.productKey, waiting);
+  return { ...page, items: page.items.map((r) => recordView(r, task, online.has(r.deviceKey))) };
 }
 
 export async function getRecord(db: Db, task: TaskDoc, deviceKey: string): Promise<RecordView | null> {
@@ -110,5 +120,6 @@ export async function getRecord(db: Db, task: TaskDoc, deviceKey: string): Promi
     { _id: recordId(task.taskId, deviceKey) },
     { projection: { _id: 0 } },
   );
-  return rec ? recordView(rec, task) : null;
+  if (!rec) return null;
+  return recordView(rec, task, rec.status === 'to_be_pushed' && (await isOnline(db, task.productKey, deviceKey)));
 }

@@ -1,10 +1,10 @@
 /**
- * How a device's reports turn into an outcome (SPEC behaviour 7), as pure
+ * How a device's reports turn into an outcome (docs/behaviour.md, "Failure codes"), as pure
  * functions the device workflow applies to each report it receives.
  */
 import type { Failure } from './types';
 
-/** EnOS progress failure codes (protocol doc §3.2). */
+/** EnOS progress failure codes (the device's negative progress steps). */
 const FAILURE_REASONS: Record<number, string> = {
   [-1]: 'upgrade failed',
   [-2]: 'firmware download failed',

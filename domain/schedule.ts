@@ -1,6 +1,6 @@
 /**
  * Schedule windows: daily wall-clock windows in a time zone, during which upgrade
- * commands may be pushed (SPEC.md behaviour 6).
+ * commands may be pushed (docs/behaviour.md, "Windows").
  *
  * Pure and workflow-safe: no Node APIs, no clock (time is always a parameter), and
  * zone math only through Intl.DateTimeFormat with an explicit timeZone, so the

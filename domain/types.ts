@@ -1,7 +1,7 @@
 /**
  * The product's vocabulary as types, shared by the API, the gateway, the
  * activities and the workflows (this module is pure and workflow-safe).
- * Names follow SPEC.md: task, firmware, device, record, strategy, scope,
+ * Names follow docs/behaviour.md: task, firmware, device, record, strategy, scope,
  * filter, method, window.
  */
 import type { AutoPausePolicy } from './auto-pause';
@@ -183,7 +183,7 @@ export interface DeviceUpgradeRecord {
   updatedAt: string;
 }
 
-/** The firmware object devices receive in the upgrade command and the getversion reply (EnOS §3.3). */
+/** The firmware object devices receive in the upgrade command and the getversion reply (EnOS device protocol). */
 export interface FirmwareOffer {
   version: string;
   signMethod: SignMethod;

@@ -59,7 +59,7 @@ export function activationPublish(
   return { allow: false, reason: 'not the activation reply topic of this device' };
 }
 
-/** The EnOS docs have the device subscribe to its activation info (delivery needs no subscription, §2): only that. */
+/** The EnOS docs have the device subscribe to its activation info (delivery needs no subscription): only that. */
 export function activationSubscribe(device: DeviceRef, filter: string): boolean {
   return filter === activateInfoTopic(device);
 }

@@ -1,5 +1,5 @@
 /**
- * Dynamic activation (EnOS securemode=3, protocol doc §1.2). A device that
+ * Dynamic activation (EnOS securemode=3). A device that
  * logged in with its product's secret is pushed its own secret on
  * `/ext/session/{pk}/{dk}/thing/activate/info`; a 200 answer on `…_reply`
  * marks it activated, and it comes back with securemode=2. A device is also

@@ -1,5 +1,5 @@
 /**
- * The EnOS device login signature (protocol doc §1), as pure functions: parse
+ * The EnOS device login signature, as pure functions: parse
  * the client id and username, compute the "sign", verify a password. No I/O,
  * so the simulator signs with exactly the code the gateway verifies with.
  */

@@ -1,6 +1,6 @@
 /**
  * Payload compression of Java 2.x SDK sessions, chosen by `compress=` inside the
- * braces of signClientId (protocol doc §1). With anything but DEFAULT the SDK
+ * braces of signClientId (gateway/auth.ts). With anything but DEFAULT the SDK
  * compresses every payload it publishes and decompresses every payload it
  * receives, so a session has one codec for both directions.
  *

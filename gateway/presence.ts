@@ -1,7 +1,7 @@
 /**
  * Online/offline and last-seen, in the registry and towards the orchestration.
  * The registry applies a device's writes in order (registry-access.ts); the
- * orchestration hears of each change at once, in the same order.
+ * orchestration hears of each change, in the same order, once it is stored.
  */
 import { notifyOrchestration } from './notify';
 import { onlineFields, seenFields } from '../db/device-presence';
@@ -33,24 +33,27 @@ export class Presence {
   connected(device: DeviceRef): Promise<void> {
     const id = deviceId(device);
     this.lastWrite.set(id, Date.now());
-    void this.write(
+    const stored = this.write(
       device,
       'online',
       this.deps.registry.update(device, onlineFields(true, new Date(), this.deps.gatewayId)),
     );
-    // Told at once (in order with this device's other presence events), not after the write: the
-    // orchestration keeps its own view of presence in the records, and the embedded database may take
-    // seconds to drain a connect storm's writes.
-    return this.deps.queue.run(id, () => this.notify(device, 'connected', () => this.deps.events.connected(device)));
+    // Told once the registry has it (in order with this device's other presence events): the registry
+    // is the one record of presence that the orchestration reads when it decides whom to push.
+    return this.deps.queue.run(id, async () => {
+      await stored;
+      await this.notify(device, 'connected', () => this.deps.events.connected(device));
+    });
   }
 
   disconnected(device: DeviceRef, reason: string): Promise<void> {
     const id = deviceId(device);
     this.lastWrite.delete(id);
-    void this.write(device, 'offline', this.deps.registry.update(device, onlineFields(false, new Date())));
-    return this.deps.queue.run(id, () =>
-      this.notify(device, 'disconnected', () => this.deps.events.disconnected(device, reason)),
-    );
+    const stored = this.write(device, 'offline', this.deps.registry.update(device, onlineFields(false, new Date())));
+    return this.deps.queue.run(id, async () => {
+      await stored;
+      await this.notify(device, 'disconnected', () => this.deps.events.disconnected(device, reason));
+    });
   }
 
   /** Any upstream message shows the device is alive; throttled so chatty devices cost few writes. */

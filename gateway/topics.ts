@@ -1,8 +1,8 @@
 /**
  * EnOS topic names, parsed (pure). Everything a device may touch lives under
  * `/sys/{productKey}/{deviceKey}/`; the OTA kinds are dispatched on the topic,
- * never on the payload's method (SDKs disagree on method names, §3). The one
- * exception is dynamic activation (§1.2), under `/ext/session/{pk}/{dk}/`.
+ * never on the payload's method (SDKs disagree on method names). The one
+ * exception is dynamic activation (gateway/activation.ts), under `/ext/session/{pk}/{dk}/`.
  */
 import type { DeviceRef } from '../orchestration/device-events';
 

@@ -26,3 +26,27 @@ export function coalesce(run: (key: string) => Promise<void>, windowMs: number):
     }
   };
 }
+
+/**
+ * Collects items per key and hands each key's batch over once `windowMs` after
+ * its first item: a burst of devices reporting makes one signal per task.
+ */
+export function batchPerKey<T>(
+  run: (key: string, items: T[]) => Promise<void>,
+  windowMs: number,
+): (key: string, item: T) => void {
+  const pending = new Map<string, T[]>();
+  return (key, item) => {
+    const batch = pending.get(key);
+    if (batch) {
+      batch.push(item);
+      return;
+    }
+    pending.set(key, [item]);
+    setTimeout(() => {
+      const items = pending.get(key) ?? [];
+      pending.delete(key);
+      void run(key, items).catch(() => undefined);
+    }, windowMs).unref();
+  };
+}

@@ -32,7 +32,7 @@ export interface RegistryEvents {
   devicesRegistered(productKey: string): Promise<void>;
 }
 
-/** The MQTT topic of the upgrade command (cloud → device), EnOS §3.4. */
+/** The MQTT topic of the upgrade command (cloud → device) in the EnOS device protocol. */
 export function upgradeCommandTopic(device: DeviceRef): string {
   return `/sys/${device.productKey}/${device.deviceKey}/ota/device/upgrade`;
 }

@@ -4,7 +4,7 @@
  * request): the same id, input, search attributes and Web UI summary.
  */
 import type { WorkflowStartOptions } from '@temporalio/client';
-import type { DeviceUpgradeInput } from '../activities/contracts';
+import type { DeviceUpgradeInput } from '../workflows/messages';
 import type { TaskDoc } from '../db/tasks';
 import { deviceWorkflowId } from '../domain/ids';
 import type { deviceUpgradeWorkflow } from '../workflows/device-upgrade';
@@ -17,6 +17,7 @@ export function deviceUpgradeInput(task: TaskDoc, deviceKey: string): DeviceUpgr
   return {
     taskId: task.taskId,
     kind: task.kind,
+    strategy: task.strategy,
     productKey: task.productKey,
     deviceKey,
     firmwareId: task.firmwareId,
@@ -26,7 +27,7 @@ export function deviceUpgradeInput(task: TaskDoc, deviceKey: string): DeviceUpgr
     ...(task.schedule ? { schedule: task.schedule } : {}),
     ...(task.retry ? { retry: task.retry } : {}),
     offerTtlS: Math.min(OFFER_TTL_S, task.upgradeTimeout),
-    ...(task.method === 'request' ? { maxConcurrency: task.maxConcurrency } : {}),
+    maxConcurrency: task.maxConcurrency,
     ...(task.soakMinutes ? { soakS: task.soakMinutes * 60 } : {}),
   };
 }

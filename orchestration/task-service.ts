@@ -7,18 +7,24 @@
  * outage (503) or a missing workflow (409) is refused before anything changes.
  */
 import * as crypto from 'node:crypto';
-import type { Client } from '@temporalio/client';
+import { WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
 import type { Db } from 'mongodb';
-import { devices } from '../db/devices';
 import { isDuplicateKey } from '../db/mongo';
-import { appendTimeline, recordId, recordsCollection, timelineEntry } from '../db/records';
+import { recordId, recordsCollection } from '../db/records';
 import { clearStartPending, isStartPending, markStartPending } from '../db/pending-task-starts';
 import { findTask, tasksCollection, type TaskDoc } from '../db/tasks';
 import { conflict, notFound } from '../domain/errors';
 import { deviceWorkflowId, taskWorkflowId } from '../domain/ids';
 import { toOffer, type Firmware, type UpgradeTaskRequest } from '../domain/types';
 import { isTemporalUnavailable } from '../runtime/unavailable';
-import { cancelDeviceUpgrade, cancelTask, devicesReady, pauseTask, resumeTask } from '../workflows/messages';
+import {
+  cancelDevice,
+  cancelDeviceUpgrade,
+  cancelTask,
+  pauseTask,
+  resumeTask,
+  retryDevices,
+} from '../workflows/messages';
 import { signalIfRunning } from './signal-if-running';
 import { startTaskWorkflow } from './task-start';
 import { isRunning, withTemporal } from './temporal-calls';
@@ -171,57 +177,11 @@ export function createTaskService(deps: TaskServiceDeps) {
       return task;
     },
 
-    /** Failed devices (all, or the named ones) wait to be pushed again. */
+    /** Failed devices (all, or the named ones) wait to be pushed again; the task's workflow writes them. */
     async retry(taskId: string, deviceKeys?: string[]): Promise<number> {
       const task = await requireActive(taskId);
-      // Checked first, so that a refusal (Temporal down, no workflow) changes no record.
       await requireWorkflow(task);
-      const failed = await recordsCollection(db)
-        .find({
-          taskId,
-          status: 'failure',
-          inWorkflow: false,
-          ...(deviceKeys ? { deviceKey: { $in: deviceKeys } } : {}),
-        })
-        .project<{ deviceKey: string }>({ deviceKey: 1 })
-        .toArray();
-      // One registry query for all of them: FerretDB reads the whole collection per query.
-      const online = new Set(
-        (
-          await devices(db)
-            .find(
-              { productKey: task.productKey, deviceKey: { $in: failed.map((r) => r.deviceKey) }, online: true },
-              { projection: { deviceKey: 1 } },
-            )
-            .toArray()
-        ).map((d) => d.deviceKey),
-      );
-      // Two conditional updates (online, offline) rather than one per device: FerretDB reads the whole
-      // collection for each, and a task can have thousands of failures.
-      let retried = 0;
-      const now = new Date();
-      const keys = failed.map((r) => r.deviceKey);
-      for (const deviceOnline of [true, false]) {
-        const these = keys.filter((k) => online.has(k) === deviceOnline);
-        if (these.length === 0) continue;
-        const res = await recordsCollection(db).updateMany(
-          { taskId, status: 'failure', inWorkflow: false, deviceKey: { $in: these } },
-          {
-            $set: {
-              status: 'to_be_pushed',
-              waitReason: null,
-              failure: null,
-              progress: 0,
-              deviceOnline,
-              updatedAt: now,
-            },
-            $push: appendTimeline(timelineEntry('retry requested', 'by an operator', now)),
-          },
-        );
-        retried += res.modifiedCount;
-      }
-      if (retried > 0) await signalTask(task, (h) => h.signal(devicesReady));
-      return retried;
+      return whileTaskRuns(task, (h) => h.executeUpdate(retryDevices, { args: [deviceKeys ? { deviceKeys } : {}] }));
     },
 
     /** Cancels one device that is waiting or only pushed; 409 once it is upgrading or finished. */
@@ -232,24 +192,31 @@ export function createTaskService(deps: TaskServiceDeps) {
       if (rec.status !== 'to_be_pushed' && rec.status !== 'pushed') {
         throw conflict(`device ${deviceKey} cannot be cancelled: its upgrade is ${rec.status}`);
       }
-      const now = new Date();
-      const direct = await recordsCollection(db).updateOne(
-        { _id: recordId(taskId, deviceKey), status: 'to_be_pushed', inWorkflow: false },
-        {
-          $set: { status: 'cancelled', waitReason: null, updatedAt: now },
-          $push: appendTimeline(timelineEntry('cancelled', 'by an operator', now)),
-        },
-      );
-      if (direct.modifiedCount === 0) {
-        const handle = client.workflow.getHandle(deviceWorkflowId({ productKey: task.productKey, deviceKey }));
-        const told = await withTemporal(client, () =>
-          signalIfRunning(handle, cancelDeviceUpgrade, { reason: 'cancelled by an operator', taskId }),
-        );
-        if (!told) throw conflict(`device ${deviceKey} has no upgrade in progress to cancel; read its record again`);
+      const reason = 'cancelled by an operator';
+      if (!rec.inWorkflow) {
+        await requireWorkflow(task);
+        await whileTaskRuns(task, (h) => h.executeUpdate(cancelDevice, { args: [{ deviceKey, reason }] }));
+        return task;
       }
+      // The device's own workflow owns the record (it may outlive a finished task): it decides.
+      const handle = client.workflow.getHandle(deviceWorkflowId({ productKey: task.productKey, deviceKey }));
+      const told = await withTemporal(client, () => signalIfRunning(handle, cancelDeviceUpgrade, { reason, taskId }));
+      if (!told) throw conflict(`device ${deviceKey} has no upgrade in progress to cancel; read its record again`);
       return task;
     },
   };
+
+  /** An update to the task's workflow; a workflow that has closed meanwhile is a conflict, as a closed task is. */
+  async function whileTaskRuns<T>(task: TaskDoc, send: (h: WorkflowHandle) => Promise<T>): Promise<T> {
+    return withTemporal(client, async () => {
+      try {
+        return await send(client.workflow.getHandle(taskWorkflowId(task.taskId)));
+      } catch (err) {
+        if (err instanceof WorkflowNotFoundError) throw conflict(`upgrade task ${task.taskId} has finished`);
+        throw err;
+      }
+    });
+  }
 }
 
 export type TaskService = ReturnType<typeof createTaskService>;

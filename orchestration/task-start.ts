@@ -39,6 +39,8 @@ export async function startTaskWorkflow(deps: TaskStartDeps, task: TaskDoc): Pro
         args: [
           {
             taskId: task.taskId,
+            productKey: task.productKey,
+            firmwareId: task.firmwareId,
             kind: task.kind,
             strategy: task.strategy,
             method: task.method,

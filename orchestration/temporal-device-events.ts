@@ -16,16 +16,10 @@ import type { SignalDefinition } from '@temporalio/common';
 import type { Db } from 'mongodb';
 import { byIdentity, devices } from '../db/devices';
 import { offerSlotsFull } from '../db/offer-slots';
-import {
-  insertWaitingRecords,
-  markWaitingRecordsPresence,
-  noteWaitReason,
-  recordId,
-  readmitRecord,
-  recordsCollection,
-} from '../db/records';
+import { recordId, recordsCollection, tasksWaitingFor } from '../db/records';
 import { activeIncrementTasks, activeRequestTasks, activeTaskIds, type TaskDoc } from '../db/tasks';
 import { isDeviceInScope } from '../db/scope';
+import { admissionOf, type Admission } from '../domain/admission';
 import { deviceWorkflowId, taskWorkflowId } from '../domain/ids';
 import { isWindowOpen } from '../domain/schedule';
 import type { FirmwareOffer } from '../domain/types';
@@ -37,10 +31,12 @@ import {
   deviceUpgradeReply,
   devicesAdded,
   devicesReady,
+  devicesReported,
   deviceVersion,
+  type ReportedDevice,
   requestFirmware,
 } from '../workflows/messages';
-import { coalesce } from './coalesce';
+import { batchPerKey, coalesce } from './coalesce';
 import { signalIfRunning } from './signal-if-running';
 import type { DeviceEvents, DeviceRef, RegistryEvents } from './device-events';
 import { deviceStartOptions } from './device-workflows';
@@ -69,6 +65,12 @@ export function createTemporalDeviceEvents(deps: TemporalDeviceEventsDeps): Devi
   const readyHint = hintTask(devicesReady.name);
   const addedHint = hintTask(devicesAdded.name);
 
+  const reported = batchPerKey<ReportedDevice>(async (taskId, devices) => {
+    await signalIfRunning(client.workflow.getHandle(taskWorkflowId(taskId)), devicesReported, { devices }).catch(
+      (err: unknown) => log.warn('reported devices not delivered', { taskId, err }),
+    );
+  }, HINT_WINDOW_MS);
+
   const hintIncrementTasks = async (productKey: string) => {
     for (const task of await activeIncrementTasks(db, productKey)) addedHint(task.taskId);
   };
@@ -76,19 +78,22 @@ export function createTemporalDeviceEvents(deps: TemporalDeviceEventsDeps): Devi
   return {
     async connected(device) {
       const active = await activeTaskIds(db, device.productKey);
-      for (const taskId of await markWaitingRecordsPresence(db, active, device.deviceKey, true)) readyHint(taskId);
+      for (const taskId of await tasksWaitingFor(db, active, device.deviceKey)) readyHint(taskId);
       await signalDevice(device, devicePresence, { online: true });
     },
     async disconnected(device, reason) {
-      await markWaitingRecordsPresence(db, await activeTaskIds(db, device.productKey), device.deviceKey, false);
       await signalDevice(device, devicePresence, { online: false, reason });
     },
     async versionReported(device, version) {
       await signalDevice(device, deviceVersion, { version });
       // The device itself joins the increment tasks it now qualifies for: no time cursor to miss it by.
+      const reportedAt = new Date();
       for (const task of await activeIncrementTasks(db, device.productKey)) {
         if (!task.sourceVersions.includes(version)) continue;
-        if (await admitDevice(db, task, device, version)) readyHint(task.taskId);
+        const admission = await admissionFor(db, task, device, reportedAt);
+        if (admission === 'waiting') readyHint(task.taskId);
+        if (admission === 'joins')
+          reported(task.taskId, { deviceKey: device.deviceKey, version, reportedAtMs: +reportedAt });
       }
     },
     async progressReported(device, step, desc) {
@@ -100,10 +105,20 @@ export function createTemporalDeviceEvents(deps: TemporalDeviceEventsDeps): Devi
     async firmwareRequested(device) {
       for (const task of await activeRequestTasks(db, device.productKey)) {
         if (task.status !== 'running' || !isWindowOpen(task.schedule, Date.now())) continue;
-        if (!(await admitDevice(db, task, device))) continue;
-        // A look before starting a workflow that would only be refused; the claim takes the slot for real.
-        if (await offerSlotsFull(db, task.taskId, device.deviceKey, task.maxConcurrency)) {
-          await noteWaitReason(db, task.taskId, device.deviceKey, 'concurrency_limit');
+        const admission = await admissionFor(db, task, device);
+        if (admission === 'closed') continue;
+        // A joining device is admitted by its workflow's claim; the gateway only looked.
+        if (admission === 'joins' && !(await qualifies(db, task, device))) continue;
+        // A look before starting a workflow that would only be refused again: the claim takes the slot for real,
+        // and a refused one records why the device waits.
+        const rec = await recordsCollection(db).findOne(
+          { _id: recordId(task.taskId, device.deviceKey) },
+          { projection: { waitReason: 1 } },
+        );
+        if (
+          rec?.waitReason === 'concurrency_limit' &&
+          (await offerSlotsFull(db, task.taskId, device.deviceKey, task.maxConcurrency))
+        ) {
           continue;
         }
         const offer = await offerThroughDeviceWorkflow(client, task, device, taskQueue);
@@ -117,53 +132,28 @@ export function createTemporalDeviceEvents(deps: TemporalDeviceEventsDeps): Devi
   };
 }
 
-/**
- * Makes sure the device waits in this increment task when it qualifies now:
- * a new waiting record, or a skipped (busy) or succeeded one re-admitted
- * after the device reported a source version again (SPEC behaviour 1). The
- * reported version is taken from the event, not from the registry, whose
- * write may still be queued; and the device is online, since it is talking
- * to us right now (the registry's copy may lag). Returns whether the device
- * now waits in the task (or, asking for firmware, holds an open offer in it).
- */
-async function admitDevice(db: Db, task: TaskDoc, device: DeviceRef, reportedVersion?: string): Promise<boolean> {
-  const rec = await recordsCollection(db).findOne({ _id: recordId(task.taskId, device.deviceKey) });
-  if (rec?.status === 'to_be_pushed') return true;
-  // Offered already: asking again (a lost reply) hears the same offer while it is open.
-  if (rec?.status === 'pushed' && rec.inWorkflow && !reportedVersion) return true;
-  if (task.strategy !== 'increment') return false;
-  if (rec && !(reportedVersion && (rec.status === 'skipped' || rec.status === 'success'))) return false;
+/** What admission makes of the device in this task now (domain/admission.ts): a read, never a write. */
+async function admissionFor(db: Db, task: TaskDoc, device: DeviceRef, reportedAt?: Date): Promise<Admission> {
+  const rec = await recordsCollection(db).findOne(
+    { _id: recordId(task.taskId, device.deviceKey) },
+    { projection: { status: 1, inWorkflow: 1, updatedAt: 1 } },
+  );
+  return admissionOf(rec, task, reportedAt);
+}
+
+/** The device is in the task's scope on the version the registry has for it. */
+async function qualifies(db: Db, task: TaskDoc, device: DeviceRef): Promise<boolean> {
   const doc = await devices(db).findOne(byIdentity(device), { projection: { _id: 0, deviceSecret: 0 } });
   if (!doc) return false;
-  const version = reportedVersion ?? doc.firmwareVersion;
   const spec = {
     productKey: task.productKey,
     sourceVersions: task.sourceVersions,
     scope: task.scope,
     filter: task.filter,
   };
-  if (!(await isDeviceInScope(db, spec, { ...doc, firmwareVersion: version }))) return false;
-  const now = new Date();
-  if (rec) {
-    const seen = { version: version ?? null, online: true };
-    return readmitRecord(db, task.taskId, device.deviceKey, (r) => r.status === rec.status, seen, now);
-  }
-  await insertWaitingRecords(
-    db,
-    [
-      {
-        taskId: task.taskId,
-        productKey: task.productKey,
-        deviceKey: device.deviceKey,
-        fromVersion: version ?? null,
-        toVersion: task.firmware.version,
-        deviceOnline: true,
-      },
-    ],
-    now,
-  );
-  return true;
+  return isDeviceInScope(db, spec, doc);
 }
+
 async function offerThroughDeviceWorkflow(
   client: Client,
   task: TaskDoc,

@@ -1,5 +1,5 @@
 /**
- * What a device does, per behaviour, following the SDK samples (protocol §4):
+ * What a device does, per behaviour, following the EnOS device SDK samples:
  * inform the current version after every connect; on an upgrade command report
  * progress synchronously, then inform the new version; never send upgrade_reply
  * (neither sample does).

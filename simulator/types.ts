@@ -25,7 +25,7 @@ export type Behaviour =
   /** Like succeed, but the "download" before the first step takes `downloadMs`. */
   | { kind: 'slow'; downloadMs: number; steps?: number[]; stepDelayMs?: number };
 
-/** Java `SignMethod` names; the `hmac*` names are plain digests too (protocol §1). */
+/** Java `SignMethod` names; the `hmac*` names are plain digests too (gateway/auth.ts). */
 export type SimSignMethod = 'sha256' | 'hmacsha256' | 'sha1' | 'hmacsha1' | 'md5' | 'hmacmd5';
 
 export interface DeviceSpec {

@@ -4,7 +4,7 @@
  * and read as a story.
  */
 import * as wf from '@temporalio/workflow';
-import type { DeviceUpgradeInput } from '../activities/contracts';
+import type { DeviceUpgradeInput } from './messages';
 import type { Report } from '../domain/progress';
 import type { RecordStatus } from '../domain/types';
 import {
@@ -34,14 +34,14 @@ export class DeviceSession {
   lastReply: { commandId: string; code: number; message: string } | null = null;
   /**
    * Request mode: an offer waits for the claim, which takes one of the task's slots (its
-   * concurrency limit). Runs started before the limit applied to offers decide at once.
+   * concurrency limit).
    */
   offerDecided: boolean;
   offerRefusal: string | null = null;
 
   constructor(private readonly input: DeviceUpgradeInput) {
     this.offering = input.method === 'request';
-    this.offerDecided = input.method !== 'request' || input.maxConcurrency === undefined;
+    this.offerDecided = input.method !== 'request';
     wf.setHandler(devicePresence, ({ online }) => {
       this.online = online;
       this.presenceSignals += 1;
@@ -60,7 +60,7 @@ export class DeviceSession {
       if (taskId === this.input.taskId) this.taskPaused = paused;
     });
     wf.setHandler(cancelDeviceUpgrade, ({ reason, taskId }) => {
-      if (taskId === undefined || taskId === this.input.taskId) this.cancelReason ??= reason;
+      if (taskId === this.input.taskId) this.cancelReason ??= reason;
     });
     wf.setHandler(
       requestFirmware,
@@ -70,7 +70,7 @@ export class DeviceSession {
         return [this.input.firmware];
       },
       {
-        // Synchronous, so a refusal writes nothing to history (temporal-notes §3).
+        // Synchronous, so a refusal writes nothing to history (an update validator's rejection is not recorded).
         validator: ({ taskId }) => {
           if (taskId !== this.input.taskId || this.input.method !== 'request') {
             throw new Error(`device is busy: being upgraded by task ${this.input.taskId}`);

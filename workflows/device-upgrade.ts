@@ -9,13 +9,14 @@
  * nothing while it waits: the workflow sleeps on a condition and is evicted.
  */
 import * as wf from '@temporalio/workflow';
-import type { DeviceActivities, DeviceUpgradeInput, RecordUpdate } from '../activities/contracts';
+import type { DeviceActivities } from '../activities/contracts';
+import type { RecordUpdate } from '../domain/rollout';
 import { commandId, taskWorkflowId } from '../domain/ids';
 import { judge, soakFailure, TIMEOUT_FAILURE } from '../domain/progress';
 import { describeSchedule, windowState } from '../domain/schedule';
 import type { Failure, RecordStatus, TimelineEntry } from '../domain/types';
 import { DeviceSession } from './device-session';
-import { deviceFinished, type DeviceOutcome } from './messages';
+import { deviceFinished, type DeviceOutcome, type DeviceUpgradeInput } from './messages';
 import { OtaStatus } from './search-attributes';
 import { waitFor } from './wait';
 
@@ -46,7 +47,8 @@ export async function deviceUpgradeWorkflow(input: DeviceUpgradeInput): Promise<
     productKey: input.productKey,
     deviceKey: input.deviceKey,
     ...(input.method === 'push' ? { push: { firmware: input.firmware, at: new Date(Date.now()).toISOString() } } : {}),
-    ...(offerWaits ? { offerSlot: { limit: input.maxConcurrency! } } : {}),
+    ...(offerWaits ? { offerSlot: { limit: input.maxConcurrency } } : {}),
+    ...(input.method === 'request' ? { join: { strategy: input.strategy, toVersion: target } } : {}),
   });
   s.decideOffer(
     device.stale
@@ -83,7 +85,7 @@ export async function deviceUpgradeWorkflow(input: DeviceUpgradeInput): Promise<
   }
   if (input.method === 'push' && !device.pushed) {
     // Frees the task's concurrency slot: the task pushes it again once the device reconnects.
-    return finish(s, input, 'deferred', { status: 'to_be_pushed', deviceOnline: false }, 'deferred: offline');
+    return finish(s, input, 'deferred', { status: 'to_be_pushed' }, 'deferred: offline');
   }
 
   const maxAttempts = input.retry?.maxAttempts ?? 1;
@@ -224,9 +226,9 @@ async function follow(
     const verdict = judge({ targetVersion: input.firmware.version, started }, report);
     if (report.kind === 'offline') {
       if (!started) deadline = null;
-      await record(s, input, { deviceOnline: false }, 'offline');
+      await record(s, input, {}, 'offline');
     } else if (report.kind === 'online') {
-      await record(s, input, { deviceOnline: true }, 'reconnected');
+      await record(s, input, {}, 'reconnected');
     }
     switch (verdict.kind) {
       case 'success':
@@ -266,12 +268,7 @@ async function soak(s: DeviceSession, input: DeviceUpgradeInput, how: string): P
     const failure = soakFailure(input.firmware.version, report);
     if (failure) return { kind: 'failure', failure };
     if (report.kind === 'offline' || report.kind === 'online') {
-      await record(
-        s,
-        input,
-        { deviceOnline: report.kind === 'online' },
-        report.kind === 'online' ? 'reconnected' : 'offline',
-      );
+      await record(s, input, {}, report.kind === 'online' ? 'reconnected' : 'offline');
     }
   }
 }
@@ -295,8 +292,8 @@ async function waitBeforeRetry(s: DeviceSession, input: DeviceUpgradeInput): Pro
     if (window.open && !paused && (s.online || input.method === 'request')) return true;
     const waitReason = paused ? 'paused' : window.open ? 'offline' : 'window_closed';
     await record(s, input, { waitReason }, 'waiting', WAITING_DETAIL[waitReason](input));
-    // Runs from before the patch also woke for a device online while the window was closed, at once and again.
-    const waitsForDevice = !paused && (window.open || !wf.patched('retry-waits-for-window'));
+    // Outside a window the device's presence changes nothing: wake when the window opens.
+    const waitsForDevice = !paused && window.open;
     await waitFor(
       () => s.cancelled || s.taskPaused !== paused || (waitsForDevice && s.online),
       paused || window.open ? undefined : window.opensAtMs,
@@ -349,21 +346,16 @@ async function finish(
   detail: string,
 ): Promise<DeviceOutcome> {
   const update = recordUpdate(s, input, { inWorkflow: false, waitReason: null, ...set }, outcome, detail);
-  // One activity writes the record and tells the task; histories from before it did both still replay.
-  if (wf.patched('finish-tells-task')) {
-    await (holdsOfferSlot(input)
-      ? finishRecord(update, outcome, { releaseOfferSlot: true })
-      : finishRecord(update, outcome));
-  } else {
-    await updateRecord(update);
-    await tellTask(input, outcome);
-  }
+  // One activity writes the record and tells the task.
+  await (holdsOfferSlot(input)
+    ? finishRecord(update, outcome, { releaseOfferSlot: true })
+    : finishRecord(update, outcome));
   return outcome;
 }
 
-/** Request mode with a concurrency limit (runs started before it applied to offers hold none). */
+/** Request mode: each offer holds one of the task's slots (its concurrency limit) until the upgrade ends. */
 function holdsOfferSlot(input: DeviceUpgradeInput): boolean {
-  return input.method === 'request' && input.maxConcurrency !== undefined;
+  return input.method === 'request';
 }
 
 async function tellTask(input: DeviceUpgradeInput, outcome: DeviceOutcome): Promise<void> {

@@ -3,9 +3,41 @@
  * definition that workflows, activities, the gateway and the API all import.
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { FirmwareOffer, RecordStatus, TaskStatus } from '../domain/types';
+import type { DeviceCancellation, DeviceOutcome, ReportedDevice } from '../domain/rollout';
+import type {
+  FirmwareOffer,
+  RecordStatus,
+  RetryPolicy,
+  Schedule,
+  Strategy,
+  TaskKind,
+  TaskStatus,
+} from '../domain/types';
+
+export type { DeviceCancellation, DeviceOutcome, ReportedDevice };
 
 // ─── Device upgrade workflow ───────────────────────────────────────────────
+
+/** Everything a device workflow needs to know, fixed when it starts. */
+export interface DeviceUpgradeInput {
+  taskId: string;
+  kind: TaskKind;
+  strategy: Strategy;
+  productKey: string;
+  deviceKey: string;
+  firmwareId: string;
+  firmware: FirmwareOffer;
+  method: 'push' | 'request';
+  upgradeTimeoutS: number;
+  schedule?: Schedule;
+  retry?: RetryPolicy;
+  /** How long a request-mode offer waits for the device to take it up. */
+  offerTtlS: number;
+  /** Request mode: the task's limit on devices between offer and result. */
+  maxConcurrency: number;
+  /** A success counts only after the device has stayed on the new version this long. */
+  soakS?: number;
+}
 
 export const devicePresence = defineSignal<[{ online: boolean; reason?: string }]>('devicePresence');
 export const deviceProgress = defineSignal<[{ step: number; desc: string }]>('deviceProgress');
@@ -22,11 +54,8 @@ export const deviceUpgradeReply =
  * on reconnect and no retry; an upgrade the device has already started is still followed.
  */
 export const taskPauseChanged = defineSignal<[{ taskId: string; paused: boolean }]>('taskPauseChanged');
-/**
- * Cancel this device's upgrade unless it is already under way on the device (then it finishes).
- * `taskId` is absent only in signals sent before it was added.
- */
-export const cancelDeviceUpgrade = defineSignal<[{ reason: string; taskId?: string }]>('cancelDeviceUpgrade');
+/** Cancel this device's upgrade unless it is already under way on the device (then it finishes). */
+export const cancelDeviceUpgrade = defineSignal<[{ reason: string; taskId: string }]>('cancelDeviceUpgrade');
 
 /** A device asks for firmware (getversion): the offer, or a refusal when this workflow is not the task's offer. */
 export const requestFirmware = defineUpdate<FirmwareOffer[], [{ taskId: string }]>('requestFirmware');
@@ -44,16 +73,23 @@ export const deviceUpgradeState = defineQuery<DeviceUpgradeState>('deviceUpgrade
 
 // ─── Task workflow ─────────────────────────────────────────────────────────
 
-/** How one device's part of a task ended; "deferred" and "expired" put the device back in the queue. */
-export type DeviceOutcome = 'success' | 'failure' | 'cancelled' | 'skipped' | 'deferred' | 'expired';
 export const deviceFinished = defineSignal<[{ deviceKey: string; outcome: DeviceOutcome }]>('deviceFinished');
 /** A hint: some waiting devices may be pushable now (came online, retried). The task re-reads MongoDB. */
 export const devicesReady = defineSignal('devicesReady');
 /** A hint for increment tasks: devices were registered or reported a version; rescan from the cursor. */
 export const devicesAdded = defineSignal('devicesAdded');
+/** Increment tasks: devices that may join; the task admits them (domain/admission.ts). */
+export const devicesReported = defineSignal<[{ devices: ReportedDevice[] }]>('devicesReported');
 export const pauseTask = defineSignal('pauseTask');
 export const resumeTask = defineSignal('resumeTask');
 export const cancelTask = defineSignal<[{ reason: string }]>('cancelTask');
+/** An operator's retry: failed devices (all, or the named ones) wait again. Answers how many do. */
+export const retryDevices = defineUpdate<number, [{ deviceKeys?: string[] }]>('retryDevices');
+/**
+ * An operator cancels one device: a waiting record is closed here, a device workflow that owns
+ * the record is asked to stop.
+ */
+export const cancelDevice = defineUpdate<DeviceCancellation, [{ deviceKey: string; reason: string }]>('cancelDevice');
 
 export interface TaskProgress {
   taskId: string;

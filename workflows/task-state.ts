@@ -1,8 +1,8 @@
 /**
- * The task workflow's state and message handlers. Everything here is small
- * and survives continue-as-new as-is (`carry()`): a cursor, counters and the
- * bounded set of devices in flight — never the device list itself, which
- * lives in MongoDB.
+ * The task workflow's state and message handlers. The handlers only record
+ * what arrived; the workflow's loops act on it. What survives continue-as-new
+ * (`carry()`) is small: a cursor, counters and the bounded set of devices in
+ * flight — never the device list itself, which lives in MongoDB.
  */
 import * as wf from '@temporalio/workflow';
 import { autoPauseReason, emptyTally, type AutoPausePolicy, type Tally } from '../domain/auto-pause';
@@ -14,9 +14,11 @@ import {
   deviceFinished,
   devicesAdded,
   devicesReady,
+  devicesReported,
   pauseTask,
   resumeTask,
   taskProgress,
+  type ReportedDevice,
 } from './messages';
 
 export interface CarriedTaskState {
@@ -25,18 +27,16 @@ export interface CarriedTaskState {
   inFlight: string[];
   finished: number;
   paused: boolean;
-  /** Absent in states carried before device workflows were told of pauses. */
-  devicesPaused?: boolean;
-  /** Absent in states carried before pauses had reasons and auto-pause. */
-  pauseReason?: string | null;
-  tally?: Tally;
-  /** Absent in states carried before rate limits. */
-  succeeded?: number;
+  devicesPaused: boolean;
+  pauseReason: string | null;
+  tally: Tally;
+  succeeded: number;
   bucket?: Bucket;
   stage?: StageState;
   cancelReason: string | null;
   status: TaskStatus;
   runs: number;
+  reported: ReportedDevice[];
 }
 
 export class TaskState {
@@ -59,10 +59,17 @@ export class TaskState {
   cancelReason: string | null;
   status: TaskStatus;
   runs: number;
-  /** Hints from signals; the body re-reads MongoDB when they are set. */
+  /** Signals' hints: waiting devices may be pushable; devices may have joined (rescan). */
   mayHavePushable = true;
   rescanWanted = true;
-  completionCheckWanted = true;
+  /** Records closed (devices finished or skipped): the completion watch counts open ones after a change. */
+  closedRecords = 0;
+  /** No record of a snapshot task is open any more. */
+  completed = false;
+  /** The run is ending (cancelled, completed, end time, continue-as-new): the loops return. */
+  stopping = false;
+  /** Devices the gateway saw report a source version, to admit (increment tasks). */
+  reported: ReportedDevice[];
   /**
    * Devices that finished while the claim that started them was still in
    * flight: their deviceFinished signal can arrive before the activity's
@@ -72,8 +79,6 @@ export class TaskState {
    */
   readonly finishedEarly = new Set<string>();
   claiming = false;
-  /** Fewer than a quarter of the slots are free, but the short batching pause is over: claim them. */
-  claimDue = false;
   /** The stored task status matches `status` (after continue-as-new it already does). */
   statusWritten: boolean;
 
@@ -97,6 +102,7 @@ export class TaskState {
     this.status = carried?.status ?? 'waiting';
     this.runs = (carried?.runs ?? 0) + 1;
     this.statusWritten = carried !== undefined;
+    this.reported = [...(carried?.reported ?? [])];
 
     wf.setHandler(deviceFinished, ({ deviceKey, outcome }) => {
       const wasInFlight = this.inFlight.delete(deviceKey);
@@ -105,13 +111,16 @@ export class TaskState {
       if (outcome === 'success' || outcome === 'failure') this.countResult(outcome === 'success');
       // A freed slot may let another waiting device go; a deferred one waits for its reconnect hint.
       if (wasInFlight && outcome !== 'deferred') this.mayHavePushable = true;
-      this.completionCheckWanted = true;
+      this.closedRecords += 1;
     });
     wf.setHandler(devicesReady, () => {
       this.mayHavePushable = true;
     });
     wf.setHandler(devicesAdded, () => {
       this.rescanWanted = true;
+    });
+    wf.setHandler(devicesReported, ({ devices }) => {
+      this.reported.push(...devices);
     });
     wf.setHandler(pauseTask, () => {
       if (!this.paused) this.pauseFor('paused by an operator');
@@ -147,6 +156,19 @@ export class TaskState {
     if (autoPause) this.pauseFor(autoPause);
   }
 
+  private taskWrites: Promise<unknown> = Promise.resolve();
+
+  /**
+   * The task document's writes (status, stage phase), one after another although the loops run
+   * side by side: the embedded FerretDB applies an update as a read and a write of the whole
+   * document, so two at once can lose one.
+   */
+  writeTask<T>(write: () => Promise<T>): Promise<T> {
+    const next = this.taskWrites.then(write);
+    this.taskWrites = next.catch(() => undefined);
+    return next;
+  }
+
   pauseFor(reason: string): void {
     this.paused = true;
     this.pauseReason = reason;
@@ -172,6 +194,7 @@ export class TaskState {
       cancelReason: this.cancelReason,
       status: this.status,
       runs: this.runs,
+      reported: [...this.reported],
     };
   }
 }

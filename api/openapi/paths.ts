@@ -1,5 +1,5 @@
 /**
- * Every endpoint of contract v1 (SPEC "HTTP API"), including the task,
+ * Every endpoint of contract v1 (README "Using it", docs/behaviour.md), including the task,
  * control, verification and record endpoints whose handlers live in the
  * task routes. Request bodies point at the request schemas the API validates
  * with; query parameters come from api/query.ts, which the routes parse with.

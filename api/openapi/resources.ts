@@ -1,5 +1,5 @@
 /**
- * Schemas of what the API answers (SPEC "Resources"). Open to additions
+ * Schemas of what the API answers (docs/behaviour.md). Open to additions
  * (no additionalProperties: false): clients must tolerate new fields, while
  * request bodies stay closed.
  */

@@ -173,7 +173,7 @@ const FirmwareCreate: JsonSchema = {
       version: ref('Version'),
       name: text(256),
       description: text(2048),
-      // EnOS devices fetch from an http(s) URL, an enos-connect:// URI or a file-service path (protocol §3.4).
+      // EnOS devices fetch from an http(s) URL, an enos-connect:// URI or a file-service path.
       fileUrl: {
         type: 'string',
         format: 'uri-reference',

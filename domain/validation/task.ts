@@ -1,10 +1,10 @@
 /**
  * POST /v1/upgrade-tasks and POST /v1/firmwares/{id}/verification bodies:
- * the shape comes from the JSON Schemas; the cross-field rules of SPEC live
+ * the shape comes from the JSON Schemas; the cross-field rules live
  * here. The task-creation route calls, in order:
  *   validateUpgradeTaskRequest(body)        → shape, defaults, rules on the body alone
  *   checkTaskAgainstFirmware(req, fw)       → rules that need the firmware
- *   treeSelectionProblems(...) (domain/scope) via db/task-references.ts → rules that need the trees
+ *   treeSelectionProblems(...) (domain/scope) via db/task-checks.ts → rules that need the trees
  */
 import { invalid, type ErrorDetail } from '../errors';
 import { scheduleProblems } from '../schedule';
@@ -109,7 +109,7 @@ function crossFieldProblems(req: UpgradeTaskRequest, nowMs: number): ErrorDetail
 
 /**
  * Validates an upgrade task request body: unknown fields, types and ranges
- * (schema), then the SPEC rules on the body alone. Returns the request with
+ * (schema), then the cross-field rules on the body alone. Returns the request with
  * defaults applied (upgradeTimeout 7200, maxConcurrency 300). Throws
  * OtaError invalid_request with every problem in `details`. `nowMs`: the
  * clock an end time must lie after.

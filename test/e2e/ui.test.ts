@@ -164,7 +164,6 @@ beforeAll(async () => {
     skipReason: null,
     attempts: 1,
     timeline: [{ at: at.toISOString(), event: 'failed', detail: HOSTILE_REASON }],
-    deviceOnline: false,
     inWorkflow: false,
     createdAt: at,
     updatedAt: at,

@@ -5,6 +5,7 @@
 import { Client } from '@temporalio/client';
 import { createDeviceActivities } from '../../activities/device-activities';
 import { ensureAllIndexes } from '../../db/all-indexes';
+import { devices, newDeviceDoc } from '../../db/devices';
 import { insertWaitingRecords, recordId, recordsCollection } from '../../db/records';
 import { testDb } from '../helpers/stack';
 
@@ -24,7 +25,10 @@ it('pushes a waiting online device with the claim, and leaves a finished record 
       // Claims never signal; the client's connection is opened only on first use.
       client: new Client(),
     });
-    const base = { taskId: 't1', productKey: 'pk', toVersion: '2.0.0', fromVersion: '1.0.0', deviceOnline: true };
+    const base = { taskId: 't1', productKey: 'pk', toVersion: '2.0.0', fromVersion: '1.0.0' };
+    // Presence is the registry's (db/presence.ts).
+    const device = newDeviceDoc({ productKey: 'pk', deviceKey: 'waiting', firmwareVersion: '1.0.0' }, new Date());
+    await devices(mongo.db).insertOne({ ...device, online: true });
     await insertWaitingRecords(
       mongo.db,
       [

@@ -3,6 +3,8 @@
  * and gateway event sink; devices are scripted at the MQTT hop.
  */
 import { deviceWorkflowId } from '../../domain/ids';
+import { getRecord } from '../../db/task-reads';
+import { findTask } from '../../db/tasks';
 import { devServerEnv } from '../helpers/stack';
 import { recordHistory } from '../helpers/histories';
 import { eventually, PK, useWorld } from './world';
@@ -32,7 +34,10 @@ describe('snapshot push task', () => {
     const failed = await t.world.record(taskId, 'a2');
     expect(failed).toMatchObject({ status: 'failure', failure: { code: '-2' } });
     expect(await t.world.record(taskId, 'a5-other-version')).toBeNull();
-    expect(await t.world.record(taskId, 'a4-offline')).toMatchObject({ status: 'to_be_pushed', deviceOnline: false });
+    expect(await t.world.record(taskId, 'a4-offline')).toMatchObject({ status: 'to_be_pushed' });
+    // As the API shows it: the waiting reason comes from the registry's presence.
+    const task = (await findTask(t.mongo.db, taskId))!;
+    expect(await getRecord(t.mongo.db, task, 'a4-offline')).toMatchObject({ waitReason: 'offline' });
     expect(t.world.pushes.filter((p) => p.deviceKey === 'a4-offline')).toHaveLength(0);
 
     await t.world.setOnline('a4-offline', true);

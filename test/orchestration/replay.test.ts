@@ -1,7 +1,7 @@
 /**
  * Replays every history recorded from real runs (test/histories, see
  * test/helpers/histories.ts) against today's workflow code: a change that
- * alters command order without `patched()` fails here.
+ * alters the commands a workflow issues fails here (CONTRIBUTING.md says what to do then).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';

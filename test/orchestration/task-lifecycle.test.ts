@@ -7,8 +7,8 @@ import { deviceWorkflowId } from '../../domain/ids';
 import { firmwares } from '../../db/firmware';
 import { devices } from '../../db/devices';
 import { WithStartWorkflowOperation, WorkflowUpdateFailedError } from '@temporalio/client';
-import { recordId, recordsCollection } from '../../db/records';
-import { recordView } from '../../db/task-reads';
+import { recordsCollection } from '../../db/records';
+import { getRecord } from '../../db/task-reads';
 import { findTask } from '../../db/tasks';
 import { deviceStartOptions } from '../../orchestration/device-workflows';
 import { cancelDeviceUpgrade, requestFirmware, taskProgress } from '../../workflows/messages';
@@ -173,10 +173,7 @@ describe('task strategies and control', () => {
 
   describe('staged rollout', () => {
     const view = async (taskId: string, deviceKey: string) =>
-      recordView(
-        (await recordsCollection(t.mongo.db).findOne({ _id: recordId(taskId, deviceKey) }))!,
-        (await findTask(t.mongo.db, taskId))!,
-      );
+      (await getRecord(t.mongo.db, (await findTask(t.mongo.db, taskId))!, deviceKey))!;
 
     it('upgrades the first stage alone, and pauses with the figures when too few of it succeed', async () => {
       let failing = true;
@@ -289,8 +286,7 @@ describe('task strategies and control', () => {
     expect(await t.world.events.firmwareRequested(rc1)).toHaveLength(1);
     expect(await t.world.events.firmwareRequested(rc2)).toEqual([]);
     // As the API shows it (the waiting reason is derived when read).
-    const waiting = (await recordsCollection(t.mongo.db).findOne({ _id: recordId(taskId, 'rc2') }))!;
-    expect(recordView(waiting, (await findTask(t.mongo.db, taskId))!)).toMatchObject({
+    expect(await getRecord(t.mongo.db, (await findTask(t.mongo.db, taskId))!, 'rc2')).toMatchObject({
       status: 'to_be_pushed',
       waitReason: 'concurrency_limit',
     });

@@ -4,9 +4,8 @@
  */
 import { deviceWorkflowId } from '../../domain/ids';
 import { devices } from '../../db/devices';
-import { listRecords } from '../../db/task-reads';
+import { getRecord, listRecords } from '../../db/task-reads';
 import { recordsCollection } from '../../db/records';
-import { recordView } from '../../db/task-reads';
 import { findTask } from '../../db/tasks';
 import { timeSkippingEnv } from '../helpers/stack';
 import { recordHistory } from '../helpers/histories';
@@ -104,7 +103,7 @@ describe('orchestration over time', () => {
     await eventually(
       's1 waiting offline',
       () => t.world.record(taskId, 's1'),
-      (r) => r?.deviceOnline === false,
+      (r) => r?.status === 'to_be_pushed',
     );
     // The registry learns the device is online, but no presence event reaches the task (it came too early).
     await devices(t.mongo.db).updateOne({ productKey: PK, deviceKey: 's1' }, { $set: { online: true } });
@@ -172,7 +171,7 @@ describe('orchestration over time', () => {
     await eventually(
       'o1 marked offline',
       () => t.world.record(taskId, 'o1'),
-      (r) => r?.deviceOnline === false,
+      (r) => (r?.timeline as { event: string }[] | undefined)?.some((e) => e.event === 'offline') === true,
     );
     await t.env.sleep('3 days');
     expect(await t.world.record(taskId, 'o1')).toMatchObject({ status: 'pushed' });
@@ -366,7 +365,7 @@ describe('orchestration over time', () => {
       );
       const task = (await findTask(t.mongo.db, taskId))!;
       const held = await recordsCollection(t.mongo.db).findOne({ taskId, status: 'to_be_pushed' });
-      expect(recordView(held!, task).waitReason).toBe('rate_limit');
+      expect((await getRecord(t.mongo.db, task, held!.deviceKey))?.waitReason).toBe('rate_limit');
       await stepUntil('four successes', async () => (await t.world.counts(taskId)).success === 4);
       expectGapsNear(await pushGaps(taskId, keys), [30, 30, 30]);
     });

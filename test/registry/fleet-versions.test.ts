@@ -31,7 +31,6 @@ function record(taskId: string, deviceKey: string, status: RecordStatus, fromVer
     skipReason: null,
     attempts: 1,
     timeline: [],
-    deviceOnline: true,
     inWorkflow: status === 'pushed' || status === 'upgrading',
     createdAt: at,
     updatedAt: at,

@@ -1,4 +1,4 @@
-/** Upgrade task and verification request validation: every SPEC rule, with the exact field path. */
+/** Upgrade task and verification request validation: every rule of domain/validation/task.ts, with the exact field path. */
 import { isOtaError, type ErrorDetail } from '../../domain/errors';
 import type { Firmware } from '../../domain/types';
 import {

@@ -1,0 +1,223 @@
+/**
+ * The task workflow's loop logic alone: its activities are stubbed by a small
+ * in-memory task (no database, no device workflows), the workflow runs on the
+ * time-skipping test server. What it checks is what the workflow decides:
+ * how many devices it starts, when it admits, pauses, completes or cancels.
+ */
+import { Worker } from '@temporalio/worker';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { WorkflowHandle } from '@temporalio/client';
+import type { StartResult, TaskActivities } from '../../activities/contracts';
+import type { TaskStatus } from '../../domain/types';
+import {
+  cancelTask,
+  deviceFinished,
+  devicesReported,
+  retryDevices,
+  type DeviceOutcome,
+} from '../../workflows/messages';
+import type { TaskWorkflowInput, upgradeTaskWorkflow } from '../../workflows/upgrade-task';
+import { timeSkippingEnv, unique, workflowBundle } from '../helpers/stack';
+import { eventually } from './world';
+
+/** A task's devices as its activities would find them in the database. */
+class StubTask {
+  readonly waiting: string[];
+  readonly inFlight = new Set<string>();
+  readonly failed: string[] = [];
+  readonly statuses: { status: TaskStatus; reason?: string }[] = [];
+  readonly calls: { name: string; input: unknown }[] = [];
+  maxInFlight = 0;
+
+  constructor(deviceKeys: string[]) {
+    this.waiting = [...deviceKeys];
+  }
+
+  called(name: string): unknown[] {
+    return this.calls.filter((c) => c.name === name).map((c) => c.input);
+  }
+
+  activities(): TaskActivities {
+    const log = (name: string, input: unknown) => void this.calls.push({ name, input });
+    return {
+      prepareTask: async (input) => (log('prepareTask', input), { admitted: this.waiting.length, cursorMs: 0 }),
+      admitNewDevices: async (input) => (log('admitNewDevices', input), { admitted: 0, cursorMs: input.sinceMs }),
+      admitReported: async (input) => {
+        log('admitReported', input);
+        this.waiting.push(...input.devices.map((d) => d.deviceKey));
+        return { admitted: input.devices.length };
+      },
+      startPushableDevices: async (input): Promise<StartResult> => {
+        log('startPushableDevices', input);
+        const started = this.waiting.splice(0, input.limit);
+        for (const k of started) this.inFlight.add(k);
+        this.maxInFlight = Math.max(this.maxInFlight, this.inFlight.size);
+        return { started, skipped: 0, exhausted: this.waiting.length === 0 };
+      },
+      countOpenRecords: async () => this.waiting.length + this.inFlight.size,
+      setTaskStagePhase: async (input) => log('setTaskStagePhase', input),
+      setTaskStatus: async ({ status, reason }) => void this.statuses.push({ status, ...(reason ? { reason } : {}) }),
+      requeueFailed: async (input) => {
+        log('requeueFailed', input);
+        const n = this.failed.length;
+        this.waiting.push(...this.failed.splice(0));
+        return n;
+      },
+      cancelOneDevice: async (input) => (log('cancelOneDevice', input), 'none'),
+      tellDevicesPaused: async (input) => (log('tellDevicesPaused', input), { signalled: 0 }),
+      cancelTaskDevices: async (input) => (log('cancelTaskDevices', input), { cancelled: 0, signalled: 0 }),
+      concludeVerification: async (input) => (log('concludeVerification', input), { verified: true }),
+    };
+  }
+
+  /** A device's workflow ends and tells the task, as finishRecord does. */
+  async finish(handle: WorkflowHandle, deviceKey: string, outcome: DeviceOutcome): Promise<void> {
+    this.inFlight.delete(deviceKey);
+    if (outcome === 'failure') this.failed.push(deviceKey);
+    await handle.signal(deviceFinished, { deviceKey, outcome });
+  }
+}
+
+let env: TestWorkflowEnvironment;
+beforeAll(async () => {
+  env = await timeSkippingEnv();
+}, 120_000);
+afterAll(async () => {
+  await env?.teardown();
+});
+
+async function run(
+  stub: StubTask,
+  input: Partial<TaskWorkflowInput>,
+  drive: (handle: WorkflowHandle<typeof upgradeTaskWorkflow>) => Promise<void>,
+): Promise<string> {
+  const taskQueue = unique('task-loop');
+  const worker = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue,
+    workflowBundle: await workflowBundle(),
+    activities: stub.activities(),
+  });
+  return worker.runUntil(async () => {
+    const taskId = unique('task');
+    const handle = await env.client.workflow.start<typeof upgradeTaskWorkflow>('upgradeTaskWorkflow', {
+      workflowId: taskId,
+      taskQueue,
+      args: [
+        {
+          taskId,
+          productKey: 'pk',
+          firmwareId: 'fw',
+          kind: 'batch',
+          strategy: 'snapshot',
+          method: 'push',
+          maxConcurrency: 3,
+          ...input,
+        },
+      ],
+    });
+    await drive(handle);
+    return handle.result();
+  });
+}
+
+/** Finishes every device in flight with `outcome` until none is left waiting or in flight. */
+async function finishAll(stub: StubTask, handle: WorkflowHandle, outcome: DeviceOutcome = 'success'): Promise<void> {
+  while (stub.waiting.length + stub.inFlight.size > 0) {
+    await eventually(
+      'devices in flight',
+      async () => stub.inFlight.size,
+      (n) => n > 0,
+    );
+    for (const k of [...stub.inFlight]) await stub.finish(handle, k, outcome);
+  }
+}
+
+describe('task workflow loop (stubbed activities)', () => {
+  it('starts no more devices than maxConcurrency, and completes a snapshot once no record is open', async () => {
+    const stub = new StubTask(Array.from({ length: 10 }, (_, i) => `d${i}`));
+    const outcome = await run(stub, { maxConcurrency: 3 }, (h) => finishAll(stub, h));
+    expect(outcome).toBe('completed');
+    expect(stub.maxInFlight).toBeLessThanOrEqual(3);
+    expect(stub.maxInFlight).toBe(3);
+    for (const { limit } of stub.called('startPushableDevices') as { limit: number }[]) {
+      expect(limit).toBeGreaterThan(0);
+      expect(limit).toBeLessThanOrEqual(3);
+    }
+    expect(stub.statuses.at(-1)).toEqual({ status: 'completed' });
+  });
+
+  it('pauses itself on failures, tells the devices in flight, and cancels on request', async () => {
+    const stub = new StubTask(['f1', 'f2', 'f3', 'f4', 'f5', 'f6']);
+    let inFlightAtPause: string[] = [];
+    let waitingAtPause: string[] = [];
+    const outcome = await run(
+      stub,
+      { maxConcurrency: 3, autoPause: { failurePercent: 50, afterDevices: 2 } },
+      async (handle) => {
+        await eventually(
+          'three started',
+          async () => stub.inFlight.size,
+          (n) => n === 3,
+        );
+        await stub.finish(handle, 'f1', 'failure');
+        await stub.finish(handle, 'f2', 'failure');
+        await eventually(
+          'the task paused',
+          async () => stub.statuses.at(-1)?.status,
+          (s) => s === 'paused',
+        );
+        inFlightAtPause = [...stub.inFlight].sort();
+        waitingAtPause = [...stub.waiting];
+        await handle.signal(cancelTask, { reason: 'stop' });
+      },
+    );
+    expect(outcome).toBe('cancelled');
+    expect(stub.statuses.find((s) => s.status === 'paused')?.reason).toMatch(/2 of 2/);
+    const told = stub.called('tellDevicesPaused') as { paused: boolean; deviceKeys: string[] }[];
+    expect(told).toHaveLength(1);
+    expect(told[0]).toMatchObject({ productKey: 'pk', paused: true });
+    expect([...told[0].deviceKeys].sort()).toEqual(inFlightAtPause);
+    // Paused: nothing more was started after the pause.
+    expect(waitingAtPause.length).toBeGreaterThan(0);
+    expect(stub.waiting).toEqual(waitingAtPause);
+    expect(stub.called('cancelTaskDevices')).toEqual([
+      { taskId: expect.any(String), productKey: 'pk', reason: 'stop' },
+    ]);
+  });
+
+  it('admits the devices the gateway saw report a source version (increment), then starts them', async () => {
+    const stub = new StubTask([]);
+    const outcome = await run(stub, { strategy: 'increment' }, async (handle) => {
+      await handle.signal(devicesReported, { devices: [{ deviceKey: 'late', version: '1.0.0', reportedAtMs: 1 }] });
+      await eventually(
+        'the reported device started',
+        async () => stub.inFlight.has('late'),
+        (started) => started,
+      );
+      await handle.signal(cancelTask, { reason: 'done' });
+    });
+    expect(outcome).toBe('cancelled');
+    expect(stub.called('admitReported')).toEqual([
+      { taskId: expect.any(String), devices: [{ deviceKey: 'late', version: '1.0.0', reportedAtMs: 1 }] },
+    ]);
+  });
+
+  it("runs an operator's retry through its own activity, and pushes the retried devices again", async () => {
+    const stub = new StubTask(['r1', 'r2']);
+    const outcome = await run(stub, { maxConcurrency: 1 }, async (handle) => {
+      await eventually(
+        'r1 started',
+        async () => stub.inFlight.has('r1'),
+        (started) => started,
+      );
+      await stub.finish(handle, 'r1', 'failure');
+      expect(await handle.executeUpdate(retryDevices, { args: [{}] })).toBe(1);
+      await finishAll(stub, handle);
+    });
+    expect(outcome).toBe('completed');
+    const started = (stub.called('startPushableDevices') as unknown[]).length;
+    expect(started).toBeGreaterThanOrEqual(3);
+    expect(stub.called('requeueFailed')).toHaveLength(1);
+  });
+});
