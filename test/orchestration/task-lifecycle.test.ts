@@ -10,9 +10,10 @@ import { recordId, recordsCollection } from '../../db/records';
 import { recordView } from '../../db/task-reads';
 import { findTask } from '../../db/tasks';
 import { deviceStartOptions } from '../../orchestration/device-workflows';
-import { cancelDeviceUpgrade, requestFirmware, taskProgress } from '../../workflows/messages';
+import { cancelDeviceUpgrade, devicesReady, requestFirmware, taskProgress } from '../../workflows/messages';
 import { devServerEnv } from '../helpers/stack';
 import { recordHistory } from '../helpers/histories';
+import { isSettled, signalCount, signalHandled } from '../helpers/workflow-settled';
 import { eventually, PK, useWorld } from './world';
 
 const t = useWorld('lifecycle', devServerEnv);
@@ -105,8 +106,9 @@ describe('task strategies and control', () => {
       (s) => s === 'paused',
     );
     expect((await findTask(t.mongo.db, taskId))?.pauseReason).toBe('paused by an operator');
+    const hints = await signalCount(t.env.client, taskId, devicesReady.name);
     await t.world.setOnline('p1', true);
-    await new Promise((r) => setTimeout(r, 1500));
+    await signalHandled(t.env.client, taskId, devicesReady.name, hints);
     expect(pushesTo('p1')).toBe(0);
     await t.world.tasks.resume(taskId);
     await eventually(
@@ -142,7 +144,7 @@ describe('task strategies and control', () => {
     );
     expect(paused?.pauseReason).toBe('auto-paused: 2 of 2 finished devices failed (100%, threshold 50%)');
     expect(await t.world.counts(taskId)).toMatchObject({ failure: 2, to_be_pushed: 2 });
-    await new Promise((r) => setTimeout(r, 1000));
+    await eventually('the task workflow to settle', () => isSettled(t.env.client, taskId), Boolean);
     expect(t.world.pushes.filter((p) => p.deviceKey.startsWith('ap'))).toHaveLength(2);
 
     failing = false;
@@ -252,7 +254,7 @@ describe('task strategies and control', () => {
       expect(awaiting?.pauseReason).toMatch(
         /^first stage done: 1 of 1 first-stage devices succeeded \(100%\); resume to approve the rest by .+, or the task is cancelled then$/,
       );
-      await new Promise((r) => setTimeout(r, 1000));
+      await eventually('the task workflow to settle', () => isSettled(t.env.client, taskId), Boolean);
       expect(await t.world.counts(taskId)).toMatchObject({ success: 1, pushed: 0, to_be_pushed: 2 });
 
       for (const k of keys) t.world.script.set(k, 'succeed');
