@@ -8,6 +8,7 @@ import { recordsCollection } from '../../db/records';
 import { recordView } from '../../db/task-reads';
 import { findTask } from '../../db/tasks';
 import { timeSkippingEnv } from '../helpers/stack';
+import { isSettled } from '../helpers/workflow-settled';
 import { recordHistory } from '../helpers/histories';
 import { deviceUpgradeState } from '../../workflows/messages';
 import { eventually, PK, useWorld } from './world';
@@ -502,7 +503,7 @@ describe('orchestration over time', () => {
       () => t.world.record(taskId, 'rw1'),
       (r) => r?.waitReason === 'window_closed',
     );
-    await new Promise((r) => setTimeout(r, 1000));
+    await eventually('the device workflow to settle', () => isSettled(t.env.client, `ota-dev-${PK}-rw1`), Boolean);
     const waits = ((await t.world.record(taskId, 'rw1'))?.timeline as Array<{ event: string }>).filter(
       (e) => e.event === 'waiting',
     );
