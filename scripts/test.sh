@@ -28,7 +28,7 @@ ci_flags=()
 if [ -n "${CI:-}" ]; then ci_flags+=(--ci); fi
 results="$(mktemp)"
 status=0
-npx jest "${ci_flags[@]}" --forceExit --json --outputFile="$results" "$@" || status=$?
+npx jest "${ci_flags[@]}" --json --outputFile="$results" "$@" || status=$?
 # One plain closing line, the same for every runner that reads this output.
 node -e '
   const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));

@@ -18,7 +18,13 @@ interface Counts {
   status: string;
 }
 interface RecordPage {
-  items: Array<{ deviceKey: string; status: string; failure: { code: string } | null; skipReason: string | null }>;
+  items: Array<{
+    deviceKey: string;
+    status: string;
+    failure: { code: string } | null;
+    skipReason: string | null;
+    waitReason: string | null;
+  }>;
   nextCursor: string | null;
 }
 
@@ -37,6 +43,8 @@ const groups = {
   sig: group('fail-sign-', 10, { kind: 'fail', code: -3, ...quick }),
   dec: group('decline-', 10, { kind: 'decline' }),
   late: group('late-', 5, { kind: 'offline', forMs: 4000, then: { kind: 'succeed', ...quick } }),
+  // Reports its version, then is offline when the task starts: it gets its command only on reconnecting.
+  away: group('away-', 1, { kind: 'succeed', ...quick }),
   dropNew: group('drop-new-', 5, { kind: 'drop', reconnectAfterMs: 800, comeBackOn: 'new', ...quick }),
   dropOld: group('drop-old-', 5, { kind: 'drop', reconnectAfterMs: 800, comeBackOn: 'old', ...quick }),
   busy: group('busy-', 10, { kind: 'silent' }),
@@ -149,6 +157,15 @@ describe('a fleet rollout through the HTTP API', () => {
       (r) => r.body.counts.pushed === 10,
     );
 
+    const [awayKey] = keys(groups.away);
+    const away = fleet.device(awayKey);
+    await away.disconnect();
+    await until(
+      'the away device to be offline in the registry',
+      () => stack.api<{ online: boolean }>('GET', `/v1/devices/${PK}/${awayKey}`),
+      (r) => r.body.online === false,
+    );
+
     const task = await stack.api<{ taskId: string; workflowId: string }>('POST', '/v1/upgrade-tasks', {
       firmwareId,
       sourceVersions: ['1.0.0'],
@@ -160,6 +177,15 @@ describe('a fleet rollout through the HTTP API', () => {
     expectStatus(task, 201);
     const taskId = task.body.taskId;
     expect(task.body.workflowId).toBe(taskId);
+
+    await until(
+      'the away device to be recorded waiting offline',
+      () => stack.api<RecordPage>('GET', `/v1/upgrade-tasks/${taskId}/devices?deviceKey=${awayKey}`),
+      (r) => r.body.items[0]?.waitReason === 'offline',
+    );
+    expect(away.record.commands).toEqual([]);
+    expect(await away.connect()).toBe(true);
+    await away.inform('1.0.0');
 
     await until(
       'a third of the devices to finish',
@@ -176,14 +202,14 @@ describe('a fleet rollout through the HTTP API', () => {
       (r) => r.body.status === 'completed',
       180_000,
     );
-    expect(done.body.total).toBe(195);
+    expect(done.body.total).toBe(196);
     const records = await allRecords(taskId);
     const byStatus = (status: string) =>
       records
         .filter((r) => r.status === status)
         .map((r) => r.deviceKey)
         .sort();
-    expect(byStatus('success')).toEqual(keys([...groups.ok, ...groups.late, ...groups.dropNew]));
+    expect(byStatus('success')).toEqual(keys([...groups.ok, ...groups.late, ...groups.away, ...groups.dropNew]));
     expect(byStatus('failure')).toEqual(keys([...groups.dl, ...groups.sig, ...groups.dec, ...groups.dropOld]));
     expect(byStatus('skipped')).toEqual(keys(groups.busy));
     const codeOf = (k: string) => records.find((r) => r.deviceKey === k)?.failure?.code;
@@ -200,6 +226,7 @@ describe('a fleet rollout through the HTTP API', () => {
       ...groups.sig,
       ...groups.dec,
       ...groups.late,
+      ...groups.away,
       ...groups.dropNew,
       ...groups.dropOld,
     ]) {

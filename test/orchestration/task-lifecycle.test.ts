@@ -11,9 +11,10 @@ import { recordsCollection } from '../../db/records';
 import { getRecord } from '../../db/task-reads';
 import { findTask } from '../../db/tasks';
 import { deviceStartOptions } from '../../orchestration/device-workflows';
-import { cancelDeviceUpgrade, requestFirmware, taskProgress } from '../../workflows/messages';
+import { cancelDeviceUpgrade, devicesReady, requestFirmware, taskProgress } from '../../workflows/messages';
 import { devServerEnv } from '../helpers/stack';
 import { recordHistory } from '../helpers/histories';
+import { isSettled, signalCount, signalHandled } from '../helpers/workflow-settled';
 import { eventually, PK, useWorld } from './world';
 
 const t = useWorld('lifecycle', devServerEnv);
@@ -24,21 +25,34 @@ const tagged = (tag: string) => ({ scope: 'target' as const, filter: { tags: [{ 
 describe('task strategies and control', () => {
   it('snapshot: a device registered after creation never joins', async () => {
     await t.world.addDevice('s1', { tags: { batch: 'snap' } });
+    // Silent: s1 holds the snapshot task open while the late device registers.
+    t.world.script.set('s1', 'silent');
     const taskId = await t.world.createTask(tagged('snap'));
     await eventually(
-      's1 to succeed',
+      's1 to be pushed',
       () => t.world.record(taskId, 's1'),
-      (r) => r?.status === 'success',
+      (r) => r?.status === 'pushed',
     );
+    // An increment task over the same devices: its picking the late device up shows the registration was handled.
+    const witness = await t.world.createTask({ ...tagged('snap'), strategy: 'increment' });
     await t.world.addDevice('s2-late', { tags: { batch: 'snap' } });
     await t.world.events.devicesRegistered(PK);
+    await t.world.events.versionReported({ productKey: PK, deviceKey: 's2-late' }, '1.0.0');
     await eventually(
-      'the snapshot task to complete',
-      () => t.world.taskStatus(taskId),
-      (s) => s === 'completed',
+      'the late device to join the increment task',
+      () => t.world.record(witness, 's2-late'),
+      (r) => r !== null,
+    );
+    expect(await t.world.taskStatus(taskId)).toBe('running');
+    expect(await t.world.record(taskId, 's2-late')).toBeNull();
+    expect(await t.world.counts(taskId)).toMatchObject({ pushed: 1 });
+    for (const id of [taskId, witness]) await t.world.tasks.cancel(id);
+    await eventually(
+      'both tasks to be cancelled',
+      async () => [await t.world.taskStatus(taskId), await t.world.taskStatus(witness)],
+      (s) => s.every((x) => x === 'cancelled'),
     );
     expect(await t.world.record(taskId, 's2-late')).toBeNull();
-    expect(pushesTo('s2-late')).toBe(0);
   });
 
   it('increment: devices registered later, or reporting a source version later, join the running task', async () => {
@@ -93,8 +107,9 @@ describe('task strategies and control', () => {
       (s) => s === 'paused',
     );
     expect((await findTask(t.mongo.db, taskId))?.pauseReason).toBe('paused by an operator');
+    const hints = await signalCount(t.env.client, taskId, devicesReady.name);
     await t.world.setOnline('p1', true);
-    await new Promise((r) => setTimeout(r, 1500));
+    await signalHandled(t.env.client, taskId, devicesReady.name, hints);
     expect(pushesTo('p1')).toBe(0);
     await t.world.tasks.resume(taskId);
     await eventually(
@@ -130,7 +145,7 @@ describe('task strategies and control', () => {
     );
     expect(paused?.pauseReason).toBe('auto-paused: 2 of 2 finished devices failed (100%, threshold 50%)');
     expect(await t.world.counts(taskId)).toMatchObject({ failure: 2, to_be_pushed: 2 });
-    await new Promise((r) => setTimeout(r, 1000));
+    await eventually('the task workflow to settle', () => isSettled(t.env.client, taskId), Boolean);
     expect(t.world.pushes.filter((p) => p.deviceKey.startsWith('ap'))).toHaveLength(2);
 
     failing = false;
@@ -237,7 +252,7 @@ describe('task strategies and control', () => {
       expect(awaiting?.pauseReason).toMatch(
         /^first stage done: 1 of 1 first-stage devices succeeded \(100%\); resume to approve the rest by .+, or the task is cancelled then$/,
       );
-      await new Promise((r) => setTimeout(r, 1000));
+      await eventually('the task workflow to settle', () => isSettled(t.env.client, taskId), Boolean);
       expect(await t.world.counts(taskId)).toMatchObject({ success: 1, pushed: 0, to_be_pushed: 2 });
 
       for (const k of keys) t.world.script.set(k, 'succeed');
@@ -358,6 +373,43 @@ describe('task strategies and control', () => {
     expect((await firmwares(t.mongo.db).findOne({ firmwareId: t.world.firmware.firmwareId }))?.verified).toBe(true);
     await recordHistory(t.env.client, task.taskId, 'task-verification');
     await recordHistory(t.env.client, deviceWorkflowId({ productKey: PK, deviceKey: 'v1' }), 'device-verification');
+  });
+
+  it('verification: a device that fails leaves the firmware unverified', async () => {
+    await t.world.addDevice('vf-ok');
+    await t.world.addDevice('vf-bad');
+    t.world.script.set('vf-bad', 'fail');
+    const fw = { firmwareId: t.world.firmware.firmwareId };
+    await firmwares(t.mongo.db).updateOne(fw, { $set: { verified: false } });
+    try {
+      const { task } = await t.world.tasks.create(
+        {
+          kind: 'verification',
+          name: 'verify-fails',
+          firmwareId: t.world.firmware.firmwareId,
+          productKey: PK,
+          firmware: t.world.firmware,
+          sourceVersions: ['1.0.0'],
+          strategy: 'snapshot',
+          scope: 'target',
+          filter: { deviceKeys: ['vf-ok', 'vf-bad'] },
+          method: 'push',
+          upgradeTimeout: 300,
+          maxConcurrency: 2,
+        },
+        { kind: 'verify' },
+      );
+      // The task concludes the verification before it records itself completed.
+      await eventually(
+        'the verification to complete',
+        () => t.world.taskStatus(task.taskId),
+        (s) => s === 'completed',
+      );
+      expect(await t.world.counts(task.taskId)).toMatchObject({ success: 1, failure: 1 });
+      expect((await firmwares(t.mongo.db).findOne(fw))?.verified).toBe(false);
+    } finally {
+      await firmwares(t.mongo.db).updateOne(fw, { $set: { verified: true } });
+    }
   });
 
   it('completes when devices finish before the claim that started them returns', async () => {

@@ -8,6 +8,7 @@ import { getRecord, listRecords } from '../../db/task-reads';
 import { recordsCollection } from '../../db/records';
 import { findTask } from '../../db/tasks';
 import { timeSkippingEnv } from '../helpers/stack';
+import { isSettled } from '../helpers/workflow-settled';
 import { recordHistory } from '../helpers/histories';
 import { deviceUpgradeState } from '../../workflows/messages';
 import { eventually, PK, useWorld } from './world';
@@ -326,12 +327,26 @@ describe('orchestration over time', () => {
   });
 
   describe('rate limit', () => {
-    /** Steps the clock 5 s at a time, letting the devices answer in between, until `done`. */
-    const stepUntil = async (what: string, done: () => Promise<boolean>, maxSteps = 60) => {
+    /**
+     * Steps the clock 5 s at a time until `done`; before each step, every device pushed so far
+     * has had its success recorded, so a slow machine never moves the clock past an answer.
+     */
+    const stepUntil = async (
+      what: string,
+      taskId: string,
+      keys: string[],
+      done: () => Promise<boolean>,
+      maxSteps = 60,
+    ) => {
       for (let i = 0; i < maxSteps; i++) {
+        const pushed = new Set(t.world.pushes.filter((p) => keys.includes(p.deviceKey)).map((p) => p.deviceKey));
+        await eventually(
+          'the pushed devices to have answered',
+          () => t.world.counts(taskId),
+          (c) => c.success >= pushed.size,
+        );
         if (await done()) return;
         await t.env.sleep('5 seconds');
-        await new Promise((r) => setTimeout(r, 100));
       }
       throw new Error(`${what} did not happen within ${maxSteps * 5} s`);
     };
@@ -366,7 +381,7 @@ describe('orchestration over time', () => {
       const task = (await findTask(t.mongo.db, taskId))!;
       const held = await recordsCollection(t.mongo.db).findOne({ taskId, status: 'to_be_pushed' });
       expect((await getRecord(t.mongo.db, task, held!.deviceKey))?.waitReason).toBe('rate_limit');
-      await stepUntil('four successes', async () => (await t.world.counts(taskId)).success === 4);
+      await stepUntil('four successes', taskId, keys, async () => (await t.world.counts(taskId)).success === 4);
       expectGapsNear(await pushGaps(taskId, keys), [30, 30, 30]);
     });
 
@@ -378,7 +393,7 @@ describe('orchestration over time', () => {
         upgradeTimeout: 7200,
         rateLimit: { perMinute: 4, ramp: { startPerMinute: 1, factor: 2, everySucceeded: 1 } },
       });
-      await stepUntil('four successes', async () => (await t.world.counts(taskId)).success === 4);
+      await stepUntil('four successes', taskId, keys, async () => (await t.world.counts(taskId)).success === 4);
       // One a minute until the first success (at once), then two a minute, then four from the second.
       expectGapsNear(await pushGaps(taskId, keys), [30, 15, 15]);
       await recordHistory(t.env.client, taskId, 'task-rate-limit-ramp');
@@ -489,7 +504,7 @@ describe('orchestration over time', () => {
       () => t.world.record(taskId, 'rw1'),
       (r) => r?.waitReason === 'window_closed',
     );
-    await new Promise((r) => setTimeout(r, 1000));
+    await eventually('the device workflow to settle', () => isSettled(t.env.client, `ota-dev-${PK}-rw1`), Boolean);
     const waits = ((await t.world.record(taskId, 'rw1'))?.timeline as Array<{ event: string }>).filter(
       (e) => e.event === 'waiting',
     );
