@@ -504,7 +504,11 @@ describe('orchestration over time', () => {
       () => t.world.record(taskId, 'rw1'),
       (r) => r?.waitReason === 'window_closed',
     );
-    await eventually('the device workflow to settle', () => isSettled(t.env.client, `ota-dev-${PK}-rw1`), Boolean);
+    await eventually(
+      'the device workflow to settle',
+      () => isSettled(t.env.client, deviceWorkflowId({ productKey: PK, deviceKey: 'rw1' })),
+      Boolean,
+    );
     const waits = ((await t.world.record(taskId, 'rw1'))?.timeline as Array<{ event: string }>).filter(
       (e) => e.event === 'waiting',
     );
