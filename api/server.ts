@@ -5,6 +5,7 @@ import { connectMongo } from '../db/mongo';
 import { createLogger } from '../runtime/log';
 import { onShutdown } from '../runtime/shutdown';
 import { createTemporalDeviceEvents } from '../orchestration/temporal-device-events';
+import { createApiServer, apiScheme } from './listener';
 import { createApiApp } from './routes';
 
 async function main(): Promise<void> {
@@ -16,8 +17,9 @@ async function main(): Promise<void> {
   const client = new Client({ connection: temporal, namespace: config.temporalNamespace });
   const registryEvents = createTemporalDeviceEvents({ client, db: mongo.db, taskQueue: config.temporalTaskQueue, log });
   const app = await createApiApp({ config, db: mongo.db, temporal, log, registryEvents });
-  const server = app.listen(config.apiPort, config.apiHost, () => {
-    log.info('API listening', { url: `http://${config.apiHost}:${config.apiPort}` });
+  const server = createApiServer(app, config.apiHttp);
+  server.listen(config.apiPort, config.apiHost, () => {
+    log.info('API listening', { url: `${apiScheme(config.apiHttp)}://${config.apiHost}:${config.apiPort}` });
   });
   onShutdown(log, async () => {
     await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -57,6 +57,22 @@ export interface Config {
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   /** Worker tuning (README "Worker tuning"): sticky cache size and task slots. */
   worker: { maxCachedWorkflows: number; workflowTaskSlots: number; activityTaskSlots: number };
+  /** HTTP API hardening (README "Security"): request limits, Host names, optional HTTPS. */
+  apiHttp: ApiHttpConfig;
+}
+
+export interface ApiHttpConfig {
+  /** Largest request body read, in bytes; more answers 413 before parsing. */
+  maxBodyBytes: number;
+  /** Deepest JSON nesting accepted (top level is 1); checked on the raw bytes before parsing. */
+  maxJsonDepth: number;
+  /** Most items in any one JSON array; checked on the raw bytes before parsing. */
+  maxArrayItems: number;
+  /** Host names a tokenless API answers to (with its own port), against DNS rebinding. */
+  allowedHosts: string[];
+  /** PEM certificate chain and key: both set turns the API to HTTPS. */
+  tlsCertFile: string | undefined;
+  tlsKeyFile: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -149,6 +165,30 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       workflowTaskSlots: count(env, 'OTA_WORKER_WORKFLOW_TASKS', 40, 2, 1000),
       activityTaskSlots: count(env, 'OTA_WORKER_ACTIVITY_TASKS', 100, 1, 10_000),
     },
+    apiHttp: apiHttpConfig(env),
+  };
+}
+
+/** The API's HTTP settings alone (defaults for an empty environment). */
+export function apiHttpConfig(env: NodeJS.ProcessEnv): ApiHttpConfig {
+  const tlsCertFile = env.OTA_API_TLS_CERT || undefined;
+  const tlsKeyFile = env.OTA_API_TLS_KEY || undefined;
+  if ((tlsCertFile === undefined) !== (tlsKeyFile === undefined)) {
+    throw new ConfigError('OTA_API_TLS_CERT and OTA_API_TLS_KEY go together: set both for HTTPS, or neither');
+  }
+  const hosts = text(env, 'OTA_API_ALLOWED_HOSTS', 'localhost,127.0.0.1,[::1]')
+    .split(',')
+    .map((h) => h.trim().toLowerCase())
+    .filter((h) => h !== '');
+  return {
+    maxBodyBytes: count(env, 'OTA_API_MAX_BODY_BYTES', 16 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    // Every request schema nests 6 levels at most; 8 is the floor so none can be refused.
+    maxJsonDepth: count(env, 'OTA_API_MAX_JSON_DEPTH', 32, 8, 10_000),
+    // An asset tree has up to 100,000 nodes: the default admits it.
+    maxArrayItems: count(env, 'OTA_API_MAX_ARRAY_ITEMS', 100_000, 100, 10_000_000),
+    allowedHosts: hosts,
+    tlsCertFile,
+    tlsKeyFile,
   };
 }
 
