@@ -10,7 +10,15 @@ import { conflict, invalid, unprocessable, type ErrorDetail } from '../errors';
 import { REQUEST_SCHEMAS, type JsonSchema, type RequestSchemaName } from './schemas';
 
 function createAjv(): Ajv2020 {
-  const ajv = new Ajv2020({ allErrors: true, useDefaults: true, verbose: true, strict: true, allowUnionTypes: true });
+  const ajv = new Ajv2020({
+    allErrors: true,
+    useDefaults: true,
+    verbose: true,
+    strict: true,
+    // Conditions such as "if productKey is given, deviceKey is required" name properties defined beside them.
+    strictRequired: false,
+    allowUnionTypes: true,
+  });
   addFormats(ajv, ['uri', 'uri-reference', 'date-time']);
   // Our annotation: readable pattern reasons.
   ajv.addVocabulary(['x-message']);

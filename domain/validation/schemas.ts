@@ -188,7 +188,12 @@ const AssetTreeNode: JsonSchema = {
     ['nodeId', 'parentId'],
   ),
   description: 'A node; with productKey and deviceKey it is a device. parentId is null for a root.',
-  dependentRequired: { productKey: ['deviceKey'], deviceKey: ['productKey'] },
+  // Each needs the other. As if/then rather than dependentRequired, which generators of
+  // OpenAPI test data (schemathesis) ignore, so the document would promise too much.
+  allOf: [
+    { if: { required: ['productKey'] }, then: { required: ['deviceKey'] } },
+    { if: { required: ['deviceKey'] }, then: { required: ['productKey'] } },
+  ],
 };
 const AssetTreePut = closed({ nodes: list(ref('AssetTreeNode'), 1, MAX_TREE_NODES) }, ['nodes']);
 

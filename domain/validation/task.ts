@@ -159,7 +159,7 @@ export function validateVerificationRequest(body: unknown): VerificationRequest 
 
 /** Validates the optional body of POST /v1/upgrade-tasks/{taskId}/retry (an absent body means "all failed"). */
 export function validateRetryRequest(body: unknown): { deviceKeys?: string[] } {
-  const { value, details } = checkSchema<{ deviceKeys?: string[] }>('TaskRetry', body ?? {});
+  const { value, details } = checkSchema<{ deviceKeys?: string[] }>('TaskRetry', body === undefined ? {} : body);
   if (details.length > 0) throw invalidRequest(details);
   return value;
 }
