@@ -15,12 +15,12 @@ const answer = (description: string, schema?: string): JsonSchema =>
   schema ? { description, ...json(ref(schema)) } : { description };
 const error = (description: string): JsonSchema => answer(description, 'Error');
 
-const pathParam = (name: string, description: string): JsonSchema => ({
+const pathParam = (name: string, description: string, schema: JsonSchema = { type: 'string' }): JsonSchema => ({
   name,
   in: 'path',
   required: true,
   description,
-  schema: { type: 'string' },
+  schema,
 });
 const query = (params: QueryParam[]): JsonSchema[] =>
   params.map((p) => ({
@@ -35,8 +35,10 @@ const PK = pathParam('productKey', 'Product key.');
 const DK = pathParam('deviceKey', 'Device key.');
 const FW = pathParam('firmwareId', 'Firmware id.');
 const TREE = pathParam('treeId', 'Asset tree id.');
+/** Where the id is created (PUT), it must be a valid identifier; reads just find nothing. */
+const NEW_TREE = pathParam('treeId', 'Asset tree id (letters, digits and _ . : @ -, at most 64).', ref('Identifier'));
 const TASK = pathParam('taskId', 'Task id (also the task workflow id).');
-const PRODUCT = pathParam('productKey', 'Product key (letters, digits and _ . : @ -, at most 64).');
+const PRODUCT = pathParam('productKey', 'Product key (letters, digits and _ . : @ -, at most 64).', ref('Identifier'));
 
 interface OpSpec {
   summary: string;
@@ -157,7 +159,7 @@ export const PATHS: Record<string, JsonSchema> = {
     put: op({
       summary: 'Create or replace an asset tree (EnOS node model).',
       tag: 'asset trees',
-      params: [TREE],
+      params: [NEW_TREE],
       body: 'AssetTreePut',
       ok: [200, 'The tree.', 'AssetTree'],
       errors: {
