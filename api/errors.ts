@@ -39,6 +39,16 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
         );
       return;
     }
+    if (bodyErr.type === 'entity.shape.refused') {
+      res
+        .status(400)
+        .json(
+          errorBody('invalid_request', bodyErr.message ?? 'request body refused', [
+            { path: '', message: bodyErr.message ?? 'refused' },
+          ]),
+        );
+      return;
+    }
     if (bodyErr.type === 'entity.too.large') {
       res.status(413).json(errorBody('invalid_request', 'request body is too large'));
       return;

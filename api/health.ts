@@ -65,3 +65,16 @@ async function probe(fn: () => Promise<string | undefined>): Promise<DependencyS
     return { status: 'down', error: err instanceof Error ? err.message : String(err) };
   }
 }
+
+/**
+ * The report for a caller who may not see inside: each dependency's status
+ * only. Error texts name hosts, ports and queues an outsider has no use for.
+ */
+export function withoutDetails(report: HealthReport): HealthReport {
+  const dependencies = Object.fromEntries(
+    Object.entries(report.dependencies).map(([name, d]): [string, DependencyState] =>
+      d.status === 'up' ? [name, { status: 'up' }] : [name, { status: 'down', error: 'unavailable' }],
+    ),
+  );
+  return { status: report.status, dependencies };
+}

@@ -75,6 +75,7 @@ export async function createApiApp(ctx: ApiContext): Promise<Express> {
   return createApp({
     log: ctx.log,
     apiToken: ctx.config.apiToken,
+    http: ctx.config.apiHttp,
     health: {
       db: ctx.db,
       temporal: ctx.temporal,

@@ -14,6 +14,7 @@ import { startTaskReconciler } from '../orchestration/task-reconciler';
 import { createTemporalDeviceEvents } from '../orchestration/temporal-device-events';
 import { apiRegistry } from './metrics';
 import { errorBody } from './errors';
+import { createApiServer, apiScheme } from './listener';
 import { createApiApp } from './routes';
 
 /** How often the API looks for tasks whose workflow could not be started. */
@@ -24,7 +25,7 @@ async function main(): Promise<void> {
   const log = createLogger('api', config.logLevel, {}, { format: config.logFormat });
   // Filled once the database answers; until then every request gets a 503 that says why.
   const ready: { app?: (req: http.IncomingMessage, res: http.ServerResponse) => void } = {};
-  const server = http.createServer((req, res) => {
+  const server = createApiServer((req, res) => {
     if (ready.app) return void ready.app(req, res);
     res.writeHead(503, { 'content-type': 'application/json' });
     const waiting = { status: 'down', error: 'the API is starting and waits for the database' };
@@ -35,9 +36,9 @@ async function main(): Promise<void> {
           : errorBody('unavailable', waiting.error),
       ),
     );
-  });
+  }, config.apiHttp);
   server.listen(config.apiPort, config.apiHost, () => {
-    log.info('API listening', { url: `http://${config.apiHost}:${config.apiPort}` });
+    log.info('API listening', { url: `${apiScheme(config.apiHttp)}://${config.apiHost}:${config.apiPort}` });
   });
   // Lazy: the API comes up (and /healthz can say "temporal down") even while Temporal is away.
   const temporal = Connection.lazy({ address: config.temporalAddress });

@@ -1,6 +1,8 @@
 /** Query parameters of the task and record lists, declared once for the routes and the OpenAPI document. */
 import { RECORD_STATUSES } from '../domain/types';
-import { PAGING_PARAMS, type QueryParam } from './query';
+import { CURSOR_SEGMENT } from '../db/paging';
+import { TASK_CURSOR_SEGMENTS } from '../db/task-reads';
+import { pagingParams, type QueryParam } from './query';
 
 export const TASK_LIST_PARAMS: QueryParam[] = [
   {
@@ -13,7 +15,7 @@ export const TASK_LIST_PARAMS: QueryParam[] = [
     description: 'Only tasks in this status.',
     schema: { enum: ['waiting', 'running', 'paused', 'completed', 'cancelled'] },
   },
-  ...PAGING_PARAMS,
+  ...pagingParams(TASK_CURSOR_SEGMENTS),
 ];
 
 export const RECORD_LIST_PARAMS: QueryParam[] = [
@@ -27,5 +29,5 @@ export const RECORD_LIST_PARAMS: QueryParam[] = [
     description: 'Search: device keys starting with this text.',
     schema: { type: 'string', minLength: 1, maxLength: 64 },
   },
-  ...PAGING_PARAMS,
+  ...pagingParams([CURSOR_SEGMENT]),
 ];

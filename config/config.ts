@@ -76,6 +76,22 @@ export interface Config {
     /** HMAC key of the download URLs: configured, or generated once into the data folder. */
     signingKey: string;
   };
+  /** HTTP API hardening (README "Security"): request limits, Host names, optional HTTPS. */
+  apiHttp: ApiHttpConfig;
+}
+
+export interface ApiHttpConfig {
+  /** Largest request body read, in bytes; more answers 413 before parsing. */
+  maxBodyBytes: number;
+  /** Deepest JSON nesting accepted (top level is 1); checked on the raw bytes before parsing. */
+  maxJsonDepth: number;
+  /** Most items in any one JSON array; checked on the raw bytes before parsing. */
+  maxArrayItems: number;
+  /** Host names a tokenless API answers to (with its own port), against DNS rebinding. */
+  allowedHosts: string[];
+  /** PEM certificate chain and key: both set turns the API to HTTPS. */
+  tlsCertFile: string | undefined;
+  tlsKeyFile: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -180,6 +196,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     workerHttpHost: text(env, 'OTA_WORKER_HTTP_HOST', '127.0.0.1'),
     workerSdkMetricsPort: port(env, 'OTA_WORKER_SDK_METRICS_PORT', 8083),
     firmwareFiles: firmwareFilesConfig(env, dataDir, apiHost),
+    apiHttp: apiHttpConfig(env),
   };
 }
 
@@ -206,6 +223,29 @@ function firmwareFilesConfig(env: NodeJS.ProcessEnv, dataDir: string, apiHost: s
     downloadBaseUrl,
     urlTtlSec: count(env, 'OTA_DOWNLOAD_URL_TTL_SEC', 3600, 10, 7 * 24 * 3600),
     signingKey: env.OTA_DOWNLOAD_SIGNING_KEY || readOrCreateSecret(dataDir, DOWNLOAD_SIGNING_KEY_FILE),
+  };
+}
+
+/** The API's HTTP settings alone (defaults for an empty environment). */
+export function apiHttpConfig(env: NodeJS.ProcessEnv): ApiHttpConfig {
+  const tlsCertFile = env.OTA_API_TLS_CERT || undefined;
+  const tlsKeyFile = env.OTA_API_TLS_KEY || undefined;
+  if ((tlsCertFile === undefined) !== (tlsKeyFile === undefined)) {
+    throw new ConfigError('OTA_API_TLS_CERT and OTA_API_TLS_KEY go together: set both for HTTPS, or neither');
+  }
+  const hosts = text(env, 'OTA_API_ALLOWED_HOSTS', 'localhost,127.0.0.1,[::1]')
+    .split(',')
+    .map((h) => h.trim().toLowerCase())
+    .filter((h) => h !== '');
+  return {
+    maxBodyBytes: count(env, 'OTA_API_MAX_BODY_BYTES', 16 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    // Every request schema nests 6 levels at most; 8 is the floor so none can be refused.
+    maxJsonDepth: count(env, 'OTA_API_MAX_JSON_DEPTH', 32, 8, 10_000),
+    // An asset tree has up to 100,000 nodes: the default admits it.
+    maxArrayItems: count(env, 'OTA_API_MAX_ARRAY_ITEMS', 100_000, 100, 10_000_000),
+    allowedHosts: hosts,
+    tlsCertFile,
+    tlsKeyFile,
   };
 }
 

@@ -8,7 +8,7 @@ import type { ErrorDetail } from '../domain/errors';
 import { notFound } from '../domain/errors';
 import { resolveTreeDeviceKeys } from '../domain/scope';
 import type { AssetTree, AssetTreeFilter, AssetTreeNode } from '../domain/types';
-import { invalidRequest } from '../domain/validation/compile';
+import { refusedByState } from '../domain/validation/compile';
 import { existingDeviceKeys } from './devices';
 
 export const ASSET_TREES = 'asset_trees';
@@ -53,7 +53,7 @@ export async function unknownDeviceNodes(db: Db, nodes: readonly AssetTreeNode[]
 /** Creates or replaces a tree whose structure is already valid (validateAssetTreeBody). */
 export async function putAssetTree(db: Db, treeId: string, nodes: AssetTreeNode[]): Promise<AssetTree> {
   const problems = await unknownDeviceNodes(db, nodes);
-  if (problems.length > 0) throw invalidRequest(problems);
+  if (problems.length > 0) throw refusedByState(problems);
   const now = new Date();
   // Keep only the model's fields, in a fixed order, whatever else the caller's objects carry.
   const clean = nodes.map((n) => ({

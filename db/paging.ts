@@ -37,6 +37,32 @@ export function decodeCursor(cursor: string, arity: number, param = 'query.curso
   return values as string[];
 }
 
+/** One key value of a list cursor: base64url text, where every string of these characters decodes. */
+export const CURSOR_SEGMENT = '[A-Za-z0-9_-]*';
+
+/**
+ * The exact shape of a list cursor with these segments (default: `arity`
+ * base64url segments joined by "."). Every string of this shape names a
+ * position in the list ("after these keys"), so the API's documented
+ * pattern and what it accepts are the same set.
+ */
+export function listCursorPattern(segments: readonly string[]): string {
+  return `^${segments.join('\\.')}$`;
+}
+
+export function encodeListCursor(values: readonly string[]): string {
+  return values.map((v) => Buffer.from(v, 'utf8').toString('base64url')).join('.');
+}
+
+/** The key values of a list cursor; a 400 naming the parameter when it does not have the shape. */
+export function decodeListCursor(cursor: string, arity: number, param = 'query.cursor'): string[] {
+  const parts = cursor.split('.');
+  if (parts.length !== arity || !parts.every((p) => new RegExp(`^${CURSOR_SEGMENT}$`).test(p))) {
+    throw invalidCursor(param);
+  }
+  return parts.map((p) => Buffer.from(p, 'base64url').toString('utf8'));
+}
+
 /**
  * The filter for "rows after these key values" in the sort order of `fields`
  * (all ascending): (a > x) or (a = x and b > y) …
@@ -62,7 +88,9 @@ export async function keysetPage<TDoc extends Document, TItem>(
   view: (doc: WithId<TDoc>) => TItem,
 ): Promise<Page<TItem>> {
   const clauses = [...q.clauses];
-  if (q.cursor !== undefined) clauses.push(afterKeys(q.keys, decodeCursor(q.cursor, q.keys.length)) as Filter<TDoc>);
+  if (q.cursor !== undefined) {
+    clauses.push(afterKeys(q.keys, decodeListCursor(q.cursor, q.keys.length)) as Filter<TDoc>);
+  }
   const filter = (clauses.length === 0 ? {} : clauses.length === 1 ? clauses[0] : { $and: clauses }) as Filter<TDoc>;
   const docs = await collection
     .find(filter, { projection: q.projection })
@@ -73,6 +101,6 @@ export async function keysetPage<TDoc extends Document, TItem>(
   const last = page[page.length - 1] as Record<string, unknown> | undefined;
   return {
     items: page.map(view),
-    nextCursor: docs.length > q.limit && last ? encodeCursor(q.keys.map((k) => String(last[k]))) : null,
+    nextCursor: docs.length > q.limit && last ? encodeListCursor(q.keys.map((k) => String(last[k]))) : null,
   };
 }

@@ -6,15 +6,14 @@
 import type { Db } from 'mongodb';
 import { treeSelectionProblems } from '../domain/scope';
 import type { Firmware, UpgradeTaskRequest } from '../domain/types';
-import { invalid } from '../domain/errors';
-import { invalidRequest } from '../domain/validation/compile';
+import { refusedByState } from '../domain/validation/compile';
 import { checkTaskAgainstFirmware, type VerificationRequest } from '../domain/validation/task';
 import { loadAssetTrees } from './asset-trees';
 import { existingDeviceKeys } from './devices';
 import { getFirmware, requireFirmware } from './firmware';
 
 /**
- * Throws invalid_request (400, with paths into the request) when the request
+ * Throws conflict (409, with paths into the request) when the request
  * names unknown or unverified firmware or an unusable asset-tree selection.
  * Returns the firmware, whose productKey is the task's product.
  */
@@ -28,7 +27,7 @@ export async function checkTaskReferences(db: Db, req: UpgradeTaskRequest): Prom
       selections.map((s) => s.treeId),
     );
     const problems = treeSelectionProblems(selections, trees);
-    if (problems.length > 0) throw invalidRequest(problems);
+    if (problems.length > 0) throw refusedByState(problems);
   }
   return firmware as Firmware;
 }
@@ -36,7 +35,7 @@ export async function checkTaskReferences(db: Db, req: UpgradeTaskRequest): Prom
 /**
  * Verification rules that need stored data: the firmware must exist (404, it
  * is named in the path) and every listed device must be registered in the
- * firmware's product (400 at its index). Returns the firmware.
+ * firmware's product (409 at its index). Returns the firmware.
  */
 export async function checkVerificationReferences(
   db: Db,
@@ -45,8 +44,12 @@ export async function checkVerificationReferences(
 ): Promise<Firmware> {
   const firmware = await requireFirmware(db, firmwareId);
   if (firmware.fileUrl === '') {
-    throw invalid(`firmware ${firmwareId} has no file yet`, [
-      { path: 'params.firmwareId', message: `upload it first: PUT /v1/firmwares/${firmwareId}/file` },
+    // Well-formed, but the stored firmware cannot be sent to a device yet: a state refusal.
+    throw refusedByState([
+      {
+        path: 'params.firmwareId',
+        message: `firmware ${firmwareId} has no file yet: upload it first (PUT /v1/firmwares/${firmwareId}/file)`,
+      },
     ]);
   }
   const known = await existingDeviceKeys(db, firmware.productKey, req.deviceKeys);
@@ -55,6 +58,6 @@ export async function checkVerificationReferences(
       ? []
       : [{ path: `/deviceKeys/${i}`, message: `device ${firmware.productKey}/${deviceKey} is not registered` }],
   );
-  if (problems.length > 0) throw invalidRequest(problems);
+  if (problems.length > 0) throw refusedByState(problems);
   return firmware;
 }

@@ -8,7 +8,7 @@ import type { Db, Filter } from 'mongodb';
 import { isWindowOpen } from '../domain/schedule';
 import type { DeviceUpgradeRecord, TaskStatus, WaitReason } from '../domain/types';
 import { isOnline, onlineAmong } from './presence';
-import { decodeCursor, encodeCursor, invalidCursor, keysetPage, type Page } from './paging';
+import { CURSOR_SEGMENT, decodeListCursor, encodeListCursor, invalidCursor, keysetPage, type Page } from './paging';
 import { countsByStatus, recordId, recordsCollection, type RecordDoc } from './records';
 import { tasksCollection, type TaskDoc } from './tasks';
 
@@ -68,6 +68,9 @@ export async function taskWithCounts(db: Db, task: TaskDoc): Promise<Record<stri
   return taskView(task, await countsByStatus(db, task.taskId));
 }
 
+/** A task-list cursor: creation time in ms, base 36 (ten digits reach past the year 100,000), and the task id. */
+export const TASK_CURSOR_SEGMENTS = ['[0-9a-z]{1,10}', CURSOR_SEGMENT];
+
 export async function listTasks(
   db: Db,
   q: { firmwareId?: string; status?: TaskStatus; limit: number; cursor?: string },
@@ -78,8 +81,9 @@ export async function listTasks(
   // Newest first by creation time: task ids order neither across kinds (task-, verify-) nor
   // when derived from an Idempotency-Key.
   if (q.cursor) {
-    const [at, taskId] = decodeCursor(q.cursor, 2);
-    const createdAt = new Date(at);
+    const [, taskId] = decodeListCursor(q.cursor, 2);
+    // The time is milliseconds in base 36 (TASK_CURSOR_SEGMENTS): any such text is a valid date.
+    const createdAt = new Date(parseInt(q.cursor.slice(0, q.cursor.indexOf('.')), 36));
     if (Number.isNaN(createdAt.getTime())) throw invalidCursor();
     filter.$or = [{ createdAt: { $lt: createdAt } }, { createdAt, taskId: { $lt: taskId } }];
   }
@@ -92,7 +96,8 @@ export async function listTasks(
   const last = page[page.length - 1];
   return {
     items: page.map((t) => taskView(t)),
-    nextCursor: docs.length > q.limit ? encodeCursor([last.createdAt.toISOString(), last.taskId]) : null,
+    nextCursor:
+      docs.length > q.limit ? `${last.createdAt.getTime().toString(36)}.${encodeListCursor([last.taskId])}` : null,
   };
 }
 

@@ -3,7 +3,16 @@
  * (api/errors.ts) and to an MQTT reply code (gateway), so every boundary
  * reports the same reason in its own dialect.
  */
-export type ErrorCode = 'invalid_request' | 'unauthorized' | 'not_found' | 'conflict' | 'unavailable' | 'internal';
+export type ErrorCode =
+  | 'invalid_request'
+  | 'unauthorized'
+  | 'forbidden'
+  | 'not_found'
+  | 'method_not_allowed'
+  | 'conflict'
+  | 'unprocessable'
+  | 'unavailable'
+  | 'internal';
 
 export interface ErrorDetail {
   /** JSON-pointer-like path of the offending field, e.g. "/schedule/windows/0/end". */
@@ -27,6 +36,9 @@ export const invalid = (message: string, details: ErrorDetail[] = []): OtaError 
 export const notFound = (message: string): OtaError => new OtaError('not_found', message);
 export const conflict = (message: string, details: ErrorDetail[] = []): OtaError =>
   new OtaError('conflict', message, details);
+/** A well-formed body (it fits its schema) that breaks a rule over several of its own fields. */
+export const unprocessable = (message: string, details: ErrorDetail[] = []): OtaError =>
+  new OtaError('unprocessable', message, details);
 
 /** Errors cross realms (Jest, worker sandboxes), so match on the name, not instanceof. */
 export function isOtaError(err: unknown): err is OtaError {
@@ -36,8 +48,11 @@ export function isOtaError(err: unknown): err is OtaError {
 export const HTTP_STATUS: Record<ErrorCode, number> = {
   invalid_request: 400,
   unauthorized: 401,
+  forbidden: 403,
   not_found: 404,
+  method_not_allowed: 405,
   conflict: 409,
+  unprocessable: 422,
   unavailable: 503,
   internal: 500,
 };

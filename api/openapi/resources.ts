@@ -3,6 +3,7 @@
  * (no additionalProperties: false): clients must tolerate new fields, while
  * request bodies stay closed.
  */
+import { HTTP_STATUS } from '../../domain/errors';
 import { RECORD_STATUSES } from '../../domain/types';
 import { ref, type JsonSchema } from '../../domain/validation/schemas';
 
@@ -21,7 +22,7 @@ const ErrorDetail = obj({
   message: { type: 'string' },
 });
 const ErrorObject = obj({
-  code: { enum: ['invalid_request', 'unauthorized', 'not_found', 'conflict', 'unavailable', 'internal'] },
+  code: { enum: Object.keys(HTTP_STATUS) },
   message: { type: 'string' },
   details: { type: 'array', items: ref('ErrorDetail') },
 });

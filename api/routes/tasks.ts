@@ -85,7 +85,8 @@ export function tasksRouter(ctx: { db: Db; tasks: TaskService }): Router {
   r.post(
     '/upgrade-tasks/:taskId/retry',
     asyncRoute(async (req, res) => {
-      const { deviceKeys } = validateRetryRequest(req.body ?? {});
+      // The parser leaves {} for no body; a JSON null is a body, and not a TaskRetry.
+      const { deviceKeys } = validateRetryRequest(req.body);
       res.status(202).json({ retried: await tasks.retry(String(req.params.taskId), deviceKeys) });
     }),
   );

@@ -10,7 +10,8 @@ import { devices } from '../../db/devices';
 import { checkVerificationReferences } from '../../db/task-checks';
 import { listRecords, taskWithCounts } from '../../db/task-reads';
 import { tasksCollection } from '../../db/tasks';
-import { invalid, notFound } from '../../domain/errors';
+import { notFound } from '../../domain/errors';
+import { refusedByState } from '../../domain/validation/compile';
 import { requireFirmware } from '../../db/firmware';
 import { validateVerificationRequest } from '../../domain/validation/task';
 import type { TaskService } from '../../orchestration/task-service';
@@ -39,7 +40,7 @@ export function verificationRouter(ctx: { db: Db; tasks: TaskService }): Router 
           return [{ path: `/deviceKeys/${i}`, message: `device ${deviceKey} already runs ${version}` }];
         return [];
       });
-      if (problems.length > 0) throw invalid('these devices cannot verify the firmware', problems);
+      if (problems.length > 0) throw refusedByState(problems);
       const { task, created } = await tasks.create(
         {
           kind: 'verification',

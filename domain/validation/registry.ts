@@ -6,7 +6,7 @@
  */
 import type { ErrorDetail } from '../errors';
 import type { AssetTreeNode, Scalar, SignMethod } from '../types';
-import { checkSchema, invalidRequest, parseWithSchema } from './compile';
+import { checkSchema, invalidRequest, parseWithSchema, unprocessableRequest } from './compile';
 
 export interface DeviceInput {
   productKey: string;
@@ -156,6 +156,6 @@ function cycleProblems(nodes: readonly AssetTreeNode[], indexOf: ReadonlyMap<str
 export function validateAssetTreeBody(body: unknown): { nodes: AssetTreeNode[] } {
   const tree = parseWithSchema<{ nodes: AssetTreeNode[] }>('AssetTreePut', body);
   const problems = assetTreeProblems(tree.nodes);
-  if (problems.length > 0) throw invalidRequest(problems);
+  if (problems.length > 0) throw unprocessableRequest(problems);
   return tree;
 }

@@ -6,10 +6,10 @@
  *   checkTaskAgainstFirmware(req, fw)       → rules that need the firmware
  *   treeSelectionProblems(...) (domain/scope) via db/task-checks.ts → rules that need the trees
  */
-import { invalid, type ErrorDetail } from '../errors';
+import { conflict, type ErrorDetail } from '../errors';
 import { scheduleProblems } from '../schedule';
 import type { Firmware, UpgradeTaskRequest } from '../types';
-import { checkSchema, invalidRequest } from './compile';
+import { checkSchema, invalidRequest, unprocessableRequest } from './compile';
 
 /** The body of POST /v1/firmwares/{firmwareId}/verification after validation. */
 export interface VerificationRequest {
@@ -111,29 +111,31 @@ function crossFieldProblems(req: UpgradeTaskRequest, nowMs: number): ErrorDetail
  * Validates an upgrade task request body: unknown fields, types and ranges
  * (schema), then the cross-field rules on the body alone. Returns the request with
  * defaults applied (upgradeTimeout 7200, maxConcurrency 300). Throws
- * OtaError invalid_request with every problem in `details`. `nowMs`: the
+ * OtaError invalid_request (schema) or unprocessable (rules over several
+ * fields) with every problem in `details`. `nowMs`: the
  * clock an end time must lie after.
  */
 export function validateUpgradeTaskRequest(body: unknown, nowMs = Date.now()): UpgradeTaskRequest {
   const { value, details } = checkSchema<UpgradeTaskRequest>('UpgradeTaskCreate', body);
   if (details.length > 0) throw invalidRequest(details);
   const problems = crossFieldProblems(value, nowMs);
-  if (problems.length > 0) throw invalidRequest(problems);
+  if (problems.length > 0) throw unprocessableRequest(problems);
   return value;
 }
 
 /**
  * The rules that need the target firmware (null when firmwareId names none):
  * it must exist, be verified, and its version must not be a source version.
+ * The body is well formed; the stored state refuses it, hence conflict (409).
  */
 export function checkTaskAgainstFirmware(req: UpgradeTaskRequest, firmware: Firmware | null): void {
   if (!firmware) {
-    throw invalid(`firmware ${req.firmwareId} does not exist`, [
+    throw conflict(`firmware ${req.firmwareId} does not exist`, [
       { path: '/firmwareId', message: `firmware "${req.firmwareId}" does not exist` },
     ]);
   }
   if (!firmware.verified) {
-    throw invalid(`firmware ${firmware.firmwareId} is not verified`, [
+    throw conflict(`firmware ${firmware.firmwareId} is not verified`, [
       {
         path: '/firmwareId',
         message: `firmware "${firmware.firmwareId}" is not verified: run a verification upgrade on a few devices first`,
@@ -142,7 +144,7 @@ export function checkTaskAgainstFirmware(req: UpgradeTaskRequest, firmware: Firm
   }
   const index = req.sourceVersions.indexOf(firmware.version);
   if (index >= 0) {
-    throw invalid(`sourceVersions contains the target version ${firmware.version}`, [
+    throw conflict(`sourceVersions contains the target version ${firmware.version}`, [
       { path: `/sourceVersions/${index}`, message: `"${firmware.version}" is the target firmware's own version` },
     ]);
   }
@@ -157,7 +159,7 @@ export function validateVerificationRequest(body: unknown): VerificationRequest 
 
 /** Validates the optional body of POST /v1/upgrade-tasks/{taskId}/retry (an absent body means "all failed"). */
 export function validateRetryRequest(body: unknown): { deviceKeys?: string[] } {
-  const { value, details } = checkSchema<{ deviceKeys?: string[] }>('TaskRetry', body ?? {});
+  const { value, details } = checkSchema<{ deviceKeys?: string[] }>('TaskRetry', body === undefined ? {} : body);
   if (details.length > 0) throw invalidRequest(details);
   return value;
 }

@@ -56,7 +56,7 @@ describe('firmware registered without a file', () => {
         body: JSON.stringify({ deviceKeys: ['d1'] }),
       });
     const refused = await verify();
-    expect(refused.status).toBe(400);
+    expect(refused.status).toBe(409);
     expect(((await refused.json()) as { error: { message: string } }).error.message).toMatch(/no file/);
     await api.upload(id, bytes(100));
     // Now only the device is missing from the registry.

@@ -124,7 +124,7 @@ describe('a fleet rollout through the HTTP API', () => {
       scope: 'all',
       method: 'push',
     });
-    expectStatus(refused, 400);
+    expectStatus(refused, 409);
 
     const started = await stack.api('POST', `/v1/firmwares/${firmwareId}/verification`, {
       deviceKeys: keys(groups.verifiers),

@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { Connection } from '@temporalio/client';
 import type { Db } from 'mongodb';
 import { loadConfig } from '../../config/config';
+import { apiScheme, createApiServer } from '../../api/listener';
 import { createApiApp } from '../../api/routes';
 import type { RegistryEvents } from '../../orchestration/device-events';
 import { silentLogger } from '../../runtime/log';
@@ -30,14 +31,23 @@ export interface RegistryApi {
 
 export async function startRegistryApi(
   name: string,
-  opts: { apiToken?: string; registryEvents?: RegistryEvents } = {},
+  opts: {
+    apiToken?: string;
+    registryEvents?: RegistryEvents;
+    /** More settings (limits, Host names, TLS files). */
+    env?: Record<string, string>;
+    /** Address to listen on; with a token, a non-loopback one is allowed. */
+    listenHost?: string;
+  } = {},
 ): Promise<RegistryApi> {
   const mongo = await testDb(name);
+  const listenHost = opts.listenHost ?? '127.0.0.1';
   const config = loadConfig({
     ...process.env,
     OTA_API_TOKEN: opts.apiToken ?? '',
-    OTA_API_HOST: '127.0.0.1',
+    OTA_API_HOST: listenHost,
     OTA_GATEWAY_URL: 'http://127.0.0.1:9',
+    ...opts.env,
   });
   const temporal = Connection.lazy({ address: temporalAddress() });
   // Real dependencies; the gateway is not part of these tests, so /healthz reports it down.
@@ -48,9 +58,9 @@ export async function startRegistryApi(
     log: silentLogger,
     registryEvents: opts.registryEvents,
   });
-  const server = app.listen(0, '127.0.0.1');
+  const server = createApiServer(app, config.apiHttp).listen(0, listenHost);
   await new Promise<void>((resolve) => server.once('listening', () => resolve()));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const url = `${apiScheme(config.apiHttp)}://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const token = opts.apiToken;
   return {
     url,

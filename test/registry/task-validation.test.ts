@@ -16,18 +16,25 @@ const base = {
   method: 'push',
 };
 
-function problems(fn: () => unknown): ErrorDetail[] {
+/** The refusal's code: the schema's invalid_request (400), a rule's unprocessable (422), or the state's conflict (409). */
+function refusal(fn: () => unknown): { code: string; details: ErrorDetail[] } {
   try {
     fn();
   } catch (err) {
-    if (isOtaError(err) && err.code === 'invalid_request') return err.details;
+    if (isOtaError(err) && ['invalid_request', 'unprocessable', 'conflict'].includes(err.code)) return err;
     throw err;
   }
-  throw new Error('expected invalid_request');
+  throw new Error('expected a refusal');
 }
+const problems = (fn: () => unknown): ErrorDetail[] => refusal(fn).details;
 const paths = (fn: () => unknown): string[] => problems(fn).map((d) => d.path);
 
 describe('validateUpgradeTaskRequest', () => {
+  it('refuses a schema-valid body that breaks a rule over its fields as unprocessable, a malformed one as invalid', () => {
+    expect(refusal(() => validateUpgradeTaskRequest({ ...base, scope: 'target' })).code).toBe('unprocessable');
+    expect(refusal(() => validateUpgradeTaskRequest({ ...base, scope: 'some' })).code).toBe('invalid_request');
+  });
+
   it('applies the defaults and keeps the given fields', () => {
     expect(validateUpgradeTaskRequest(base)).toEqual({ ...base, upgradeTimeout: 7200, maxConcurrency: 300 });
     const full = {
@@ -260,6 +267,12 @@ describe('checkTaskAgainstFirmware', () => {
     createdAt: '2026-01-01T00:00:00.000Z',
   };
   const req = validateUpgradeTaskRequest({ ...base, sourceVersions: ['1.0', '2.0'] });
+
+  it('refuses as a conflict with the stored firmware, never as a malformed body', () => {
+    expect(refusal(() => checkTaskAgainstFirmware(req, null)).code).toBe('conflict');
+    expect(refusal(() => checkTaskAgainstFirmware(req, { ...fw, verified: false })).code).toBe('conflict');
+    expect(refusal(() => checkTaskAgainstFirmware(req, fw)).code).toBe('conflict');
+  });
 
   it('names unknown and unverified firmware, and a source version equal to the target', () => {
     expect(problems(() => checkTaskAgainstFirmware(req, null))).toEqual([
