@@ -12,6 +12,10 @@ export interface GatewayMetrics {
   getversionTimeouts: number;
   orchestrationErrors: number;
   databaseErrors: number;
+  /** Messages and packets dropped by a limit, by limit (`rate`, `queue`, `backlog`, `too_large`, …). */
+  dropped: Record<string, number>;
+  /** Sessions closed because their device left the registry. */
+  sessionsRevoked: number;
 }
 
 export function createMetrics(): GatewayMetrics {
@@ -26,6 +30,8 @@ export function createMetrics(): GatewayMetrics {
     getversionTimeouts: 0,
     orchestrationErrors: 0,
     databaseErrors: 0,
+    dropped: {},
+    sessionsRevoked: 0,
   };
 }
 
