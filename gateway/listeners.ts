@@ -34,17 +34,17 @@ export interface ListenerDeps {
 }
 
 export function createListeners(deps: ListenerDeps, tlsConfig: MqttTlsConfig | undefined) {
-  let open = 0;
+  const counts = deps.metrics.connections;
   // First listener on every raw TCP connection, TLS ones before their handshake.
   const admit = (socket: net.Socket): void => {
-    if (open >= deps.limits.maxConnections) {
-      bump(deps.metrics.connections.refused, 'too many connections');
+    if (counts.open >= deps.limits.maxConnections) {
+      bump(counts.refused, 'too many connections');
       socket.destroy();
       return;
     }
-    open += 1;
+    counts.open += 1;
     socket.once('close', () => {
-      open -= 1;
+      counts.open -= 1;
     });
   };
 

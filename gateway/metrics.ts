@@ -1,6 +1,10 @@
 /** The gateway's counters, served as JSON on GET /metrics. Plain numbers: cheap to bump on every message. */
 export interface GatewayMetrics {
-  connections: { accepted: number; refused: Record<string, number> };
+  connections: {
+    accepted: number;
+    refused: Record<string, number>;
+    /** Open MQTT connections, TCP and TLS. */ open: number;
+  };
   /** Upstream messages by topic kind (inform, progress, …, `other` for ignored own topics, `refused` for ACL). */
   messages: Record<string, number>;
   malformedPayloads: number;
@@ -20,7 +24,7 @@ export interface GatewayMetrics {
 
 export function createMetrics(): GatewayMetrics {
   return {
-    connections: { accepted: 0, refused: {} },
+    connections: { accepted: 0, refused: {}, open: 0 },
     messages: {},
     malformedPayloads: 0,
     repliesSent: 0,
