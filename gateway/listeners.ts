@@ -13,7 +13,7 @@ import type { MqttLimits, MqttTlsConfig } from '../config/config';
 import type { Logger } from '../runtime/log';
 import { FrameMeter } from './frame-meter';
 import { bump, type GatewayMetrics } from './metrics';
-import { NO_CERTIFICATE, peerCertificateNames, tlsServerOptions, type ClientCertificate } from './tls';
+import { clientCertificateOf, NO_CERTIFICATE, tlsServerOptions, type ClientCertificate } from './tls';
 
 export interface Connection {
   client: Client;
@@ -77,10 +77,12 @@ export function createListeners(deps: ListenerDeps, tlsConfig: MqttTlsConfig | u
     secure = tls.createServer({ ...tlsServerOptions(tlsConfig), handshakeTimeout: deps.limits.connectTimeoutMs });
     secure.on('connection', admit);
     secure.on('secureConnection', (socket: tls.TLSSocket) =>
-      handle(socket, {
-        required: tlsConfig.clientCertificates === 'required',
-        names: tlsConfig.clientCertificates === 'off' ? undefined : peerCertificateNames(socket),
-      }),
+      handle(
+        socket,
+        tlsConfig.clientCertificates === 'off'
+          ? NO_CERTIFICATE
+          : clientCertificateOf(socket, tlsConfig.clientCertificates === 'required'),
+      ),
     );
     // A failed handshake is the client's problem: counted, never an uncaught error.
     secure.on('tlsClientError', () => bump(deps.metrics.connections.refused, 'tls handshake failed'));

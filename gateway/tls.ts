@@ -14,9 +14,20 @@ export interface ClientCertificate {
   required: boolean;
   /** The names of a certificate that chains to the configured CA; undefined when none was presented. */
   names: string[] | undefined;
+  /** A certificate was presented that the CA does not vouch for (expired, self-signed, another CA). */
+  untrusted?: boolean;
 }
 
 export const NO_CERTIFICATE: ClientCertificate = { required: false, names: undefined };
+
+/** What the handshake established about the client's certificate. */
+export function clientCertificateOf(socket: tls.TLSSocket, required: boolean): ClientCertificate {
+  const cert = socket.getPeerCertificate();
+  const presented = Boolean(cert) && Object.keys(cert).length > 0;
+  if (!presented) return { required, names: undefined };
+  if (!socket.authorized) return { required, names: undefined, untrusted: true };
+  return { required, names: peerCertificateNames(socket) };
+}
 
 export function tlsServerOptions(config: MqttTlsConfig): tls.TlsOptions {
   const askForCertificates = config.clientCertificates !== 'off' && config.clientCaFile !== undefined;
@@ -33,11 +44,9 @@ export function tlsServerOptions(config: MqttTlsConfig): tls.TlsOptions {
   };
 }
 
-/** The device names of the socket's peer certificate, if it presented one the CA vouches for. */
-export function peerCertificateNames(socket: tls.TLSSocket): string[] | undefined {
-  if (!socket.authorized) return undefined;
+/** The names in the subject CN and the DNS and URI SANs of a verified peer certificate. */
+function peerCertificateNames(socket: tls.TLSSocket): string[] {
   const cert = socket.getPeerCertificate();
-  if (!cert || Object.keys(cert).length === 0) return undefined;
   const names: string[] = [];
   const cn = cert.subject?.CN;
   if (typeof cn === 'string') names.push(cn);
@@ -53,6 +62,7 @@ export function certificateNamesDevice(
   certificate: ClientCertificate,
   device: DeviceRef,
 ): { ok: true } | { ok: false; reason: string } {
+  if (certificate.untrusted) return { ok: false, reason: 'client certificate not trusted' };
   if (certificate.names === undefined) {
     return certificate.required ? { ok: false, reason: 'no valid client certificate' } : { ok: true };
   }
