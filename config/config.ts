@@ -77,7 +77,10 @@ export interface MqttLimits {
   deviceBurst: number;
   /** Orchestration calls (reports, offers) waiting per device; beyond it a message is dropped and counted. */
   deviceQueueDepth: number;
-  /** Failed logins per source address per second on average, and in one burst; then logins from it are refused unread. */
+  /**
+   * Failed logins per source address per second on average, and in one burst; then logins from it are
+   * refused unread. A burst of 0 turns this off (devices behind one NAT or proxy address).
+   */
   loginFailuresPerSec: number;
   loginFailureBurst: number;
   /** How long "no such device" is remembered, so repeated logins of unknown devices cost no lookup. */
@@ -222,7 +225,7 @@ function mqttLimits(env: NodeJS.ProcessEnv): MqttLimits {
     deviceBurst: count(env, 'OTA_MQTT_DEVICE_BURST', d.deviceBurst, 1, 1_000_000),
     deviceQueueDepth: count(env, 'OTA_MQTT_DEVICE_QUEUE', d.deviceQueueDepth, 1, 1_000_000),
     loginFailuresPerSec: count(env, 'OTA_MQTT_LOGIN_FAILURE_RATE', d.loginFailuresPerSec, 1, 1_000_000),
-    loginFailureBurst: count(env, 'OTA_MQTT_LOGIN_FAILURE_BURST', d.loginFailureBurst, 1, 1_000_000),
+    loginFailureBurst: count(env, 'OTA_MQTT_LOGIN_FAILURE_BURST', d.loginFailureBurst, 0, 1_000_000),
     unknownDeviceCacheMs: count(env, 'OTA_MQTT_UNKNOWN_DEVICE_CACHE_MS', d.unknownDeviceCacheMs, 0, 3_600_000),
     identityRecheckMs: count(env, 'OTA_MQTT_IDENTITY_RECHECK_MS', d.identityRecheckMs, 1000, 3_600_000),
     maxClientBacklogBytes: count(env, 'OTA_MQTT_MAX_CLIENT_BACKLOG_BYTES', d.maxClientBacklogBytes, 65_536, 1 << 30),

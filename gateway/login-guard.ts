@@ -13,7 +13,8 @@ import { ExpiringSet, KeyedBuckets } from './token-bucket';
 const MAX_TRACKED = 100_000;
 
 export class LoginGuard {
-  private readonly failures: KeyedBuckets;
+  /** Undefined when the budget is off (OTA_MQTT_LOGIN_FAILURE_BURST=0). */
+  private readonly failures: KeyedBuckets | undefined;
   private readonly unknown: ExpiringSet;
 
   constructor(
@@ -29,11 +30,11 @@ export class LoginGuard {
 
   /** False while the address has used up its failure budget. */
   admits(address: string): boolean {
-    return this.failures.has(address, this.now());
+    return this.failures?.has(address, this.now()) ?? true;
   }
 
   failed(address: string): void {
-    this.failures.take(address, this.now());
+    this.failures?.take(address, this.now());
   }
 
   isKnownUnknown(device: DeviceRef): boolean {

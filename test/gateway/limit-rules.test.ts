@@ -1,6 +1,7 @@
 /** The pure pieces of the limits: frame metering, token buckets, and the settings that configure them. */
 import { ConfigError, DEFAULT_MQTT_LIMITS, loadConfig } from '../../config/config';
 import { FrameMeter } from '../../gateway/frame-meter';
+import { LoginGuard } from '../../gateway/login-guard';
 import { ExpiringSet, KeyedBuckets, TokenBucket } from '../../gateway/token-bucket';
 import { announce } from './raw';
 
@@ -52,6 +53,37 @@ describe('token buckets', () => {
     const set = new ExpiringSet(100, 10);
     set.add('x', 0);
     expect([set.has('x', 99), set.has('x', 100)]).toEqual([true, false]);
+  });
+});
+
+describe('LoginGuard', () => {
+  it('refuses an address out of its failure budget until it refills, and never when the budget is off', () => {
+    let now = 0;
+    const guard = new LoginGuard({ loginFailuresPerSec: 1, loginFailureBurst: 2, unknownDeviceCacheMs: 0 }, () => now);
+    guard.failed('10.0.0.1');
+    guard.failed('10.0.0.1');
+    expect([guard.admits('10.0.0.1'), guard.admits('10.0.0.2')]).toEqual([false, true]);
+    now = 1000;
+    expect(guard.admits('10.0.0.1')).toBe(true);
+    const off = new LoginGuard({ loginFailuresPerSec: 1, loginFailureBurst: 0, unknownDeviceCacheMs: 0 });
+    for (let i = 0; i < 100; i += 1) off.failed('10.0.0.1');
+    expect(off.admits('10.0.0.1')).toBe(true);
+  });
+
+  it('remembers unknown devices for their time, and forgets them all on a registry change', () => {
+    let now = 0;
+    const guard = new LoginGuard(
+      { loginFailuresPerSec: 1, loginFailureBurst: 1, unknownDeviceCacheMs: 100 },
+      () => now,
+    );
+    const d = { productKey: 'pk', deviceKey: 'dk' };
+    guard.rememberUnknown(d);
+    expect(guard.isKnownUnknown(d)).toBe(true);
+    guard.forgetUnknown();
+    expect(guard.isKnownUnknown(d)).toBe(false);
+    guard.rememberUnknown(d);
+    now = 100;
+    expect(guard.isKnownUnknown(d)).toBe(false);
   });
 });
 
