@@ -21,10 +21,8 @@ export class LoginGuard {
     limits: Pick<MqttLimits, 'loginFailuresPerSec' | 'loginFailureBurst' | 'unknownDeviceCacheMs'>,
     private readonly now: () => number = Date.now,
   ) {
-    this.failures = new KeyedBuckets(
-      { perSec: limits.loginFailuresPerSec, burst: limits.loginFailureBurst },
-      MAX_TRACKED,
-    );
+    const budget = { perSec: limits.loginFailuresPerSec, burst: limits.loginFailureBurst };
+    this.failures = budget.burst > 0 ? new KeyedBuckets(budget, MAX_TRACKED) : undefined;
     this.unknown = new ExpiringSet(limits.unknownDeviceCacheMs, MAX_TRACKED);
   }
 
