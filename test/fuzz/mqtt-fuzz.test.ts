@@ -217,6 +217,14 @@ describe('MQTT fuzzer against the gateway process', () => {
       15_000,
       'connections to close',
     );
+    // The last round's version report is stored behind the registry's merged writes.
+    await until(
+      async () =>
+        (await mongo.db.collection('devices').findOne({ deviceKey: legit.deviceKey }))?.firmwareVersion ===
+        `legit-${rounds}`,
+      15_000,
+      "the legitimate device's last version to be stored",
+    );
     const after = await snapshot(mongo.db);
     expect(after.collections).toEqual(before.collections);
     expect(after.products).toEqual(before.products);
