@@ -11,6 +11,7 @@ import { createTaskService } from '../orchestration/task-service';
 import type { RegistryEvents } from '../orchestration/device-events';
 import type { Logger } from '../runtime/log';
 import { createApp } from './app';
+import { gatewayNotice } from './gateway-notice';
 import { openApiRouter } from './openapi/router';
 import { assetTreesRouter } from './routes/asset-trees';
 import { devicesRouter } from './routes/devices';
@@ -48,7 +49,12 @@ export async function buildApi(ctx: ApiContext): Promise<Api> {
     taskQueue: ctx.config.temporalTaskQueue,
   });
   const routers: Router[] = [
-    devicesRouter({ db: ctx.db, log: ctx.log, registryEvents: ctx.registryEvents }),
+    devicesRouter({
+      db: ctx.db,
+      log: ctx.log,
+      registryEvents: ctx.registryEvents,
+      deviceRemoved: gatewayNotice(ctx.config.gatewayUrl, ctx.log),
+    }),
     productsRouter({ db: ctx.db }),
     fleetRouter({ db: ctx.db }),
     firmwareRouter({ db: ctx.db, store }),

@@ -78,6 +78,10 @@ export interface Config {
   };
   /** HTTP API hardening (README "Security"): request limits, Host names, optional HTTPS. */
   apiHttp: ApiHttpConfig;
+  /** What one device connection may cost the gateway (README "Security"). */
+  mqttLimits: MqttLimits;
+  /** MQTT over TLS: off unless a certificate and key are configured. */
+  mqttTls: MqttTlsConfig | undefined;
 }
 
 export interface ApiHttpConfig {
@@ -92,6 +96,62 @@ export interface ApiHttpConfig {
   /** PEM certificate chain and key: both set turns the API to HTTPS. */
   tlsCertFile: string | undefined;
   tlsKeyFile: string | undefined;
+}
+
+export interface MqttLimits {
+  /** Largest MQTT packet accepted once logged in; checked on the fixed header, before the body is buffered. */
+  maxPacketBytes: number;
+  /** Largest packet before the login succeeded (a CONNECT holds an id, a username and a signature). */
+  maxConnectBytes: number;
+  /** Time from TCP accept to CONNECT. */
+  connectTimeoutMs: number;
+  /** Open MQTT connections (TCP and TLS together); more are closed at accept. */
+  maxConnections: number;
+  /** Messages a device may publish per second on average, and in one burst; the excess is dropped and counted. */
+  deviceRatePerSec: number;
+  deviceBurst: number;
+  /** Orchestration calls (reports, offers) waiting per device; beyond it a message is dropped and counted. */
+  deviceQueueDepth: number;
+  /**
+   * Failed logins per source address per second on average, and in one burst; then logins from it are
+   * refused unread. A burst of 0 turns this off (devices behind one NAT or proxy address).
+   */
+  loginFailuresPerSec: number;
+  loginFailureBurst: number;
+  /** How long "no such device" is remembered, so repeated logins of unknown devices cost no lookup. */
+  unknownDeviceCacheMs: number;
+  /** How often live sessions are checked against the registry (deleted devices are disconnected). */
+  identityRecheckMs: number;
+  /** Bytes waiting to be written to one client before further messages to it are dropped (a client that does not read). */
+  maxClientBacklogBytes: number;
+}
+
+export const DEFAULT_MQTT_LIMITS: MqttLimits = {
+  // The 512 KB payload rule answers 1008 for payloads up to here; beyond, the connection is closed unread.
+  maxPacketBytes: 512 * 1024 + 4096,
+  maxConnectBytes: 8 * 1024,
+  connectTimeoutMs: 10_000,
+  maxConnections: 50_000,
+  deviceRatePerSec: 20,
+  deviceBurst: 100,
+  deviceQueueDepth: 100,
+  loginFailuresPerSec: 5,
+  loginFailureBurst: 50,
+  unknownDeviceCacheMs: 10_000,
+  identityRecheckMs: 30_000,
+  maxClientBacklogBytes: 4 * 1024 * 1024,
+};
+
+export interface MqttTlsConfig {
+  /** PEM certificate chain and private key of the broker. */
+  certFile: string;
+  keyFile: string;
+  port: number;
+  host: string;
+  /** PEM CA bundle that device certificates must chain to; unset: no client certificates asked for. */
+  clientCaFile: string | undefined;
+  /** `required`: a device on the TLS port must present a certificate naming it; `optional`: if it presents one, it must. */
+  clientCertificates: 'off' | 'optional' | 'required';
 }
 
 export class ConfigError extends Error {
@@ -197,6 +257,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     workerSdkMetricsPort: port(env, 'OTA_WORKER_SDK_METRICS_PORT', 8083),
     firmwareFiles: firmwareFilesConfig(env, dataDir, apiHost),
     apiHttp: apiHttpConfig(env),
+    mqttLimits: mqttLimits(env),
+    mqttTls: mqttTls(env),
   };
 }
 
@@ -246,6 +308,55 @@ export function apiHttpConfig(env: NodeJS.ProcessEnv): ApiHttpConfig {
     allowedHosts: hosts,
     tlsCertFile,
     tlsKeyFile,
+  };
+}
+
+function mqttLimits(env: NodeJS.ProcessEnv): MqttLimits {
+  const d = DEFAULT_MQTT_LIMITS;
+  const limits: MqttLimits = {
+    maxPacketBytes: count(env, 'OTA_MQTT_MAX_PACKET_BYTES', d.maxPacketBytes, 1024, 256 * 1024 * 1024),
+    maxConnectBytes: count(env, 'OTA_MQTT_MAX_CONNECT_BYTES', d.maxConnectBytes, 256, 1024 * 1024),
+    connectTimeoutMs: count(env, 'OTA_MQTT_CONNECT_TIMEOUT_MS', d.connectTimeoutMs, 100, 600_000),
+    maxConnections: count(env, 'OTA_MQTT_MAX_CONNECTIONS', d.maxConnections, 1, 10_000_000),
+    deviceRatePerSec: count(env, 'OTA_MQTT_DEVICE_RATE', d.deviceRatePerSec, 1, 1_000_000),
+    deviceBurst: count(env, 'OTA_MQTT_DEVICE_BURST', d.deviceBurst, 1, 1_000_000),
+    deviceQueueDepth: count(env, 'OTA_MQTT_DEVICE_QUEUE', d.deviceQueueDepth, 1, 1_000_000),
+    loginFailuresPerSec: count(env, 'OTA_MQTT_LOGIN_FAILURE_RATE', d.loginFailuresPerSec, 1, 1_000_000),
+    loginFailureBurst: count(env, 'OTA_MQTT_LOGIN_FAILURE_BURST', d.loginFailureBurst, 0, 1_000_000),
+    unknownDeviceCacheMs: count(env, 'OTA_MQTT_UNKNOWN_DEVICE_CACHE_MS', d.unknownDeviceCacheMs, 0, 3_600_000),
+    identityRecheckMs: count(env, 'OTA_MQTT_IDENTITY_RECHECK_MS', d.identityRecheckMs, 1000, 3_600_000),
+    maxClientBacklogBytes: count(env, 'OTA_MQTT_MAX_CLIENT_BACKLOG_BYTES', d.maxClientBacklogBytes, 65_536, 1 << 30),
+  };
+  if (limits.maxConnectBytes > limits.maxPacketBytes) {
+    throw new ConfigError('OTA_MQTT_MAX_CONNECT_BYTES must not exceed OTA_MQTT_MAX_PACKET_BYTES');
+  }
+  return limits;
+}
+
+const CLIENT_CERT_MODES = ['off', 'optional', 'required'] as const;
+
+function mqttTls(env: NodeJS.ProcessEnv): MqttTlsConfig | undefined {
+  const certFile = env.OTA_MQTT_TLS_CERT || undefined;
+  const keyFile = env.OTA_MQTT_TLS_KEY || undefined;
+  if (!certFile && !keyFile) return undefined;
+  if (!certFile || !keyFile) throw new ConfigError('OTA_MQTT_TLS_CERT and OTA_MQTT_TLS_KEY go together');
+  const clientCaFile = env.OTA_MQTT_TLS_CLIENT_CA || undefined;
+  const mode = text(env, 'OTA_MQTT_TLS_CLIENT_CERT', clientCaFile ? 'optional' : 'off');
+  if (!(CLIENT_CERT_MODES as readonly string[]).includes(mode)) {
+    throw new ConfigError(`OTA_MQTT_TLS_CLIENT_CERT must be one of ${CLIENT_CERT_MODES.join(', ')}, got "${mode}"`);
+  }
+  if (mode !== 'off' && !clientCaFile) {
+    throw new ConfigError(
+      'OTA_MQTT_TLS_CLIENT_CERT needs OTA_MQTT_TLS_CLIENT_CA (the CA device certificates chain to)',
+    );
+  }
+  return {
+    certFile: path.resolve(certFile),
+    keyFile: path.resolve(keyFile),
+    port: port(env, 'OTA_MQTT_TLS_PORT', 8883),
+    host: text(env, 'OTA_MQTT_TLS_HOST', text(env, 'OTA_MQTT_HOST', '0.0.0.0')),
+    clientCaFile: clientCaFile && path.resolve(clientCaFile),
+    clientCertificates: mode as MqttTlsConfig['clientCertificates'],
   };
 }
 

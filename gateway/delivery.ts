@@ -9,6 +9,7 @@
 import type { AedesPublishPacket, Client } from 'aedes';
 import type Aedes from 'aedes';
 import type { PayloadCodec } from './codec';
+import { bump, type GatewayMetrics } from './metrics';
 
 export class Delivery {
   /** Packets we send carry this broker id; authorizeForward lets only these through. */
@@ -19,6 +20,9 @@ export class Delivery {
     broker: Aedes,
     /** The client's payload codec; undefined (raw JSON) for most sessions. */
     private readonly codecOf: (client: Client) => PayloadCodec | undefined,
+    /** Bytes waiting to be written to a client before more for it are dropped. */
+    private readonly maxBacklogBytes: number,
+    private readonly metrics: GatewayMetrics,
   ) {
     this.marker = `${broker.id}:direct`;
   }
@@ -26,6 +30,11 @@ export class Delivery {
   /** `payload` is plain JSON; a compressed session receives it in its codec. */
   send(client: Client, topic: string, payload: Buffer, qos: 0 | 1): Promise<boolean> {
     if (!client.connected || client.closed) return Promise.resolve(false);
+    // A client that does not read would otherwise have every reply held for it in memory.
+    if (client.conn.writableLength > this.maxBacklogBytes) {
+      bump(this.metrics.dropped, 'backlog');
+      return Promise.resolve(false);
+    }
     const codec = this.codecOf(client);
     this.counter += 1;
     const packet: AedesPublishPacket = {

@@ -4,12 +4,12 @@
  * presence), plus an HTTP port for health and metrics. Built as a function so
  * tests run it in-process on ephemeral ports (port 0).
  */
-import * as net from 'node:net';
+import type * as net from 'node:net';
 import { createBroker } from 'aedes';
 import type Aedes from 'aedes';
 import type { Client } from 'aedes';
 import type { Db } from 'mongodb';
-import { defaultGatewayId, type Config } from '../config/config';
+import { DEFAULT_MQTT_LIMITS, defaultGatewayId, type Config } from '../config/config';
 import { devicePresenceStore, devicesLeftOnline, type DevicePresenceStore } from '../db/device-presence';
 import { findProductForLogin } from '../db/products';
 import type { DeviceEvents } from '../orchestration/device-events';
@@ -18,19 +18,28 @@ import { Activation } from './activation';
 import { Delivery } from './delivery';
 import { createHttpServer } from './http';
 import { fileUrlSigner } from '../artifacts/signed-url';
+import { createListeners, type Connection } from './listeners';
 import { createAuthenticate } from './login';
+import { LoginGuard } from './login-guard';
 import { createMetrics, type GatewayMetrics } from './metrics';
 import { OtaHandler } from './ota-handler';
 import { Presence } from './presence';
 import { gatewayRegistry } from './prometheus';
 import { registryAccess } from './registry-access';
+import { Revocation } from './revocation';
 import { createRouting } from './routing';
 import { KeyedSerialQueue } from './serial';
 import { Sessions } from './sessions';
+import { deviceId } from './topics';
+import { NO_CERTIFICATE } from './tls';
+import { KeyedBuckets } from './token-bucket';
 
 export interface GatewayDeps {
   config: Pick<Config, 'mqttPort' | 'mqttHost' | 'gatewayHttpPort' | 'serviceMqttUsername' | 'serviceMqttPassword'> &
-    Partial<Pick<Config, 'gatewayHttpHost' | 'gatewayId' | 'firmwareFiles'>>;
+    Partial<Pick<Config, 'gatewayHttpHost' | 'gatewayId' | 'firmwareFiles' | 'mqttTls'>> & {
+      /** Defaults (config DEFAULT_MQTT_LIMITS) for what is not given. */
+      mqttLimits?: Partial<Config['mqttLimits']>;
+    };
   log: Logger;
   /** The registry database (collections `devices` and `products`). */
   db: Db;
@@ -45,6 +54,8 @@ export interface GatewayDeps {
 export interface Gateway {
   broker: Aedes;
   mqttPort: number;
+  /** The MQTT-over-TLS port, when TLS is configured. */
+  mqttTlsPort: number | undefined;
   httpUrl: string;
   metrics: GatewayMetrics;
   close(): Promise<void>;
@@ -52,6 +63,7 @@ export interface Gateway {
 
 export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
   const { log, events } = deps;
+  const limits = { ...DEFAULT_MQTT_LIMITS, ...deps.config.mqttLimits };
   const registry = registryAccess(deps.presenceStore ?? devicePresenceStore(deps.db));
   const metrics = createMetrics();
   const sessions = new Sessions();
@@ -60,9 +72,24 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
   const gatewayId = deps.config.gatewayId ?? defaultGatewayId(deps.config.mqttPort);
   const presence = new Presence({ registry, events, queue, metrics, log, gatewayId });
   const endReasons = new WeakMap<Client, string>();
+  const connections = new WeakMap<Client, Connection>();
+  const guard = new LoginGuard(limits);
+  const end = (client: Client, reason: string) => {
+    if (!endReasons.has(client)) endReasons.set(client, reason);
+    client.close();
+  };
+  const revocation = new Revocation({
+    sessions,
+    registry,
+    guard,
+    metrics,
+    log,
+    end,
+    intervalMs: limits.identityRecheckMs,
+  });
 
-  const broker = createBroker({ connectTimeout: 10_000 });
-  const delivery = new Delivery(broker, (client) => sessions.codecOf(client));
+  const broker = createBroker({ connectTimeout: limits.connectTimeoutMs });
+  const delivery = new Delivery(broker, (client) => sessions.codecOf(client), limits.maxClientBacklogBytes, metrics);
   const activation = new Activation({ registry, delivery, metrics, log });
   const ota = new OtaHandler({
     registry,
@@ -75,8 +102,9 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
     log,
     getversionTimeoutMs: deps.getversionTimeoutMs ?? 5000,
     signFileUrl: deps.config.firmwareFiles && fileUrlSigner(deps.config.firmwareFiles),
+    queueDepth: limits.deviceQueueDepth,
   });
-  broker.authenticate = createAuthenticate({
+  const authenticate = createAuthenticate({
     config: deps.config,
     findForLogin: registry.findForLogin,
     findProduct: (productKey) => findProductForLogin(deps.db, productKey),
@@ -85,12 +113,21 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
     metrics,
     log,
     supersede: (older, device) => {
-      endReasons.set(older, 'taken over by a newer session');
       log.info('closing the older session of a device that logged in again', { ...device, clientId: older.id });
-      older.close();
+      end(older, 'taken over by a newer session');
     },
+    guard,
+    addressOf: (client) => connections.get(client)?.address ?? 'unknown',
+    clientCertificate: (client) => connections.get(client)?.certificate ?? NO_CERTIFICATE,
   });
-  const routing = createRouting({ sessions, delivery, ota, activation, presence, metrics, log });
+  broker.authenticate = (client, username, password, done) =>
+    authenticate(client, username, password, (error, success) => {
+      // Logged in: packets up to the full limit from now on (a CONNECT's limit until then).
+      if (success) connections.get(client)?.meter.setLimit(limits.maxPacketBytes);
+      done(error, success);
+    });
+  const rates = new KeyedBuckets({ perSec: limits.deviceRatePerSec, burst: limits.deviceBurst }, limits.maxConnections);
+  const routing = createRouting({ sessions, delivery, ota, activation, presence, revocation, rates, metrics, log });
   broker.authorizePublish = routing.authorizePublish;
   broker.authorizeSubscribe = routing.authorizeSubscribe;
   broker.authorizeForward = delivery.authorizeForward;
@@ -109,6 +146,7 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
   });
   const sessionEnded = (client: Client) => {
     const identity = sessions.identify(client);
+    if (identity && identity.kind !== 'service') rates.forget(`${identity.kind}:${deviceId(identity.device)}`);
     const reason = endReasons.get(client) ?? 'connection closed';
     if (identity?.kind === 'activation') {
       // Called twice per session (clientDisconnect and the socket's close): log once.
@@ -136,31 +174,50 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
     });
   }
 
-  const mqttServer = net.createServer((socket) => {
-    const client = broker.handle(socket);
-    // Aedes emits clientDisconnect only for registered clients; a session that
-    // authenticated but died before its CONNACK still has to end.
-    socket.once('close', () => sessionEnded(client));
-  });
-  await listen(mqttServer, deps.config.mqttPort, deps.config.mqttHost);
+  const tlsConfig = deps.config.mqttTls;
+  const listeners = createListeners(
+    {
+      broker,
+      limits,
+      metrics,
+      log,
+      accepted: (connection) => connections.set(connection.client, connection),
+      // Aedes emits clientDisconnect only for registered clients; a session that
+      // authenticated but died before its CONNACK still has to end.
+      closed: sessionEnded,
+    },
+    tlsConfig,
+  );
+  await listen(listeners.plain, deps.config.mqttPort, deps.config.mqttHost);
+  if (listeners.secure && tlsConfig) await listen(listeners.secure, tlsConfig.port, tlsConfig.host);
   const prometheus = gatewayRegistry(metrics, {
     connections: () => broker.connectedClients,
     queueDepths: () => ({ presence: queue.pendingKeys, reports: reports.pendingKeys }),
   });
-  const httpServer = createHttpServer(() => ({ status: 'up', clients: broker.connectedClients }), metrics, prometheus);
+  const httpServer = createHttpServer(
+    () => ({ status: 'up', clients: broker.connectedClients }),
+    metrics,
+    prometheus,
+    (device) => revocation.changed(device),
+  );
   // Loopback unless configured: the API of another container (compose) must reach it then.
   await listen(httpServer, deps.config.gatewayHttpPort, deps.config.gatewayHttpHost ?? '127.0.0.1');
+  revocation.start();
 
-  const mqttPort = (mqttServer.address() as net.AddressInfo).port;
+  const mqttPort = (listeners.plain.address() as net.AddressInfo).port;
+  const mqttTlsPort = listeners.secure ? (listeners.secure.address() as net.AddressInfo).port : undefined;
   const httpPort = (httpServer.address() as net.AddressInfo).port;
+  const servers = [listeners.plain, httpServer, ...(listeners.secure ? [listeners.secure] : [])];
   return {
     broker,
     mqttPort,
+    mqttTlsPort,
     httpUrl: `http://127.0.0.1:${httpPort}`,
     metrics,
     async close() {
+      revocation.stop();
       await new Promise<void>((resolve) => broker.close(() => resolve()));
-      await Promise.all([closeServer(mqttServer), closeServer(httpServer)]);
+      await Promise.all(servers.map(closeServer));
       // Let the offline writes of the sessions just closed reach the registry.
       await queue.drain();
       await reports.drain();

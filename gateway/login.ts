@@ -11,6 +11,9 @@ import type { LoginRecord } from '../db/device-presence';
 import type { ProductLoginRecord } from '../db/products';
 import type { DeviceRef } from '../orchestration/device-events';
 import type { Logger } from '../runtime/log';
+import type { LoginGuard } from './login-guard';
+import { scopedClientId } from './sessions';
+import { certificateNamesDevice, type ClientCertificate } from './tls';
 import {
   computeSign,
   digestFor,
@@ -37,6 +40,12 @@ export interface LoginDeps {
   log: Logger;
   /** A newer session of the same device logged in with another client id: close the older one. */
   supersede(older: Client, device: DeviceRef): void;
+  /** Failure budget per source address and the unknown-device memory. */
+  guard: LoginGuard;
+  /** The client's source address (the TCP peer). */
+  addressOf(client: Client): string;
+  /** What the TLS layer verified about the client's certificate. */
+  clientCertificate(client: Client): ClientCertificate;
 }
 
 // CONNACK return codes (MQTT 3.1.1 §3.2.2.3); Aedes declares them as a const enum, which does not exist at run time.
@@ -54,6 +63,13 @@ export function createAuthenticate(deps: LoginDeps) {
     password: Readonly<Buffer | undefined>,
     done: (error: AuthenticateError | null, success: boolean | null) => void,
   ): void => {
+    const address = deps.addressOf(client);
+    // Refused unread: an address that keeps failing costs neither a lookup nor a log line per attempt.
+    if (!deps.guard.admits(address)) {
+      bump(deps.metrics.connections.refused, 'too many failed logins from this address');
+      done(Object.assign(new Error('too many failed logins'), { returnCode: SERVER_UNAVAILABLE }), false);
+      return;
+    }
     check(deps, client, username, password?.toString('utf8') ?? '').then(
       (outcome) => {
         if (outcome.ok) {
@@ -61,8 +77,9 @@ export function createAuthenticate(deps: LoginDeps) {
           done(null, true);
           return;
         }
+        deps.guard.failed(address);
         bump(deps.metrics.connections.refused, outcome.reason);
-        deps.log.warn('login refused', { clientId: client.id, reason: outcome.reason, ...outcome.fields });
+        deps.log.warn('login refused', { clientId: client.id, address, reason: outcome.reason, ...outcome.fields });
         done(Object.assign(new Error(outcome.reason), { returnCode: outcome.code }), false);
       },
       (err: unknown) => {
@@ -83,10 +100,18 @@ async function check(
   if (username === undefined || username === '') {
     return { ok: false, code: BAD_USERNAME_OR_PASSWORD, reason: 'no username' };
   }
+  // A persistent session keeps subscriptions and queues messages for a client while it is away;
+  // neither EnOS SDK asks for one, and nothing here is delivered through subscriptions.
+  if (!client.clean) {
+    return { ok: false, code: IDENTIFIER_REJECTED, reason: 'persistent session (clean=false) refused' };
+  }
   if (username === deps.config.serviceMqttUsername) {
     if (!secretEquals(deps.config.serviceMqttPassword, password)) {
       return { ok: false, code: BAD_USERNAME_OR_PASSWORD, reason: 'wrong service password' };
     }
+    if (client.closed) return { ok: false, code: NOT_AUTHORIZED, reason: 'closed during login' };
+    // Scoped client ids: no login of one identity can take over the session of another by reusing its id.
+    client.id = scopedClientId({ kind: 'service' }, client.id);
     deps.sessions.addService(client);
     return { ok: true };
   }
@@ -130,16 +155,20 @@ async function check(
   const user = parseUsername(username);
   if (!user.ok) return { ok: false, code: BAD_USERNAME_OR_PASSWORD, reason: 'garbled username' };
   const device: DeviceRef = { productKey: user.value.productKey, deviceKey: user.value.deviceKey };
+  const certificate = deps.clientCertificate(client);
+  const certified = certificateNamesDevice(certificate, device);
+  if (!certified.ok) return { ok: false, code: NOT_AUTHORIZED, reason: certified.reason, fields: { ...device } };
   const sign = (secret: string) => computeSign({ signClientId, ...device, timestamp, secret }, digest);
   if (secureMode === '3') return checkActivation(deps, client, device, { sign, password, digest }, compression.codec);
 
-  const record = await deps.findForLogin(device);
+  const record = await findDevice(deps, device);
   if (!record) return { ok: false, code: BAD_USERNAME_OR_PASSWORD, reason: 'unknown device', fields: { ...device } };
   if (!signMatches(sign(record.deviceSecret), password)) {
     return { ok: false, code: BAD_USERNAME_OR_PASSWORD, reason: 'wrong signature', fields: { ...device, signMethod } };
   }
   // The socket may have gone while we read the registry; a dead client must not displace a live session.
   if (client.closed) return { ok: false, code: NOT_AUTHORIZED, reason: 'closed during login', fields: { ...device } };
+  client.id = scopedClientId({ kind: 'device', device }, client.id);
   const older = deps.sessions.claim(client, device, compression.codec);
   // Same client id: Aedes closes the older session itself. Another client id: we do.
   if (older && older.id !== client.id) deps.supersede(older, device);
@@ -160,7 +189,7 @@ async function checkActivation(
   given: { sign: (secret: string) => string; password: string; digest: DigestName },
   codec: PayloadCodec | undefined,
 ): Promise<Outcome> {
-  const [product, record] = await Promise.all([deps.findProduct(device.productKey), deps.findForLogin(device)]);
+  const [product, record] = await Promise.all([deps.findProduct(device.productKey), findDevice(deps, device)]);
   if (!product) return { ok: false, code: BAD_USERNAME_OR_PASSWORD, reason: 'unknown product', fields: { ...device } };
   // EnOS pre-registers dynamically activated devices: the product secret does not create devices.
   if (!record) return { ok: false, code: BAD_USERNAME_OR_PASSWORD, reason: 'unknown device', fields: { ...device } };
@@ -180,6 +209,15 @@ async function checkActivation(
     return { ok: false, code: NOT_AUTHORIZED, reason: 'device already activated', fields: { ...device } };
   }
   if (client.closed) return { ok: false, code: NOT_AUTHORIZED, reason: 'closed during login', fields: { ...device } };
+  client.id = scopedClientId({ kind: 'activation', device }, client.id);
   deps.sessions.addActivation(client, device, record.deviceSecret, codec);
   return { ok: true };
+}
+
+/** The registry's login record, with unknown devices remembered for a while (login storms of made-up keys). */
+async function findDevice(deps: LoginDeps, device: DeviceRef): Promise<LoginRecord | null> {
+  if (deps.guard.isKnownUnknown(device)) return null;
+  const record = await deps.findForLogin(device);
+  if (!record) deps.guard.rememberUnknown(device);
+  return record;
 }

@@ -6,7 +6,11 @@
 import { Histogram } from 'prom-client';
 
 export interface GatewayMetrics {
-  connections: { accepted: number; refused: Record<string, number> };
+  connections: {
+    accepted: number;
+    refused: Record<string, number>;
+    /** Open MQTT connections, TCP and TLS. */ open: number;
+  };
   /** Upstream messages by topic kind (inform, progress, …, `other` for ignored own topics, `refused` for ACL). */
   messages: Record<string, number>;
   malformedPayloads: number;
@@ -20,11 +24,15 @@ export interface GatewayMetrics {
   databaseErrors: number;
   /** Seconds from a getversion to its answer (the offer, or [] on timeout); not in the JSON view. */
   offerLatency: Histogram;
+  /** Messages and packets dropped by a limit, by limit (`rate`, `queue`, `backlog`, `too_large`, …). */
+  dropped: Record<string, number>;
+  /** Sessions closed because their device left the registry. */
+  sessionsRevoked: number;
 }
 
 export function createMetrics(): GatewayMetrics {
   return {
-    connections: { accepted: 0, refused: {} },
+    connections: { accepted: 0, refused: {}, open: 0 },
     messages: {},
     malformedPayloads: 0,
     repliesSent: 0,
@@ -41,6 +49,8 @@ export function createMetrics(): GatewayMetrics {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10],
       registers: [],
     }),
+    dropped: {},
+    sessionsRevoked: 0,
   };
 }
 

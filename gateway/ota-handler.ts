@@ -13,11 +13,11 @@ import type { Logger } from '../runtime/log';
 import type { PayloadCodec } from './codec';
 import type { Delivery } from './delivery';
 import { bump, type GatewayMetrics } from './metrics';
-import { buildReply, CODE, parseCompressedUpstream, parseUpstream } from './ota-messages';
+import { buildReply, CODE, parseCompressedUpstream, parseUpstream, readId } from './ota-messages';
 import type { Presence } from './presence';
 import type { RegistryAccess } from './registry-access';
 import type { KeyedSerialQueue } from './serial';
-import { deviceId, replyTopic, type UpstreamOtaKind } from './topics';
+import { deviceId, otaKindOf, parseSysTopic, replyTopic, type UpstreamOtaKind } from './topics';
 
 export interface OtaHandlerDeps {
   registry: RegistryAccess;
@@ -37,6 +37,8 @@ export interface OtaHandlerDeps {
   getversionTimeoutMs: number;
   /** Signs a firmware file URL of ours as the offer leaves (fresh expiry per answer). */
   signFileUrl?: (fileUrl: string) => string;
+  /** Orchestration calls waiting per device; beyond it the message is dropped (and a request answered 429). */
+  queueDepth: number;
 }
 
 export class OtaHandler {
@@ -72,6 +74,12 @@ export class OtaHandler {
       return;
     }
     const id = deviceId(device);
+    if (this.deps.reports.pending(id) >= this.deps.queueDepth) {
+      bump(metrics.dropped, 'queue');
+      log.debug('device queue full: message dropped', { ...device, topic });
+      if (msg.kind !== 'upgrade_reply') this.replyTooMany(client, topic, msg.id, msg.kind);
+      return;
+    }
     switch (msg.kind) {
       case 'inform': {
         this.reply(client, topic, buildReply(msg.id, CODE.ok, {}));
@@ -114,6 +122,21 @@ export class OtaHandler {
         return;
       }
     }
+  }
+
+  /**
+   * A message over the device's rate, dropped unread but for its id: a request is
+   * answered 429 (the SDKs' "too many requests"), a reply to a command gets nothing.
+   */
+  tooMany(client: Client, device: DeviceRef, topic: string, payload: Buffer): void {
+    const kind = otaKindOfTopic(device, topic);
+    if (!kind || kind === 'upgrade_reply') return;
+    this.replyTooMany(client, topic, peekId(payload), kind);
+  }
+
+  private replyTooMany(client: Client, topic: string, id: string, kind: UpstreamOtaKind): void {
+    const emptyData = kind === 'getversion' || kind === 'request' ? [] : {};
+    this.reply(client, topic, buildReply(id, CODE.tooManyRequests, emptyData, 'too many messages; try again later'));
   }
 
   /** The orchestration's offer in wire form, or [] when it fails or does not answer in time. */
@@ -179,4 +202,20 @@ function wireOffer(offer: FirmwareOffer, device: DeviceRef, log: Logger): Firmwa
       fileSize,
     },
   ];
+}
+
+function otaKindOfTopic(device: DeviceRef, topic: string): UpstreamOtaKind | undefined {
+  const sys = parseSysTopic(topic);
+  if (!sys || sys.productKey !== device.productKey || sys.deviceKey !== device.deviceKey) return undefined;
+  return otaKindOf(sys.suffix);
+}
+
+/** The request id of a small plain-JSON payload, so a 429 still correlates; '' when it cannot be read cheaply. */
+function peekId(payload: Buffer): string {
+  if (payload.length > 4096) return '';
+  try {
+    return readId((JSON.parse(payload.toString('utf8')) as { id?: unknown } | null)?.id) ?? '';
+  } catch {
+    return '';
+  }
 }

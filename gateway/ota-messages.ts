@@ -12,6 +12,8 @@ export const MAX_PAYLOAD_BYTES = 512 * 1024;
 
 export const CODE = {
   ok: 200,
+  /** The Python SDK's ResponseCode for "too many requests". */
+  tooManyRequests: 429,
   parameterError: 460,
   tooLarge: 1008,
   notJson: 1220,
@@ -69,7 +71,7 @@ function decodeObject(payload: Buffer): { ok: true; value: Record<string, unknow
 }
 
 /** Ids are decimal strings in every SDK; the docs call them Long, so accept an integer too. */
-function readId(value: unknown): string | undefined {
+export function readId(value: unknown): string | undefined {
   if (typeof value === 'string' && value !== '' && value.length <= 64) return value;
   if (typeof value === 'number' && Number.isSafeInteger(value)) return String(value);
   return undefined;

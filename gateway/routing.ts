@@ -3,7 +3,11 @@
  * messages go to the OTA handler, an activation session's answer to the
  * activation handler, and service commands straight to the device's session.
  * Refused publishes are dropped (acknowledged, not routed) rather than
- * closing the connection, so a confused device does not enter a reconnect storm.
+ * closing the connection, so a confused device does not enter a reconnect storm;
+ * nothing keeps them (no retained messages, no persistent sessions). A device
+ * publishing faster than its rate has the excess dropped and counted; an OTA
+ * request among them is answered 429. QoS 2 is not served: its PUBLISH would
+ * be held until a PUBREL that a hostile client never sends.
  */
 import type { Client, PublishPacket, Subscription } from 'aedes';
 import type { Logger } from '../runtime/log';
@@ -13,7 +17,10 @@ import type { Delivery } from './delivery';
 import { bump, type GatewayMetrics } from './metrics';
 import type { OtaHandler } from './ota-handler';
 import type { Presence } from './presence';
+import type { Revocation } from './revocation';
 import type { Sessions } from './sessions';
+import type { KeyedBuckets } from './token-bucket';
+import { deviceId } from './topics';
 
 export interface RoutingDeps {
   sessions: Sessions;
@@ -21,6 +28,9 @@ export interface RoutingDeps {
   ota: OtaHandler;
   activation: Activation;
   presence: Presence;
+  revocation: Revocation;
+  /** Message-rate buckets of device and activation sessions. */
+  rates: KeyedBuckets;
   metrics: GatewayMetrics;
   log: Logger;
 }
@@ -28,6 +38,11 @@ export interface RoutingDeps {
 /** Thrown back to Aedes only for clients we cannot identify at all, which closes them. */
 class Unidentified extends Error {
   override readonly name = 'Unidentified';
+}
+
+/** Thrown back to Aedes for a QoS 2 PUBLISH, which closes the connection (MQTT 3.1.1 has no other refusal). */
+class QosNotServed extends Error {
+  override readonly name = 'QosNotServed';
 }
 
 const payloadOf = (packet: PublishPacket): Buffer =>
@@ -42,11 +57,13 @@ export function createRouting(deps: RoutingDeps) {
     log.warn(`${who} publish refused`, { ...fields, topic, reason });
   };
 
-  const deliverCommand = (packet: PublishPacket): void => {
+  const deliverCommand = async (packet: PublishPacket): Promise<void> => {
     const decision = servicePublish(packet.topic);
     if (!decision.allow) return refuse('service', packet.topic, decision.reason);
-    const target = sessions.live(decision.device);
     const payload = payloadOf(packet);
+    // Read the registry first: a device deleted a moment ago (its notice still on the way) gets no command.
+    const registered = sessions.live(decision.device) && (await deps.revocation.stillRegistered(decision.device));
+    const target = registered ? sessions.live(decision.device) : undefined;
     if (!target) {
       metrics.commands.undelivered += 1;
       log.warn('command not delivered: device not connected', { ...decision.device, topic: packet.topic });
@@ -68,8 +85,23 @@ export function createRouting(deps: RoutingDeps) {
     packet.retain = false;
     const identity = client ? sessions.identify(client) : undefined;
     if (!client || !identity) return callback(new Unidentified('publish from an unidentified client'));
+    if (packet.qos === 2) {
+      bump(metrics.dropped, 'qos2');
+      log.warn('QoS 2 publish refused: closing the connection', {
+        ...(identity.kind === 'service' ? { service: true } : identity.device),
+        topic: packet.topic,
+      });
+      return callback(new QosNotServed('QoS 2 is not served'));
+    }
     if (identity.kind === 'service') {
-      deliverCommand(packet);
+      void deliverCommand(packet);
+      return callback(null);
+    }
+    const rateKey = `${identity.kind}:${deviceId(identity.device)}`;
+    if (!deps.rates.take(rateKey, Date.now())) {
+      bump(metrics.dropped, 'rate');
+      log.debug('publish over the device rate dropped', { ...identity.device, topic: packet.topic });
+      if (identity.kind === 'device') deps.ota.tooMany(client, identity.device, packet.topic, payloadOf(packet));
       return callback(null);
     }
     if (identity.kind === 'activation') {
@@ -115,7 +147,8 @@ export function createRouting(deps: RoutingDeps) {
       // null: SUBACK 0x80 for this filter, the connection stays up.
       return callback(null, null);
     }
-    callback(null, sub);
+    // QoS 2 is not served (see above); grant at most 1.
+    callback(null, sub.qos > 1 ? { ...sub, qos: 1 } : sub);
   };
 
   return { authorizePublish, authorizeSubscribe };

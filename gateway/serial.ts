@@ -5,14 +5,19 @@
  */
 export class KeyedSerialQueue {
   private readonly tails = new Map<string, Promise<void>>();
+  private readonly counts = new Map<string, number>();
 
   run(key: string, task: () => Promise<void>): Promise<void> {
     const previous = this.tails.get(key) ?? Promise.resolve();
+    this.counts.set(key, (this.counts.get(key) ?? 0) + 1);
     // Callers log their own failures; a failed task must not stall the device's queue.
     const next = previous.then(task).catch(() => undefined);
     this.tails.set(key, next);
     // Forget the key once its queue is empty, so 10,000 devices leave no residue.
     void next.then(() => {
+      const left = (this.counts.get(key) ?? 1) - 1;
+      if (left > 0) this.counts.set(key, left);
+      else this.counts.delete(key);
       if (this.tails.get(key) === next) this.tails.delete(key);
     });
     return next;
@@ -21,6 +26,11 @@ export class KeyedSerialQueue {
   /** Keys with work queued or running: the queue depth a metrics scrape reads. */
   get pendingKeys(): number {
     return this.tails.size;
+  }
+
+  /** Tasks of this key queued or running. */
+  pending(key: string): number {
+    return this.counts.get(key) ?? 0;
   }
 
   /** Resolves when everything queued so far has run (used on close). */

@@ -1,7 +1,8 @@
 /**
  * The gateway process: the EnOS device endpoint (embedded MQTT broker on
- * OTA_MQTT_PORT, HTTP health and metrics), the device registry in MongoDB, and
- * the orchestration reached through Temporal signals and updates.
+ * OTA_MQTT_PORT, and over TLS when configured; HTTP health and metrics), the
+ * device registry in MongoDB, and the orchestration reached through Temporal
+ * signals and updates.
  */
 import { Client, Connection } from '@temporalio/client';
 import { loadConfig } from '../config/config';
@@ -23,7 +24,11 @@ async function main(): Promise<void> {
   const client = new Client({ connection, namespace: config.temporalNamespace });
   const events = createTemporalDeviceEvents({ client, db: mongo.db, taskQueue: config.temporalTaskQueue, log });
   const gateway = await startGateway({ config, log, db: mongo.db, events });
-  log.info('gateway listening', { mqtt: `mqtt://${config.mqttHost}:${gateway.mqttPort}`, http: gateway.httpUrl });
+  log.info('gateway listening', {
+    mqtt: `mqtt://${config.mqttHost}:${gateway.mqttPort}`,
+    ...(config.mqttTls && { mqtts: `mqtts://${config.mqttTls.host}:${gateway.mqttTlsPort}` }),
+    http: gateway.httpUrl,
+  });
   onShutdown(log, async () => {
     await gateway.close();
     await connection.close();

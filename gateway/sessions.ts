@@ -28,6 +28,21 @@ export interface ActivationIdentity {
 
 export type Identity = DeviceIdentity | ActivationIdentity | { kind: 'service' };
 
+/**
+ * The broker's id for a logged-in client: the identity, then the id the client sent.
+ * The broker ends an older session with the same id; scoped, that can only be a
+ * session of the same identity, never another device's. Encoded so no device's
+ * keys can spell another's scope.
+ */
+export function scopedClientId(
+  scope: { kind: 'service' } | { kind: 'device' | 'activation'; device: DeviceRef },
+  sent: string,
+): string {
+  if (scope.kind === 'service') return `s|${sent}`;
+  const keys = `${encodeURIComponent(scope.device.productKey)}/${encodeURIComponent(scope.device.deviceKey)}`;
+  return `${scope.kind === 'device' ? 'd' : 'a'}/${keys}|${sent}`;
+}
+
 export class Sessions {
   private readonly identities = new WeakMap<Client, Identity>();
   private readonly current = new Map<string, Client>();
@@ -77,6 +92,16 @@ export class Sessions {
   live(device: DeviceRef): Client | undefined {
     const client = this.current.get(deviceId(device));
     return client && client.connected && !client.closed ? client : undefined;
+  }
+
+  /** The devices with a live session (for the registry re-check). */
+  devices(): DeviceRef[] {
+    const out: DeviceRef[] = [];
+    for (const client of this.current.values()) {
+      const identity = this.identities.get(client);
+      if (identity?.kind === 'device') out.push(identity.device);
+    }
+    return out;
   }
 
   get deviceCount(): number {

@@ -23,7 +23,7 @@ import {
   type BatchFailure,
   type DeviceDoc,
 } from '../../db/devices';
-import type { RegistryEvents } from '../../orchestration/device-events';
+import type { DeviceRef, RegistryEvents } from '../../orchestration/device-events';
 import type { Logger } from '../../runtime/log';
 import { asyncRoute } from '../errors';
 import { DEVICE_LIST_PARAMS, parseQuery, parseTagParams } from '../query';
@@ -32,6 +32,8 @@ export interface DeviceRoutesContext {
   db: Db;
   log: Logger;
   registryEvents?: RegistryEvents;
+  /** Told after a device is deleted, so the gateway ends its session at once. */
+  deviceRemoved?: (device: DeviceRef) => Promise<void>;
 }
 
 /** Absent values as explicit nulls, so every device answer has the same fields. */
@@ -147,6 +149,7 @@ export function devicesRouter(ctx: DeviceRoutesContext): Router {
     asyncRoute(async (req, res) => {
       const { productKey, deviceKey } = params(req);
       res.json(deviceResource(await deleteDevice(ctx.db, productKey, deviceKey)));
+      void ctx.deviceRemoved?.({ productKey, deviceKey });
     }),
   );
 

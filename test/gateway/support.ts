@@ -5,6 +5,8 @@
  */
 import { connect, type IClientOptions, type MqttClient } from 'mqtt';
 import type { Db } from 'mongodb';
+import type { MqttLimits, MqttTlsConfig } from '../../config/config';
+import type { DevicePresenceStore } from '../../db/device-presence';
 import { newDeviceDoc, type DeviceDoc } from '../../db/devices';
 import { deviceCredentials } from '../../gateway/auth';
 import { startGateway, type Gateway } from '../../gateway/gateway';
@@ -24,7 +26,14 @@ export interface TestGateway {
 
 export async function startTestGateway(
   name: string,
-  opts: { events?: RecordingOptions; getversionTimeoutMs?: number } = {},
+  opts: {
+    events?: RecordingOptions;
+    getversionTimeoutMs?: number;
+    limits?: Partial<MqttLimits>;
+    tls?: MqttTlsConfig;
+    /** Wraps the registry adapter (e.g. to count lookups). */
+    presenceStore?: (db: Db) => DevicePresenceStore;
+  } = {},
 ): Promise<TestGateway> {
   const mongo = await testDb(name);
   const events = new RecordingDeviceEvents(opts.events);
@@ -35,6 +44,8 @@ export async function startTestGateway(
       gatewayHttpPort: 0,
       serviceMqttUsername: SERVICE.username,
       serviceMqttPassword: SERVICE.password,
+      mqttLimits: opts.limits,
+      mqttTls: opts.tls,
     },
     log: process.env.OTA_TEST_LOGS
       ? (await import('../../runtime/log')).createLogger('gateway', 'debug')
@@ -42,6 +53,7 @@ export async function startTestGateway(
     db: mongo.db,
     events,
     getversionTimeoutMs: opts.getversionTimeoutMs,
+    presenceStore: opts.presenceStore?.(mongo.db),
   });
   return {
     gateway,
