@@ -42,6 +42,7 @@ module.exports = tseslint.config(
             '**.waitFor',
             'connectDevice',
             'connectRaw',
+            'connectTls',
           ],
         },
       ],

@@ -212,8 +212,8 @@ describe('MQTT fuzzer against the gateway process', () => {
     // The registry: victims untouched, the fuzzer's own devices only in their presence fields, nothing added.
     await until(
       async () =>
-        ((await (await fetch(`${httpUrl}/metrics.json`)).json()) as { connections: { open: number } }).connections.open ===
-        0,
+        ((await (await fetch(`${httpUrl}/metrics.json`)).json()) as { connections: { open: number } }).connections
+          .open === 0,
       15_000,
       'connections to close',
     );
