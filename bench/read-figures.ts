@@ -12,6 +12,35 @@ import { listRecords, listTasks, taskWithCounts } from '../db/task-reads';
 import { tasksCollection, type TaskDoc } from '../db/tasks';
 import type { RecordStatus } from '../domain/types';
 
+/** The three reads, straight from the database modules or through the API. */
+export interface Reader {
+  page(task: TaskDoc, q: { status?: string; deviceKey?: string; limit: number; cursor?: string }): Promise<unknown>;
+  task(task: TaskDoc): Promise<unknown>;
+  list(q: { limit: number; cursor?: string }): Promise<{ nextCursor: string | null }>;
+}
+
+export const dbReader = (db: Db): Reader => ({
+  page: (task, q) => listRecords(db, task, q),
+  task: (task) => taskWithCounts(db, task),
+  list: (q) => listTasks(db, q),
+});
+
+/** Over HTTP, as the web page reads them. */
+export function apiReader(apiUrl: string): Reader {
+  const get = async <T>(route: string, query: Record<string, string | number | undefined>): Promise<T> => {
+    const qs = new URLSearchParams();
+    for (const [k, v] of Object.entries(query)) if (v !== undefined) qs.set(k, String(v));
+    const res = await fetch(`${apiUrl}${route}?${qs}`);
+    if (res.status !== 200) throw new Error(`GET ${route} → ${res.status}: ${await res.text()}`);
+    return (await res.json()) as T;
+  };
+  return {
+    page: (task, q) => get(`/v1/upgrade-tasks/${task.taskId}/devices`, q),
+    task: (task) => get(`/v1/upgrade-tasks/${task.taskId}`, {}),
+    list: (q) => get(`/v1/upgrade-tasks`, q),
+  };
+}
+
 export interface Figure {
   what: string;
   ms: number;
@@ -127,11 +156,11 @@ export async function seedTasks(db: Db, n: number): Promise<void> {
 }
 
 /** The detail-tab pages and the task with counts, over a task of n records. */
-export async function recordReadFigures(db: Db, task: TaskDoc, n: number, runs = 5): Promise<Figure[]> {
+export async function recordReadFigures(read: Reader, task: TaskDoc, n: number, runs = 5): Promise<Figure[]> {
   const goalMs = n <= 10_000 ? 50 : 100;
   const deep = encodeCursor([deviceKeyOf(Math.floor(n * 0.9))]);
   const prefix = deviceKeyOf(Math.floor(n / 2)).slice(0, 6); // ~10 or ~100 devices share it
-  const page = (q: Parameters<typeof listRecords>[2]) => () => listRecords(db, task, q);
+  const page = (q: Parameters<Reader['page']>[1]) => () => read.page(task, q);
   const figures: Figure[] = [
     { what: `page, all statuses, first (100 of ${n})`, ms: await median(runs, page({ limit: 100 })), goalMs },
     {
@@ -164,43 +193,55 @@ export async function recordReadFigures(db: Db, task: TaskDoc, n: number, runs =
   });
   figures.push({
     what: `task with exact counts (${n} records)`,
-    ms: await median(runs, () => taskWithCounts(db, task)),
+    ms: await median(runs, () => read.task(task)),
     goalMs: 50,
   });
   return figures;
 }
 
 /** The task list's first and a deep page with `n` tasks stored. */
-export async function taskListFigures(db: Db, n: number, runs = 5): Promise<Figure[]> {
-  const first = await listTasks(db, { limit: 20 });
+export async function taskListFigures(read: Reader, n: number, runs = 5): Promise<Figure[]> {
+  const first = await read.list({ limit: 20 });
   let cursor = first.nextCursor ?? undefined;
   // Twenty pages down.
-  for (let i = 0; i < 20 && cursor; i += 1)
-    cursor = (await listTasks(db, { limit: 20, cursor })).nextCursor ?? undefined;
+  for (let i = 0; i < 20 && cursor; i += 1) cursor = (await read.list({ limit: 20, cursor })).nextCursor ?? undefined;
   return [
     {
       what: `task list, first page (20 of ${n} tasks)`,
-      ms: await median(runs, () => listTasks(db, { limit: 20 })),
+      ms: await median(runs, () => read.list({ limit: 20 })),
       goalMs: 50,
     },
     {
       what: `task list, page 21 by cursor (${n} tasks)`,
-      ms: await median(runs, () => listTasks(db, { limit: 20, cursor })),
+      ms: await median(runs, () => read.list({ limit: 20, cursor })),
       goalMs: 50,
     },
   ];
 }
 
-/** Seeds and measures every read figure: tasks of each size, then the task list. */
-export async function readFigures(db: Db, sizes: number[], taskCount: number, runs = 5): Promise<Figure[]> {
+/**
+ * Seeds and measures every read figure: tasks of each size, then the task
+ * list with `taskCount` tasks in all; `report` sees each figure as it comes.
+ */
+export async function readFigures(
+  db: Db,
+  read: Reader,
+  opts: { sizes: number[]; taskCount: number; runs?: number },
+  report: (f: Figure) => void = () => undefined,
+): Promise<Figure[]> {
   await ensureAllIndexes(db);
   const figures: Figure[] = [];
-  for (const n of sizes) {
+  const add = (fs: Figure[]) => {
+    for (const f of fs) report(f);
+    figures.push(...fs);
+  };
+  for (const n of opts.sizes) {
     const task = await seedTask(db, `task-reads-${n}`, n);
-    figures.push(...(await recordReadFigures(db, task, n, runs)));
+    add(await recordReadFigures(read, task, n, opts.runs));
   }
-  await seedTasks(db, taskCount);
-  figures.push(...(await taskListFigures(db, taskCount + sizes.length, runs)));
+  const stored = await tasksCollection(db).countDocuments();
+  await seedTasks(db, Math.max(0, opts.taskCount - stored));
+  add(await taskListFigures(read, Math.max(stored, opts.taskCount), opts.runs));
   return figures;
 }
 

@@ -14,7 +14,7 @@ import { loadConfig } from '../config/config';
 import { connectMongo } from '../db/mongo';
 import { startDatabase } from '../runtime/infra';
 import { freePort } from '../runtime/net';
-import { formatFigure, readFigures } from './read-figures';
+import { dbReader, formatFigure, readFigures } from './read-figures';
 
 const { values } = parseArgs({
   options: {
@@ -36,12 +36,11 @@ async function main(): Promise<void> {
   });
   const mongo = await connectMongo(`mongodb://127.0.0.1:${port}/ota`);
   try {
-    const figures = await readFigures(
-      mongo.db,
-      values.sizes.split(',').map(Number),
-      Number(values.tasks),
-      Number(values.runs),
-    );
+    const figures = await readFigures(mongo.db, dbReader(mongo.db), {
+      sizes: values.sizes.split(',').map(Number),
+      taskCount: Number(values.tasks),
+      runs: Number(values.runs),
+    });
     process.stdout.write('\n| read | time (median) |\n| --- | --- |\n');
     for (const f of figures) process.stdout.write(`| ${f.what} | ${formatFigure(f)} |\n`);
   } finally {
