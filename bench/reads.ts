@@ -14,7 +14,7 @@ import { loadConfig } from '../config/config';
 import { connectMongo } from '../db/mongo';
 import { startDatabase } from '../runtime/infra';
 import { freePort } from '../runtime/net';
-import { dbReader, formatFigure, readFigures } from './read-figures';
+import { dbReader, formatFigure, readFigures, watchDatabaseCpu } from './read-figures';
 
 const { values } = parseArgs({
   options: {
@@ -34,15 +34,16 @@ async function main(): Promise<void> {
     dataDir: path.join(dir, 'db'),
     logFile: path.join(dir, 'database.log'),
   });
+  watchDatabaseCpu(database.pid);
   const mongo = await connectMongo(`mongodb://127.0.0.1:${port}/ota`);
   try {
-    const figures = await readFigures(mongo.db, dbReader(mongo.db), {
-      sizes: values.sizes.split(',').map(Number),
-      taskCount: Number(values.tasks),
-      runs: Number(values.runs),
-    });
-    process.stdout.write('\n| read | time (median) |\n| --- | --- |\n');
-    for (const f of figures) process.stdout.write(`| ${f.what} | ${formatFigure(f)} |\n`);
+    process.stdout.write('| read | time (median) |\n| --- | --- |\n');
+    await readFigures(
+      mongo.db,
+      dbReader(mongo.db),
+      { sizes: values.sizes.split(',').map(Number), taskCount: Number(values.tasks), runs: Number(values.runs) },
+      (f) => process.stdout.write(`| ${f.what} | ${formatFigure(f)} |\n`),
+    );
   } finally {
     await mongo.close();
     await database.stop();

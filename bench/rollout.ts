@@ -24,7 +24,7 @@ import type { Db } from 'mongodb';
 import { connectMongo } from '../db/mongo';
 import { Fleet, fleetSpecs, type Behaviour, type DeviceSpec } from '../simulator';
 import { dbCommandCounts, formatPerDevice, perDeviceCommands, temporalPerDevice } from './breakdown';
-import { apiReader, formatFigure, readFigures } from './read-figures';
+import { apiReader, formatFigure, readFigures, watchDatabaseCpu } from './read-figures';
 import { api, startBenchStack, type BenchStack } from './stack';
 
 const { values } = parseArgs({
@@ -75,6 +75,7 @@ async function main(): Promise<void> {
       .map(Number)
       .filter((n) => n > 0);
     if (readSizes.length > 0) {
+      watchDatabaseCpu(stack.databasePid);
       process.stdout.write(`(g) reads over ${values.reads} records and ${values.tasks} tasks, through the API\n`);
       await readFigures(mongo.db, apiReader(stack.apiUrl), { sizes: readSizes, taskCount: Number(values.tasks) }, (f) =>
         report(`(g) ${f.what}`, formatFigure(f)),
