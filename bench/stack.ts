@@ -18,6 +18,8 @@ export interface BenchStack {
   apiUrl: string;
   mqttUrl: string;
   procs: Record<'api' | 'gateway' | 'worker', ManagedProcess>;
+  /** The database process (its CPU is read by the read figures). */
+  databasePid: number | undefined;
   /** Peak resident set (VmHWM) of a process, in MB. */
   peakRssMb(name: 'api' | 'gateway' | 'worker'): number;
   stop(): Promise<void>;
@@ -84,6 +86,7 @@ export async function startBenchStack(env: Record<string, string> = {}): Promise
     apiUrl,
     mqttUrl: `mqtt://127.0.0.1:${mqttPort}`,
     procs,
+    databasePid: database.pid,
     peakRssMb(name) {
       const status = fs.readFileSync(`/proc/${procs[name].pid}/status`, 'utf8');
       const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);

@@ -9,7 +9,8 @@ import { isWindowOpen } from '../domain/schedule';
 import type { DeviceUpgradeRecord, TaskStatus, WaitReason } from '../domain/types';
 import { isOnline, onlineAmong } from './presence';
 import { CURSOR_SEGMENT, decodeListCursor, encodeListCursor, invalidCursor, keysetPage, type Page } from './paging';
-import { countsByStatus, recordId, recordsCollection, type RecordDoc } from './records';
+import { recordCountsByStatus } from './record-counts';
+import { recordId, recordsCollection, type RecordDoc } from './records';
 import { tasksCollection, type TaskDoc } from './tasks';
 
 export type RecordView = Omit<DeviceUpgradeRecord, 'waitReason'> & {
@@ -65,7 +66,7 @@ export function taskView(task: TaskDoc, counts?: Record<string, number>): Record
 }
 
 export async function taskWithCounts(db: Db, task: TaskDoc): Promise<Record<string, unknown>> {
-  return taskView(task, await countsByStatus(db, task.taskId));
+  return taskView(task, await recordCountsByStatus(db, task.taskId));
 }
 
 /** A task-list cursor: creation time in ms, base 36 (ten digits reach past the year 100,000), and the task id. */
@@ -80,18 +81,27 @@ export async function listTasks(
   if (q.status) filter.status = q.status;
   // Newest first by creation time: task ids order neither across kinds (task-, verify-) nor
   // when derived from an Idempotency-Key.
+  const newestFirst = (f: Filter<TaskDoc>, limit: number) =>
+    tasksCollection(db)
+      .find(f, { projection: { _id: 0 } })
+      .sort({ createdAt: -1, taskId: -1 })
+      .limit(limit)
+      .toArray();
+  let docs: TaskDoc[];
   if (q.cursor) {
     const [, taskId] = decodeListCursor(q.cursor, 2);
     // The time is milliseconds in base 36 (TASK_CURSOR_SEGMENTS): any such text is a valid date.
     const createdAt = new Date(parseInt(q.cursor.slice(0, q.cursor.indexOf('.')), 36));
     if (Number.isNaN(createdAt.getTime())) throw invalidCursor();
-    filter.$or = [{ createdAt: { $lt: createdAt } }, { createdAt, taskId: { $lt: taskId } }];
+    // "After the cursor" as two conjunctive filters rather than one $or: the embedded
+    // database serves only conjunctions from the (createdAt, taskId) index, with the limit.
+    docs = await newestFirst({ ...filter, createdAt, taskId: { $lt: taskId } }, q.limit + 1);
+    if (docs.length <= q.limit) {
+      docs.push(...(await newestFirst({ ...filter, createdAt: { $lt: createdAt } }, q.limit + 1 - docs.length)));
+    }
+  } else {
+    docs = await newestFirst(filter, q.limit + 1);
   }
-  const docs = await tasksCollection(db)
-    .find(filter, { projection: { _id: 0 } })
-    .sort({ createdAt: -1, taskId: -1 })
-    .limit(q.limit + 1)
-    .toArray();
   const page = docs.slice(0, q.limit);
   const last = page[page.length - 1];
   return {

@@ -64,11 +64,11 @@ if [ -n "${MONGODB_URL:-}" ]; then
 elif command -v mongod >/dev/null 2>&1; then
   say "mongod found on PATH: the launcher will use it"
 else
-  want="$(hash_of tools/ferretdb/*.go tools/ferretdb/go.mod tools/ferretdb/go.sum)"
+  want="$(hash_of tools/ferretdb/*.go tools/ferretdb/go.mod tools/ferretdb/go.sum tools/ferretdb/*.patch tools/ferretdb/build.sh)"
   if ! stamp_ok "$TOOLS/bin/.ferretdb-stamp" "$want" || [ ! -x "$TOOLS/bin/ferretdb" ]; then
     need go "Go 1.24 or newer (https://go.dev/dl or your package manager), or set MONGODB_URL to an existing MongoDB"
-    say "building FerretDB v1.24.2 (SQLite backend) from the Go module proxy"
-    (cd tools/ferretdb && go build -trimpath -o "$TOOLS/bin/ferretdb" .)
+    say "building FerretDB v1.24.2 (SQLite backend, with our index-pushdown patch) from the Go module proxy"
+    bash tools/ferretdb/build.sh "$TOOLS/bin/ferretdb"
     echo "$want" > "$TOOLS/bin/.ferretdb-stamp"
   fi
 fi

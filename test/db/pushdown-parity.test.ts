@@ -1,0 +1,156 @@
+/**
+ * The embedded database answers the operator's reads from its indexes
+ * (FerretDB with our SQLite pushdown patch). The same reads against a second
+ * instance with the pushdown turned off must return exactly the same pages,
+ * cursors and counts, over keys and values chosen to trip JSON-text ordering.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { Db } from 'mongodb';
+import { ensureAllIndexes } from '../../db/all-indexes';
+import { connectMongo, type Mongo } from '../../db/mongo';
+import { recordCountsByStatus } from '../../db/record-counts';
+import { recordId, recordsCollection, type RecordDoc } from '../../db/records';
+import { listRecords, listTasks } from '../../db/task-reads';
+import { tasksCollection, type TaskDoc } from '../../db/tasks';
+import type { RecordStatus } from '../../domain/types';
+import { pingMongo, toolPaths } from '../../runtime/infra';
+import { ManagedProcess } from '../../runtime/managed-process';
+import { freePort, waitUntil } from '../../runtime/net';
+import { seededTask } from '../../bench/read-figures';
+import { testDb } from '../helpers/stack';
+
+const STATUSES: RecordStatus[] = ['to_be_pushed', 'upgrading', 'success', 'failure', 'skipped'];
+// Keys that order differently as JSON text if pushed naively: a space and '!' sort below
+// the closing quote, and a prefix of another key.
+const ODD_KEYS = ['d0005 ', 'd0005!', 'd0005a', 'd0005-x', 'D0005', 'd0005~'];
+
+function records(taskId: string, n: number, odd: boolean): RecordDoc[] {
+  const at = new Date(Date.UTC(2026, 10, 1));
+  const keys = [...Array.from({ length: n }, (_, i) => `d${String(i).padStart(4, '0')}`), ...(odd ? ODD_KEYS : [])];
+  return keys.map((deviceKey, i) => ({
+    _id: recordId(taskId, deviceKey),
+    taskId,
+    productKey: 'pk',
+    deviceKey,
+    fromVersion: '1.0.0',
+    toVersion: '2.0.0',
+    status: STATUSES[(i * 7) % STATUSES.length],
+    waitReason: null,
+    progress: 0,
+    failure: null,
+    skipReason: null,
+    attempts: 0,
+    deviceOnline: i % 2 === 0,
+    inWorkflow: false,
+    timeline: [],
+    createdAt: at,
+    updatedAt: at,
+  }));
+}
+
+async function seed(db: Db, odd: boolean): Promise<TaskDoc[]> {
+  await ensureAllIndexes(db);
+  const base = Date.UTC(2026, 10, 1);
+  // Tasks created in the same millisecond in pairs, so the cursor's tie-break on taskId matters.
+  const tasks = Array.from({ length: 45 }, (_, i) =>
+    seededTask(`task-${String(44 - i).padStart(3, '0')}`, new Date(base + Math.floor(i / 2) * 1000), 'pk'),
+  );
+  tasks[3].firmwareId = 'fw-other';
+  tasks[7].status = 'succeeded' as TaskDoc['status'];
+  await tasksCollection(db).insertMany(tasks.map((t) => ({ ...t })));
+  await recordsCollection(db).insertMany(records(tasks[0].taskId, 240, odd));
+  await recordsCollection(db).insertMany(records(tasks[1].taskId, 30, odd));
+  return tasks;
+}
+
+/** Every page of a listing, following its cursors. */
+async function allPages<T>(page: (cursor?: string) => Promise<{ items: T[]; nextCursor: string | null }>) {
+  const pages: Array<{ items: T[]; nextCursor: string | null }> = [];
+  let cursor: string | undefined;
+  do {
+    const p = await page(cursor);
+    pages.push(p);
+    cursor = p.nextCursor ?? undefined;
+  } while (cursor && pages.length < 100);
+  return pages;
+}
+
+async function readsOf(db: Db, tasks: TaskDoc[]) {
+  const task = tasks[0];
+  const out: Record<string, unknown> = {};
+  for (const status of [undefined, ...STATUSES, 'cancelled']) {
+    for (const deviceKey of [undefined, 'd000', 'd0005', 'd01', 'zz']) {
+      out[`records ${status} ${deviceKey}`] = await allPages((cursor) =>
+        listRecords(db, task, { status, deviceKey, limit: 17, cursor }),
+      );
+    }
+  }
+  out.counts = await recordCountsByStatus(db, task.taskId);
+  out.countsOther = await recordCountsByStatus(db, tasks[1].taskId);
+  out.countsNone = await recordCountsByStatus(db, 'task-none');
+  out.tasks = await allPages((cursor) => listTasks(db, { limit: 4, cursor }));
+  out.tasksByStatus = await allPages((cursor) => listTasks(db, { status: 'running', limit: 5, cursor }));
+  out.tasksByFirmware = await allPages((cursor) => listTasks(db, { firmwareId: 'fw-other', limit: 5, cursor }));
+  return out;
+}
+
+describe('index pushdown parity', () => {
+  let pushed: Mongo;
+  let plain: Mongo;
+  let plainDb: ManagedProcess;
+  let dir: string;
+  let dbs: Array<Mongo & { url: string }> = [];
+
+  beforeAll(async () => {
+    dbs = [await testDb('pushdown-parity'), await testDb('pushdown-parity-odd')];
+    pushed = dbs[0];
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ota-parity-'));
+    const port = await freePort();
+    plainDb = new ManagedProcess({
+      name: 'ferretdb-plain',
+      command: toolPaths(process.env.OTA_TOOLS_DIR ?? '.tools').ferretdb,
+      args: ['--listen-addr', `127.0.0.1:${port}`, '--sqlite-url', `file:${dir}/`],
+      env: { ...process.env, FERRETDB_SQLITE_INDEX_PUSHDOWN: 'off' },
+      logFile: path.join(dir, 'ferretdb.log'),
+    });
+    await waitUntil('the second database', () => pingMongo(`mongodb://127.0.0.1:${port}/`));
+    plain = await connectMongo(`mongodb://127.0.0.1:${port}/ota`);
+  });
+
+  afterAll(async () => {
+    for (const db of dbs) await db.close();
+    await plain?.close();
+    await plainDb?.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it.each([
+    ['plain device keys', false],
+    ['device keys that JSON text misorders', true],
+  ])('returns the same pages, cursors and counts with and without pushdown: %s', async (_, odd) => {
+    const db = odd ? dbs[1].db : pushed.db;
+    const other = plain.db.client.db(`parity_${odd ? 'odd' : 'plain'}`);
+    await other.dropDatabase();
+    const tasks = await seed(db, odd);
+    await seed(other, odd);
+    const [a, b] = [await readsOf(db, tasks), await readsOf(other, tasks)];
+    expect(a).toEqual(b);
+    // The listing really pages, over every key.
+    const all = a['records undefined undefined'] as Array<{ items: Array<{ deviceKey: string }> }>;
+    expect(all.length).toBeGreaterThan(10);
+    expect(all.flatMap((p) => p.items).length).toBe(240 + (odd ? ODD_KEYS.length : 0));
+  });
+
+  it('serves a status page from the index, sort and limit included', async () => {
+    const explained = await recordsCollection(pushed.db)
+      .find({ taskId: 'task-044', status: 'success', deviceKey: { $gt: 'd0100' } })
+      .sort({ deviceKey: 1 })
+      .limit(11)
+      .explain();
+    const text = JSON.stringify(explained);
+    expect(text).toMatch(/USING (COVERING )?INDEX \S+taskId_1_status_1_deviceKey_1/);
+    expect(explained).toMatchObject({ filterPushdown: true, sortPushdown: true, limitPushdown: true });
+  });
+});
