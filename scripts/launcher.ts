@@ -8,7 +8,10 @@
  * the same data.
  */
 import * as fs from 'node:fs';
+import * as http from 'node:http';
+import * as https from 'node:https';
 import * as path from 'node:path';
+import { apiScheme } from '../api/listener';
 import { loadConfig, PROJECT_ROOT, type Config } from '../config/config';
 import { startDatabase, startTemporalDevServer } from '../runtime/infra';
 import { ManagedProcess } from '../runtime/managed-process';
@@ -116,10 +119,19 @@ function spawnService(name: Service, config: Config): ManagedProcess {
 }
 
 async function healthy(config: Config): Promise<boolean> {
-  const res = await fetch(`http://127.0.0.1:${config.apiPort}/healthz`, { signal: AbortSignal.timeout(3000) }).catch(
-    () => undefined,
-  );
-  return res?.status === 200;
+  const scheme = apiScheme(config.apiHttp);
+  const url = `${scheme}://127.0.0.1:${config.apiPort}/healthz`;
+  // The launcher asks the API it started itself, on loopback, sending nothing secret: the
+  // certificate names the public host, not 127.0.0.1, so it is not verified for this probe.
+  const get = scheme === 'https' ? https.get : http.get;
+  return new Promise((resolve) => {
+    const req = get(url, { rejectUnauthorized: false, timeout: 3000 }, (res) => {
+      res.resume();
+      resolve(res.statusCode === 200);
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(false));
+  });
 }
 
 async function assertFree(port: number, setting: string): Promise<void> {
@@ -134,7 +146,9 @@ function printUrls(config: Config): void {
     : `http://127.0.0.1:${config.temporalUiPort}`;
   say('');
   say('OTA service is up:');
-  say(`  API          http://${config.apiHost}:${config.apiPort}   (health: /healthz, OpenAPI: /openapi.json)`);
+  say(
+    `  API          ${apiScheme(config.apiHttp)}://${config.apiHost}:${config.apiPort}   (health: /healthz, OpenAPI: /openapi.json)`,
+  );
   say(`  Temporal UI  ${ui}`);
   say(`  MQTT         mqtt://${config.mqttHost === '0.0.0.0' ? '127.0.0.1' : config.mqttHost}:${config.mqttPort}`);
   say(`  data         ${config.dataDir}`);
