@@ -6,7 +6,7 @@
  */
 import type { Readable } from 'node:stream';
 import type { Db } from 'mongodb';
-import { conflict, invalid } from '../domain/errors';
+import { conflict, invalid, unprocessable } from '../domain/errors';
 import type { Firmware, SignMethod } from '../domain/types';
 import { attachFirmwareFile, deleteFirmware, refuseIfInUse, requireFirmware } from '../db/firmware';
 import { downloadUrl } from './signed-url';
@@ -41,8 +41,14 @@ export function parseUploadClaim(query: Record<string, unknown>): UploadClaim {
   }
   if (sign !== undefined) {
     const method = claim.signMethod ?? (typeof sign === 'string' && sign.length === 32 ? 'md5' : 'sha256');
-    if (typeof sign !== 'string' || !/^[0-9A-Fa-f]+$/.test(sign) || sign.length !== SIGN_LENGTH[method]) {
-      throw invalid(`sign must be a ${method} hex digest`, [
+    if (typeof sign !== 'string' || !/^([0-9A-Fa-f]{32}){1,2}$/.test(sign)) {
+      throw invalid('sign must be an md5 or sha256 hex digest', [
+        { path: 'query.sign', message: 'must be 32 or 64 hex digits' },
+      ]);
+    }
+    if (sign.length !== SIGN_LENGTH[method]) {
+      // Well-formed, but the two parameters disagree with each other.
+      throw unprocessable(`sign must be a ${method} hex digest`, [
         { path: 'query.sign', message: `must be ${SIGN_LENGTH[method]} hex digits (${method})` },
       ]);
     }
@@ -62,7 +68,8 @@ export function uploadRules(
   const signMethod = claim.signMethod ?? current;
   const sign = signMethod === 'md5' ? stored.md5 : stored.sha256;
   if (claim.sign !== undefined && claim.sign !== sign) {
-    throw invalid(`the file's ${signMethod} does not match the given sign`, [
+    // The request is well-formed; its body and its sign disagree: 422, as the document declares.
+    throw unprocessable(`the file's ${signMethod} does not match the given sign`, [
       { path: 'query.sign', message: `expected ${claim.sign}, the uploaded file's ${signMethod} is ${sign}` },
     ]);
   }

@@ -43,7 +43,8 @@ const to = (operationIds: string[], parameters: Params): Record<string, JsonSche
   );
 
 const DEVICE_OPS = ['getDevice', 'patchDevice', 'deleteDevice'];
-const FIRMWARE_OPS = ['getFirmware', 'getVerification', 'startVerification', 'deleteFirmware'];
+// Not getVerification: a firmware just created has none (404) until one is started, which links to it.
+const FIRMWARE_OPS = ['getFirmware', 'startVerification', 'deleteFirmware'];
 const TASK_OPS = ['getTask', 'listTaskDevices', 'pauseTask', 'resumeTask', 'retryTask', 'cancelTask'];
 const device = (at: string): Params => ({
   productKey: `$response.body#${at}/productKey`,

@@ -268,7 +268,7 @@ export const PATHS: Record<string, JsonSchema> = {
             name: 'sign',
             in: 'query',
             description:
-              'The md5 or sha256 (hex) the uploader expects; the upload is refused with 400 and nothing changes when the file differs.',
+              'The md5 or sha256 (hex) the uploader expects; the upload is refused with 422 and nothing changes when the file differs.',
             schema: { type: 'string', pattern: '^[0-9A-Fa-f]{32}([0-9A-Fa-f]{32})?$' },
           },
           {
@@ -283,6 +283,7 @@ export const PATHS: Record<string, JsonSchema> = {
           404: 'Unknown firmware.',
           409: 'The firmware is verified, or an active task or verification uses it.',
           413: 'The file is larger than OTA_FIRMWARE_MAX_BYTES.',
+          422: 'The file does not have the given sign, or sign has the length of the other digest than signMethod names.',
         },
       }),
       requestBody: {

@@ -109,13 +109,13 @@ describe('PUT /v1/firmwares/{firmwareId}/file', () => {
     expect(await switched.json()).toMatchObject({ signMethod: 'sha256', sign: sha256(file) });
   });
 
-  it('answers 400 when the client sign does not match, and changes nothing', async () => {
+  it('answers 422 when the client sign does not match, and changes nothing', async () => {
     const id = await api.addFirmware('1.1.0');
     const before = await read(id);
     const res = await api.upload(id, bytes(3000), `?sign=${sha256(bytes(3001))}`);
-    expect(res.status).toBe(400);
+    expect(res.status).toBe(422);
     const body = (await res.json()) as { error: { code: string; details: { path: string }[] } };
-    expect(body.error.code).toBe('invalid_request');
+    expect(body.error.code).toBe('unprocessable');
     expect(body.error.details[0].path).toBe('query.sign');
     expect(await read(id)).toEqual(before);
     expect(storedFiles()).toHaveLength(0);

@@ -81,11 +81,11 @@ describe('signed download URLs', () => {
 
 describe('upload claim and sign check', () => {
   const stored = { size: 3, md5: 'a'.repeat(32), sha256: 'b'.repeat(64) };
-  const rejects = (fn: () => unknown, path: string): void => {
+  const rejects = (fn: () => unknown, path: string, code = 'invalid_request'): void => {
     try {
       fn();
     } catch (err) {
-      expect(isOtaError(err) && err.code === 'invalid_request' && err.details[0].path === path).toBe(true);
+      expect(isOtaError(err) && err.code === code && err.details[0].path === path).toBe(true);
       return;
     }
     throw new Error('expected a 400');
@@ -95,7 +95,8 @@ describe('upload claim and sign check', () => {
     expect(parseUploadClaim({ sign: 'A'.repeat(32) })).toEqual({ sign: 'a'.repeat(32), signMethod: 'md5' });
     expect(parseUploadClaim({ sign: 'b'.repeat(64) })).toEqual({ sign: 'b'.repeat(64), signMethod: 'sha256' });
     expect(parseUploadClaim({})).toEqual({});
-    rejects(() => parseUploadClaim({ sign: 'a'.repeat(32), signMethod: 'sha256' }), 'query.sign');
+    // Well-formed parameters that disagree with each other: 422, as the document declares.
+    rejects(() => parseUploadClaim({ sign: 'a'.repeat(32), signMethod: 'sha256' }), 'query.sign', 'unprocessable');
     rejects(() => parseUploadClaim({ sign: ['a'] }), 'query.sign');
     rejects(() => parseUploadClaim({ signMethod: 'crc32' }), 'query.signMethod');
   });
@@ -104,7 +105,11 @@ describe('upload claim and sign check', () => {
     expect(uploadRules(stored, {}, 'md5')).toEqual({ sign: stored.md5, signMethod: 'md5' });
     expect(uploadRules(stored, { signMethod: 'sha256' }, 'md5')).toEqual({ sign: stored.sha256, signMethod: 'sha256' });
     expect(uploadRules(stored, { sign: stored.sha256, signMethod: 'sha256' }, 'md5').sign).toBe(stored.sha256);
-    rejects(() => uploadRules(stored, { sign: 'c'.repeat(64), signMethod: 'sha256' }, 'md5'), 'query.sign');
+    rejects(
+      () => uploadRules(stored, { sign: 'c'.repeat(64), signMethod: 'sha256' }, 'md5'),
+      'query.sign',
+      'unprocessable',
+    );
     rejects(() => uploadRules({ ...stored, size: 0 }, {}, 'md5'), 'body');
   });
 });

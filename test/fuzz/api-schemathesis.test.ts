@@ -13,7 +13,10 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { PROJECT_ROOT } from '../../config/config';
 import { toolPaths } from '../../runtime/infra';
+import { ManagedProcess } from '../../runtime/managed-process';
+import { temporalAddress, unique } from '../helpers/stack';
 import { startRegistryApi, type RegistryApi } from '../registry/api-harness';
 
 const TOKEN = 'fuzz-token-7f3a';
@@ -102,13 +105,39 @@ async function seed(api: RegistryApi): Promise<void> {
 
 describe('schemathesis against the live API', () => {
   let api: RegistryApi;
+  let worker: ManagedProcess;
   let report: string;
   beforeAll(async () => {
-    api = await startRegistryApi('fuzz_api', { apiToken: TOKEN });
+    // Operator calls (retry, cancel a device) are updates the task's workflow answers: a real
+    // worker runs it, on a queue of this file's own.
+    const taskQueue = unique('fuzz-api');
+    api = await startRegistryApi('fuzz_api', { apiToken: TOKEN, env: { OTA_TASK_QUEUE: taskQueue } });
+    worker = new ManagedProcess({
+      name: 'worker',
+      command: process.execPath,
+      args: [path.join(PROJECT_ROOT, 'dist/worker/worker.js')],
+      env: {
+        ...process.env,
+        TEMPORAL_ADDRESS: temporalAddress(),
+        MONGODB_URL: api.dbUrl,
+        OTA_TASK_QUEUE: taskQueue,
+        OTA_WORKER_HTTP_PORT: '0',
+        OTA_WORKER_SDK_METRICS_PORT: '0',
+        OTA_DATA_DIR: path.join(process.env.OTA_TEST_TMP ?? os.tmpdir(), taskQueue),
+        OTA_LOG_LEVEL: 'warn',
+      },
+      logFile: path.join(process.env.OTA_TEST_TMP ?? os.tmpdir(), `${taskQueue}-worker.log`),
+    });
     await seed(api);
+    // The worker writes the seeded task's records as it prepares the task; counts are compared after that.
+    const deadline = Date.now() + 60_000;
+    while ((await api.db.collection('records').countDocuments({})) < 5 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
     report = fs.mkdtempSync(path.join(os.tmpdir(), 'ota-schemathesis-'));
   });
   afterAll(async () => {
+    await worker?.stop(5000);
     await api?.close();
     fs.rmSync(report, { recursive: true, force: true });
   });
@@ -152,7 +181,7 @@ describe('schemathesis against the live API', () => {
     'finds no failure of any kind, stateful phase included',
     async () => {
       const run = await schemathesis(report, [...common(), '--phases', 'examples,coverage,fuzzing,stateful']);
-      process.stdout.write(run.output.split('\n').slice(-40).join('\n') + '\n');
+      process.stdout.write(run.output.split('\n').slice(-120).join('\n') + '\n');
       expect(run.code).toBe(0);
     },
     FUZZ_TIMEOUT_MS,

@@ -25,6 +25,8 @@ export interface Answer {
 export interface RegistryApi {
   url: string;
   db: Db;
+  /** The database's connection string, for a worker started beside this API. */
+  dbUrl: string;
   call(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<Answer>;
   close(): Promise<void>;
 }
@@ -65,6 +67,7 @@ export async function startRegistryApi(
   return {
     url,
     db: mongo.db,
+    dbUrl: mongo.url,
     async call(method, path, body, headers = {}) {
       const res = await fetch(`${url}${path}`, {
         method,
