@@ -7,13 +7,18 @@
  * outage (503) or a missing workflow (409) is refused before anything changes.
  */
 import * as crypto from 'node:crypto';
-import { WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
+import {
+  WorkflowNotFoundError,
+  WorkflowUpdateRPCTimeoutOrCancelledError,
+  type Client,
+  type WorkflowHandle,
+} from '@temporalio/client';
 import type { Db } from 'mongodb';
 import { isDuplicateKey } from '../db/mongo';
 import { recordId, recordsCollection } from '../db/records';
 import { clearStartPending, isStartPending, markStartPending } from '../db/pending-task-starts';
 import { findTask, tasksCollection, type TaskDoc } from '../db/tasks';
-import { conflict, notFound } from '../domain/errors';
+import { conflict, notFound, OtaError } from '../domain/errors';
 import { deviceWorkflowId, taskWorkflowId } from '../domain/ids';
 import { toOffer, type Firmware, type UpgradeTaskRequest } from '../domain/types';
 import { isTemporalUnavailable } from '../runtime/unavailable';
@@ -213,6 +218,13 @@ export function createTaskService(deps: TaskServiceDeps) {
         return await send(client.workflow.getHandle(taskWorkflowId(task.taskId)));
       } catch (err) {
         if (err instanceof WorkflowNotFoundError) throw conflict(`upgrade task ${task.taskId} has finished`);
+        // Temporal took the update, but no worker answered it in time: the change may still happen.
+        if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError) {
+          throw new OtaError(
+            'unavailable',
+            `upgrade task ${task.taskId} did not answer in time (is a worker running?); the change may still take effect`,
+          );
+        }
         throw err;
       }
     });

@@ -208,3 +208,15 @@ describe('task creation', () => {
     expect(device.body.error.message).toMatch(/no upgrade in progress/);
   });
 });
+
+describe('with no worker', () => {
+  // Last in this file: it stops the stack's worker.
+  it('answers an operator retry with 503 and the reason when no worker answers the task in time', async () => {
+    const created = await call<TaskBody>(stack.apiUrl, 'POST', '/v1/upgrade-tasks', incrementTask());
+    expect(created.status).toBe(201);
+    await stack.killWorker();
+    const res = await call<ErrorAnswer>(stack.apiUrl, 'POST', `/v1/upgrade-tasks/${created.body.taskId}/retry`, {});
+    expect({ status: res.status, code: res.body.error.code }).toEqual({ status: 503, code: 'unavailable' });
+    expect(res.body.error.message).toMatch(/worker/);
+  });
+});
