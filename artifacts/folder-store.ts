@@ -36,6 +36,12 @@ export function createFolderStore(dataDir: string): FirmwareFileStore {
       }
       return { fileId, store: 'folder', ...digest.result() };
     },
+    async has(fileId) {
+      return fs.promises.access(fileOf(fileId)).then(
+        () => true,
+        () => false,
+      );
+    },
     read(fileId: string, range?: ByteRange): Readable {
       return fs.createReadStream(fileOf(fileId), range ? { start: range.start, end: range.end } : {});
     },

@@ -27,6 +27,9 @@ export function createGridFsStore(db: Db): FirmwareFileStore {
       }
       return { fileId: upload.id.toHexString(), store: 'gridfs', ...digest.result() };
     },
+    async has(fileId) {
+      return (await bucket.find({ _id: new ObjectId(fileId) }, { limit: 1 }).toArray()).length === 1;
+    },
     read(fileId: string, range?: ByteRange): Readable {
       // GridFS's end is exclusive, HTTP's inclusive.
       return bucket.openDownloadStream(new ObjectId(fileId), range ? { start: range.start, end: range.end + 1 } : {});

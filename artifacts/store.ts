@@ -23,6 +23,8 @@ export interface FirmwareFileStore {
    * FileTooLarge past `maxBytes`; whatever was written by then is removed.
    */
   write(firmwareId: string, body: Readable, maxBytes: number): Promise<StoredFile>;
+  /** Whether the store still has the file (a record may outlive bytes removed by hand). */
+  has(fileId: string): Promise<boolean>;
   /** The file's bytes, or one range of them. */
   read(fileId: string, range?: ByteRange): Readable;
   /** Removes the file; a file that is already gone is not an error. */

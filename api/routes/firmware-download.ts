@@ -43,6 +43,13 @@ export function firmwareDownloadRouter(deps: DownloadDeps): Router {
       res.status(404).json(errorBody('not_found', `firmware ${firmwareId} has no uploaded file`));
       return;
     }
+    // Checked before any header is set: once bytes start to flow, a failure can only cut the answer short.
+    if (!(await deps.store.has(file.fileId))) {
+      res
+        .status(404)
+        .json(errorBody('not_found', `the file of firmware ${firmwareId} is missing from storage: upload it again`));
+      return;
+    }
     await send(req, res, deps.store, file);
   });
   r.get('/firmware-files/:firmwareId', serve);

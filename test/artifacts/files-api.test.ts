@@ -238,6 +238,13 @@ describe('GET /firmware-files/{firmwareId}', () => {
     expect(Buffer.from(await res.arrayBuffer()).equals(file.subarray(start, end + 1))).toBe(true);
   });
 
+  it('answers 404 with the reason, not 500, when the stored bytes have gone missing', async () => {
+    for (const name of storedFiles()) fs.rmSync(path.join(api.dataDir, 'firmware-files', name));
+    const res = await fetch(api.signed(id));
+    expect(res.status).toBe(404);
+    expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(/missing/);
+  });
+
   it('answers 416 with the size to a range that starts past the end', async () => {
     const res = await fetch(api.signed(id), { headers: { range: `bytes=${file.length}-` } });
     expect(res.status).toBe(416);

@@ -64,6 +64,7 @@ describe.each<[string, () => FirmwareFileStore, () => Promise<number>]>([
       sha256: createHash('sha256').update(file).digest('hex'),
       store: store.kind,
     });
+    expect(await store.has(stored.fileId)).toBe(true);
     expect((await readAll(store.read(stored.fileId))).equals(file)).toBe(true);
     // Across a GridFS chunk boundary (255 KiB) and up to the last byte.
     const range = { start: 261_000, end: file.length - 1 };
@@ -71,6 +72,7 @@ describe.each<[string, () => FirmwareFileStore, () => Promise<number>]>([
     expect((await readAll(store.read(stored.fileId, { start: 5, end: 5 }))).equals(file.subarray(5, 6))).toBe(true);
     await store.remove(stored.fileId);
     await store.remove(stored.fileId);
+    expect(await store.has(stored.fileId)).toBe(false);
     expect(await leftovers()).toBe(0);
   });
 
