@@ -113,7 +113,10 @@ function download(summary: string): Operation {
       206: { description: 'The requested range, with Content-Range.' },
       304: { description: 'Not modified (If-None-Match matched).' },
       403: { description: 'Missing, forged or expired signature.', ...json(ref('Error')) },
-      404: { description: 'The firmware has no uploaded file, or its stored bytes have gone missing.', ...json(ref('Error')) },
+      404: {
+        description: 'The firmware has no uploaded file, or its stored bytes have gone missing.',
+        ...json(ref('Error')),
+      },
       416: { description: 'The range starts past the end (Content-Range: bytes */size).', ...json(ref('Error')) },
     },
   };
