@@ -8,7 +8,6 @@
  * no right to make.
  */
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Db } from 'mongodb';
@@ -27,6 +26,7 @@ import {
 } from '../gateway/support';
 import { temporalAddress, testDb, unique } from '../helpers/stack';
 import { runFuzzer, type FuzzStats } from './mqtt-fuzzer';
+import { freePort } from '../../runtime/net';
 
 const PACKETS = Number(process.env.OTA_FUZZ_PACKETS ?? 10_000);
 const SEED = Number(process.env.OTA_FUZZ_SEED ?? 20261202);
@@ -44,17 +44,6 @@ const PRESENCE_FIELDS = [
   'versionReportedAt',
   'activatedAt',
 ];
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 function rssMb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
   const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');

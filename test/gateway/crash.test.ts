@@ -3,23 +3,12 @@
  * (and tasks would push to them). The real gateway process (dist/gateway/server.js), killed
  * with SIGKILL and started again, marks them offline before it accepts connections.
  */
-import * as net from 'node:net';
 import * as path from 'node:path';
 import { PROJECT_ROOT } from '../../config/config';
 import { ManagedProcess } from '../../runtime/managed-process';
 import { temporalAddress, testDb, unique } from '../helpers/stack';
 import { connectDevice, newDevice, registerDevices, registryDoc, until } from './support';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
+import { freePort } from '../../runtime/net';
 
 describe('gateway restart after a crash', () => {
   let mongo: Awaited<ReturnType<typeof testDb>>;

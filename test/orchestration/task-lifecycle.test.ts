@@ -19,6 +19,28 @@ import { eventually, PK, useWorld } from './world';
 
 const t = useWorld('lifecycle', devServerEnv);
 
+/** A verification of the world's firmware on the named devices, as the API starts one. */
+async function startVerification(name: string, deviceKeys: string[]) {
+  const { task } = await t.world.tasks.create(
+    {
+      kind: 'verification',
+      name,
+      firmwareId: t.world.firmware.firmwareId,
+      productKey: PK,
+      firmware: t.world.firmware,
+      sourceVersions: ['1.0.0'],
+      strategy: 'snapshot',
+      scope: 'target',
+      filter: { deviceKeys },
+      method: 'push',
+      upgradeTimeout: 300,
+      maxConcurrency: 2,
+    },
+    { kind: 'verify' },
+  );
+  return task;
+}
+
 const pushesTo = (deviceKey: string) => t.world.pushes.filter((p) => p.deviceKey === deviceKey).length;
 const tagged = (tag: string) => ({ scope: 'target' as const, filter: { tags: [{ key: 'batch', value: tag }] } });
 
@@ -348,23 +370,7 @@ describe('task strategies and control', () => {
     await t.world.addDevice('v1');
     await t.world.addDevice('v2');
     await firmwares(t.mongo.db).updateOne({ firmwareId: t.world.firmware.firmwareId }, { $set: { verified: false } });
-    const { task } = await t.world.tasks.create(
-      {
-        kind: 'verification',
-        name: 'verify',
-        firmwareId: t.world.firmware.firmwareId,
-        productKey: PK,
-        firmware: t.world.firmware,
-        sourceVersions: ['1.0.0'],
-        strategy: 'snapshot',
-        scope: 'target',
-        filter: { deviceKeys: ['v1', 'v2'] },
-        method: 'push',
-        upgradeTimeout: 300,
-        maxConcurrency: 2,
-      },
-      { kind: 'verify' },
-    );
+    const task = await startVerification('verify', ['v1', 'v2']);
     await eventually(
       'the verification to complete',
       () => t.world.taskStatus(task.taskId),
@@ -382,23 +388,7 @@ describe('task strategies and control', () => {
     const fw = { firmwareId: t.world.firmware.firmwareId };
     await firmwares(t.mongo.db).updateOne(fw, { $set: { verified: false } });
     try {
-      const { task } = await t.world.tasks.create(
-        {
-          kind: 'verification',
-          name: 'verify-fails',
-          firmwareId: t.world.firmware.firmwareId,
-          productKey: PK,
-          firmware: t.world.firmware,
-          sourceVersions: ['1.0.0'],
-          strategy: 'snapshot',
-          scope: 'target',
-          filter: { deviceKeys: ['vf-ok', 'vf-bad'] },
-          method: 'push',
-          upgradeTimeout: 300,
-          maxConcurrency: 2,
-        },
-        { kind: 'verify' },
-      );
+      const task = await startVerification('verify-fails', ['vf-ok', 'vf-bad']);
       // The task concludes the verification before it records itself completed.
       await eventually(
         'the verification to complete',
