@@ -93,7 +93,13 @@ beforeAll(async () => {
   const good = { productKey, deviceKey: 'dev-1', deviceSecret: 'secret-of-dev-1', version: '1.0.0' };
   const mqttUrl = `mqtt://127.0.0.1:${mqtt}`;
   expect(
-    await post('/v1/devices:batch', { devices: [{ productKey, deviceKey: 'dev-1', deviceSecret: good.deviceSecret }] }),
+    await post('/v1/devices:batch', {
+      devices: [
+        { productKey, deviceKey: 'dev-1', deviceSecret: good.deviceSecret },
+        // Never connects: a task's record that waits for it is what the rollout gauge shows.
+        { productKey, deviceKey: 'dev-2', deviceSecret: 'secret-of-dev-2', firmwareVersion: '1.0.0' },
+      ],
+    }),
   ).toMatchObject({ status: 200 });
   fleet = new Fleet({ url: mqttUrl }, [{ ...good, behaviour: { kind: 'succeed', stepDelayMs: 20 } }]);
   expect(await fleet.connect()).toBe(1);
@@ -122,6 +128,32 @@ beforeAll(async () => {
     async () =>
       ((await (await fetch(`${urls.api}/v1/firmwares/${firmwareId}`)).json()) as { verified: boolean }).verified,
     90_000,
+    500,
+  );
+  await waitUntil(
+    'the verification to be completed',
+    async () =>
+      ((await (await fetch(`${urls.api}/v1/firmwares/${firmwareId}/verification`)).json()) as { status: string })
+        .status === 'completed',
+    60_000,
+    500,
+  );
+  const task = await post('/v1/upgrade-tasks', {
+    firmwareId,
+    sourceVersions: ['1.0.0'],
+    strategy: 'snapshot',
+    scope: 'target',
+    filter: { deviceKeys: ['dev-2'] },
+    method: 'push',
+  });
+  expect(task.status).toBe(201);
+  const taskId = (task.body as { taskId: string }).taskId;
+  await waitUntil(
+    'the offline device to wait in the task',
+    async () =>
+      ((await (await fetch(`${urls.api}/v1/upgrade-tasks/${taskId}`)).json()) as { counts: Record<string, number> })
+        .counts.to_be_pushed === 1,
+    60_000,
     500,
   );
 
@@ -159,8 +191,11 @@ describe('/metrics', () => {
     expect(texts.api).toMatch(
       /^ota_api_http_requests_total\{method="POST",route="\/v1\/devices:batch",status="200"\} 1$/m,
     );
-    expect(texts.api).toMatch(/^ota_upgrade_tasks\{status="(running|completed)"\} 1$/m);
-    expect(texts.api).toMatch(/^ota_rollout_devices\{status="success"\} [01]$/m);
+    // The verification is over (its device no longer counts); the task waits for its offline device.
+    expect(texts.api).toMatch(/^ota_upgrade_tasks\{status="completed"\} 1$/m);
+    expect(texts.api).toMatch(/^ota_upgrade_tasks\{status="running"\} 1$/m);
+    expect(texts.api).toMatch(/^ota_rollout_devices\{status="to_be_pushed"\} 1$/m);
+    expect(texts.api).toMatch(/^ota_rollout_devices\{status="success"\} 0$/m);
     expect(texts.api).toMatch(/^ota_temporal_task_queue_backlog\{task_queue="[^"]+",type="workflow"\} \d+$/m);
     expect(texts.worker).toMatch(/^ota_worker_activities_total\{activity="[^"]+",outcome="completed"\} [1-9]/m);
     expect(texts.temporalSdk).toMatch(/^temporal_\w+/m);
