@@ -11,6 +11,7 @@ import type { Db } from 'mongodb';
 import type { CommandPublisher } from '../../activities/command-publisher';
 import { createDeviceActivities } from '../../activities/device-activities';
 import { createTaskActivities } from '../../activities/task-activities';
+import { DEFAULT_DEVICE_RECHECK_S } from '../../config/config';
 import { ensureAllIndexes } from '../../db/all-indexes';
 import { devices, newDeviceDoc } from '../../db/devices';
 import { firmwares } from '../../db/firmware';
@@ -55,7 +56,12 @@ export interface World {
   taskStatus(taskId: string): Promise<string | undefined>;
 }
 
-export async function createWorld(env: TestWorkflowEnvironment, db: Db): Promise<World> {
+/** Options of a world; `deviceRecheckS` is the worker's OTA_DEVICE_RECHECK_S (its default unless given). */
+export interface WorldOptions {
+  deviceRecheckS?: number;
+}
+
+export async function createWorld(env: TestWorkflowEnvironment, db: Db, opts: WorldOptions = {}): Promise<World> {
   await ensureAllIndexes(db);
   const taskQueue = unique('orch');
   const log = silentLogger;
@@ -92,7 +98,12 @@ export async function createWorld(env: TestWorkflowEnvironment, db: Db): Promise
     },
     close: async () => undefined,
   };
-  const scriptedDevice = createDeviceActivities({ db, publisher, client: env.client });
+  const scriptedDevice = createDeviceActivities({
+    db,
+    publisher,
+    client: env.client,
+    recheckS: opts.deviceRecheckS ?? DEFAULT_DEVICE_RECHECK_S,
+  });
 
   const worker = await Worker.create({
     connection: env.nativeConnection,
@@ -177,13 +188,14 @@ export { eventually } from '../helpers/eventually';
 export function useWorld(
   name: string,
   makeEnv: () => Promise<TestWorkflowEnvironment>,
+  opts: WorldOptions = {},
 ): { world: World; env: TestWorkflowEnvironment; mongo: Awaited<ReturnType<typeof testDb>> } {
   const t = {} as { world: World; env: TestWorkflowEnvironment; mongo: Awaited<ReturnType<typeof testDb>> };
   let running: Promise<void>;
   beforeAll(async () => {
     t.env = await makeEnv();
     t.mongo = await testDb(name);
-    t.world = await createWorld(t.env, t.mongo.db);
+    t.world = await createWorld(t.env, t.mongo.db, opts);
     running = t.world.worker.run();
   });
   afterAll(async () => {
