@@ -79,9 +79,12 @@ export async function waitForDevice(
   untilMs = Infinity,
 ): Promise<boolean> {
   const recheckAtMs = Date.now() + s.recheckS * 1000;
+  const signalsBefore = s.presenceSignals;
   if (await waitFor(ready, Math.min(untilMs, recheckAtMs))) return true;
   if (Date.now() >= untilMs) return false;
-  s.observe(await lookUpDevice({ productKey: input.productKey, deviceKey: input.deviceKey }), input.firmware.version);
+  const device = await lookUpDevice({ productKey: input.productKey, deviceKey: input.deviceKey });
+  // A presence signal heard meanwhile may be newer than the registry's write (they do not wait for each other).
+  s.observe(device, input.firmware.version, { presence: s.presenceSignals === signalsBefore });
   return ready();
 }
 

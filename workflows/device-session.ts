@@ -120,8 +120,12 @@ export class DeviceSession implements SessionState {
    * What a registry read says that no signal did (a device event the gateway lost): a change of
    * presence, or the target version reported. Queued as if the device had said it.
    */
-  observe(device: { online: boolean; version: string | null }, targetVersion: string): void {
-    if (device.online !== this.online) {
+  observe(
+    device: { online: boolean; version: string | null },
+    targetVersion: string,
+    trust: { presence: boolean },
+  ): void {
+    if (trust.presence && device.online !== this.online) {
       this.online = device.online;
       this.queue({ kind: device.online ? 'online' : 'offline' });
     }

@@ -26,7 +26,7 @@ import { deviceFinished, type DeviceOutcome, type DeviceUpgradeInput } from './m
  * steps, so signals that arrive during its last step come on top: with the gateway's limit
  * on a device's messages a run stays far below the 2,000 events docs/behaviour.md states.
  */
-export const HISTORY_BUDGET = 1000;
+const HISTORY_BUDGET = 1000;
 
 export async function deviceUpgradeWorkflow(input: DeviceUpgradeInput): Promise<DeviceOutcome> {
   const { carried, ...fixed } = input;

@@ -4,6 +4,8 @@
  */
 import { deviceWorkflowId } from '../../domain/ids';
 import { SIGNAL_TEXT_LIMIT } from '../../domain/signal-text';
+import { OtaStatus, OtaTaskId } from '../../workflows/search-attributes';
+import { recordHistory } from '../helpers/histories';
 import { devServerEnv } from '../helpers/stack';
 import { eventually, PK, useWorld } from './world';
 
@@ -74,4 +76,10 @@ it('upgrades a device that reports progress thousands of times and flaps hundred
   // Every signal is an event of some run: all of them were seen, spread over several runs.
   expect(total).toBeGreaterThan(PROGRESS_REPORTS + 2 * FLAPS);
   expect(Math.max(...lengths)).toBeLessThan(RUN_BOUND);
+  // The last run started from the state the one before carried: its replay covers the resumed path.
+  await recordHistory(t.env.client, workflowId, 'device-continued-as-new');
+  // The last run is still found by its task (the Web UI's and the benchmark's query), with its status.
+  const last = await t.env.client.workflow.getHandle(workflowId).describe();
+  expect(last.typedSearchAttributes.get(OtaTaskId)).toBe(taskId);
+  expect(last.typedSearchAttributes.get(OtaStatus)).toBe('success');
 });

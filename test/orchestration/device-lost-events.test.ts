@@ -8,7 +8,8 @@ import { devices } from '../../db/devices';
 import { timeSkippingEnv } from '../helpers/stack';
 import { eventually, PK, useWorld } from './world';
 
-const t = useWorld('lost-events', timeSkippingEnv);
+// The worker's default period, as shipped.
+const t = useWorld('lost-events', timeSkippingEnv, { deviceRecheckS: DEFAULT_DEVICE_RECHECK_S });
 
 const only = (...deviceKeys: string[]) => ({ scope: 'target' as const, filter: { deviceKeys } });
 const timeline = (r: Record<string, unknown> | null) =>

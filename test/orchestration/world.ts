@@ -11,7 +11,6 @@ import type { Db } from 'mongodb';
 import type { CommandPublisher } from '../../activities/command-publisher';
 import { createDeviceActivities } from '../../activities/device-activities';
 import { createTaskActivities } from '../../activities/task-activities';
-import { DEFAULT_DEVICE_RECHECK_S } from '../../config/config';
 import { ensureAllIndexes } from '../../db/all-indexes';
 import { devices, newDeviceDoc } from '../../db/devices';
 import { firmwares } from '../../db/firmware';
@@ -56,10 +55,15 @@ export interface World {
   taskStatus(taskId: string): Promise<string | undefined>;
 }
 
-/** Options of a world; `deviceRecheckS` is the worker's OTA_DEVICE_RECHECK_S (its default unless given). */
+/** Options of a world. */
 export interface WorldOptions {
+  /**
+   * The worker's OTA_DEVICE_RECHECK_S. Hourly unless given: on the time-skipping server days
+   * pass in seconds, and a waiting device workflow woken every minute would make them minutes.
+   */
   deviceRecheckS?: number;
 }
+const WORLD_RECHECK_S = 3600;
 
 export async function createWorld(env: TestWorkflowEnvironment, db: Db, opts: WorldOptions = {}): Promise<World> {
   await ensureAllIndexes(db);
@@ -102,7 +106,7 @@ export async function createWorld(env: TestWorkflowEnvironment, db: Db, opts: Wo
     db,
     publisher,
     client: env.client,
-    recheckS: opts.deviceRecheckS ?? DEFAULT_DEVICE_RECHECK_S,
+    recheckS: opts.deviceRecheckS ?? WORLD_RECHECK_S,
   });
 
   const worker = await Worker.create({
