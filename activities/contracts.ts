@@ -3,45 +3,47 @@
  * this module with `import type`, the worker provides the implementations
  * (activities/*.ts), and workflow tests may provide their own.
  */
-import type { FirmwareOffer, Strategy, TaskStatus } from '../domain/types';
+import type { FirmwareOffer, RecordStatus, Strategy, TaskStatus } from '../domain/types';
 import type { StageState } from '../domain/stages';
 import type { DeviceCancellation, DeviceOutcome, RecordUpdate, ReportedDevice } from '../domain/rollout';
 
+/** The device's record in the task as the claim found it, and the device's presence: facts, the workflow decides. */
+export interface Claim {
+  /** The record's status before the claim; null when the device has no record in the task. */
+  status: RecordStatus | null;
+  /** The version the device was admitted on. */
+  fromVersion: string | null;
+  /** Pushes of this device in this task by earlier runs (an operator's retry, a re-admission). */
+  attempts: number;
+  online: boolean;
+}
+
+/** The registry's view of a device now. */
+export interface DeviceNow {
+  online: boolean;
+  /** The version the device last reported. */
+  version: string | null;
+}
+
 export interface DeviceActivities {
   /**
-   * Marks the device's record as owned by this workflow (the task then never
-   * claims it twice) and returns the device's presence and version as the
-   * record knows them. With `push`, and the device online and not already on
-   * the target, it also publishes the first command and records it as pushed:
-   * one activity instead of three on the path almost every device takes.
-   * `stale`: the record no longer waits (another run of this device already
-   * finished it) and was left alone. With `offerSlot` (upon request) it takes
-   * one of the task's slots (db/offer-slots.ts): `offerSlot` in the answer
-   * says whether it got one.
+   * Takes the device's record over for this workflow when it waits to be pushed (`inWorkflow`:
+   * the task never starts it twice); a record in any other state is left alone. With `join`, a
+   * device asking for firmware that has no record in the task yet is admitted first
+   * (domain/admission.ts; the gateway has checked that it qualifies).
    */
   claimRecord(input: {
     taskId: string;
     productKey: string;
     deviceKey: string;
-    push?: { firmware: FirmwareOffer; at: string };
-    offerSlot?: { limit: number };
-    /**
-     * A device asking for firmware that has no record in the task yet: admit it first
-     * (domain/admission.ts; the gateway has checked that it qualifies).
-     */
     join?: { strategy: Strategy; toVersion: string };
-  }): Promise<{
-    online: boolean;
-    version: string | null;
-    pushed: boolean;
-    stale?: boolean;
-    offerSlot?: boolean;
-    /**
-     * Pushes of this device in this task by earlier runs (an operator's retry, a
-     * re-admission): this run numbers its attempts, and so its command ids, after them.
-     */
-    attemptsBefore?: number;
-  }>;
+  }): Promise<Claim>;
+  /** Request tasks: takes one of the task's slots for the device (db/offer-slots.ts); false when all are taken. */
+  takeOfferSlot(input: { taskId: string; deviceKey: string; limit: number }): Promise<boolean>;
+  /** Presence and reported version from the registry: what the device's events said, should one have been lost. */
+  lookUpDevice(input: { productKey: string; deviceKey: string }): Promise<DeviceNow>;
+  /** The worker's settings for device workflows, read once per upgrade. */
+  deviceSettings(): Promise<{ recheckS: number }>;
   /** Publishes the EnOS upgrade command to the device's session through the gateway. */
   pushUpgradeCommand(input: {
     productKey: string;
@@ -57,7 +59,7 @@ export interface DeviceActivities {
    * signalled, the task hears twice: the device's slot is freed once, and only
    * the finished count shown in the task's details can be one too high.
    */
-  finishRecord(update: RecordUpdate, outcome: DeviceOutcome, opts?: { releaseOfferSlot?: boolean }): Promise<void>;
+  finishRecord(update: RecordUpdate, outcome: DeviceOutcome, opts: { releaseOfferSlot: boolean }): Promise<void>;
 }
 
 export interface StartResult {

@@ -1,4 +1,7 @@
-/** The device workflow's activities: thin adapters to MongoDB and the gateway. */
+/**
+ * The device workflow's activities: thin adapters to MongoDB and the gateway. Each does one
+ * thing and answers with facts; what to do next is the workflow's decision.
+ */
 import type { Client } from '@temporalio/client';
 import type { Db } from 'mongodb';
 import { releaseOfferSlot, takeOfferSlot } from '../db/offer-slots';
@@ -6,7 +9,7 @@ import { admit } from '../db/admission';
 import { byIdentity, devices } from '../db/devices';
 import { isOnline } from '../db/presence';
 import { applyRecordUpdate, markOwned, recordId, recordsCollection } from '../db/records';
-import { commandId, taskWorkflowId } from '../domain/ids';
+import { taskWorkflowId } from '../domain/ids';
 import { signalIfRunning } from '../orchestration/signal-if-running';
 import { deviceFinished } from '../workflows/messages';
 import type { CommandPublisher } from './command-publisher';
@@ -17,62 +20,50 @@ export function createDeviceActivities(deps: {
   db: Db;
   publisher: CommandPublisher;
   client: Client;
+  /** How often a waiting device workflow re-reads the registry (config `deviceRecheckS`). */
+  recheckS: number;
 }): DeviceActivities {
-  const { db, publisher, client } = deps;
+  const { db, publisher, client, recheckS } = deps;
 
   async function updateRecord(update: RecordUpdate): Promise<void> {
     await applyRecordUpdate(db, update);
   }
 
   return {
-    async claimRecord({ taskId, productKey, deviceKey, push, offerSlot, join }) {
-      // The version is the record's (as admitted); presence is the registry's, the one source of truth.
+    async claimRecord({ taskId, productKey, deviceKey, join }) {
       const _id = recordId(taskId, deviceKey);
       let rec = await recordsCollection(db).findOne({ _id });
       if (!rec && join) {
         const doc = await devices(db).findOne(byIdentity({ productKey, deviceKey }), {
           projection: { firmwareVersion: 1 },
         });
-        const task = { taskId, productKey, ...join };
-        await admit(db, task, [{ deviceKey, version: doc?.firmwareVersion ?? null }]);
+        await admit(db, { taskId, productKey, ...join }, [{ deviceKey, version: doc?.firmwareVersion ?? null }]);
         rec = await recordsCollection(db).findOne({ _id });
       }
-      const online = rec ? await isOnline(db, productKey, deviceKey) : false;
-      // This activity retried after it had pushed (e.g. the worker died before reporting): pushed once is enough.
-      if (rec?.status === 'pushed' || rec?.status === 'upgrading') {
-        const attemptsBefore = Math.max(0, (rec.attempts ?? 1) - 1);
-        return { online, version: rec.fromVersion, pushed: true, attemptsBefore };
-      }
-      // A claim can start a second run after the first one finished the record: never push twice.
-      if (rec?.status !== 'to_be_pushed') return { online: false, version: null, pushed: false, stale: true };
-      const version = rec?.fromVersion ?? null;
-      // Pushes in earlier runs (an operator's retry, a re-admission): this run's command ids follow theirs.
-      const attemptsBefore = rec?.attempts ?? 0;
-      const now = new Date();
-      if (!push || !online || version === push.firmware.version) {
-        const slot = offerSlot ? { offerSlot: await takeOfferSlot(db, taskId, deviceKey, offerSlot.limit) } : {};
-        // Said before the device hears its refusal, so that the record shows why it still waits.
-        await markOwned(db, taskId, deviceKey, slot.offerSlot === false);
-        return { online, version, pushed: false, attemptsBefore, ...slot };
-      }
-      const command = commandId(taskId, deviceKey, attemptsBefore + 1);
-      await publisher.publishUpgrade({ productKey, deviceKey }, command, push.firmware);
-      await applyRecordUpdate(
-        db,
-        {
-          taskId,
-          deviceKey,
-          inWorkflow: true,
-          status: 'pushed',
-          attempts: attemptsBefore + 1,
-          progress: 0,
-          failure: null,
-          waitReason: null,
-          timeline: [{ at: push.at, event: 'pushed', detail: `command ${command}` }],
-        },
-        now,
-      );
-      return { online, version, pushed: true, attemptsBefore };
+      // Only a waiting record is taken: a second run started from an outdated read must not touch a decided one.
+      if (rec?.status === 'to_be_pushed') await markOwned(db, taskId, deviceKey);
+      return {
+        status: rec?.status ?? null,
+        fromVersion: rec?.fromVersion ?? null,
+        attempts: rec?.attempts ?? 0,
+        // Presence is the registry's, the one source of truth (db/presence.ts).
+        online: rec ? await isOnline(db, productKey, deviceKey) : false,
+      };
+    },
+
+    async takeOfferSlot({ taskId, deviceKey, limit }) {
+      return takeOfferSlot(db, taskId, deviceKey, limit);
+    },
+
+    async lookUpDevice({ productKey, deviceKey }) {
+      const doc = await devices(db).findOne(byIdentity({ productKey, deviceKey }), {
+        projection: { online: 1, firmwareVersion: 1 },
+      });
+      return { online: doc?.online === true, version: doc?.firmwareVersion ?? null };
+    },
+
+    async deviceSettings() {
+      return { recheckS };
     },
 
     async pushUpgradeCommand({ productKey, deviceKey, commandId, firmware }) {
@@ -83,7 +74,7 @@ export function createDeviceActivities(deps: {
 
     async finishRecord(update, outcome, opts) {
       await updateRecord(update);
-      if (opts?.releaseOfferSlot) await releaseOfferSlot(db, update.taskId, update.deviceKey);
+      if (opts.releaseOfferSlot) await releaseOfferSlot(db, update.taskId, update.deviceKey);
       // A closed task (cancelled or completed) needs no telling: the record says how this device ended.
       await signalIfRunning(client.workflow.getHandle(taskWorkflowId(update.taskId)), deviceFinished, {
         deviceKey: update.deviceKey,

@@ -82,6 +82,12 @@ export interface Config {
   mqttLimits: MqttLimits;
   /** MQTT over TLS: off unless a certificate and key are configured. */
   mqttTls: MqttTlsConfig | undefined;
+  /**
+   * How often a device workflow that waits for its device re-reads the device's presence and
+   * reported version from the registry: a device event the gateway lost delays an upgrade by
+   * at most this long.
+   */
+  deviceRecheckS: number;
 }
 
 export interface ApiHttpConfig {
@@ -195,6 +201,9 @@ function hostPort(name: string, value: string): string {
 
 const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 
+/** OTA_DEVICE_RECHECK_S when unset. */
+export const DEFAULT_DEVICE_RECHECK_S = 60;
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const dataDir = path.resolve(text(env, 'OTA_DATA_DIR', path.join(ROOT, '.data')));
   const embeddedDbPort = port(env, 'OTA_DB_PORT', 27017);
@@ -259,6 +268,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     apiHttp: apiHttpConfig(env),
     mqttLimits: mqttLimits(env),
     mqttTls: mqttTls(env),
+    deviceRecheckS: count(env, 'OTA_DEVICE_RECHECK_S', DEFAULT_DEVICE_RECHECK_S, 1, 86_400),
   };
 }
 

@@ -217,17 +217,11 @@ export async function cancelWaitingRecords(
   return res.modifiedCount;
 }
 
-/** A device workflow takes the record over; without an offer slot it says that the task is at its limit. */
-export async function markOwned(db: Db, taskId: string, deviceKey: string, atLimit = false): Promise<void> {
+/** A device workflow takes the record over: the task starts no second one for it. */
+export async function markOwned(db: Db, taskId: string, deviceKey: string): Promise<void> {
   await recordsCollection(db).updateOne(
     { _id: recordId(taskId, deviceKey) },
-    {
-      $set: {
-        inWorkflow: true,
-        updatedAt: new Date(),
-        ...(atLimit ? { waitReason: 'concurrency_limit' as const } : {}),
-      },
-    },
+    { $set: { inWorkflow: true, updatedAt: new Date() } },
   );
 }
 

@@ -22,6 +22,7 @@ import { isDeviceInScope } from '../db/scope';
 import { admissionOf, type Admission } from '../domain/admission';
 import { deviceWorkflowId, taskWorkflowId } from '../domain/ids';
 import { isWindowOpen } from '../domain/schedule';
+import { clipForSignal, replyForSignal } from '../domain/signal-text';
 import type { FirmwareOffer } from '../domain/types';
 import type { Logger } from '../runtime/log';
 import type { deviceUpgradeWorkflow } from '../workflows/device-upgrade';
@@ -97,10 +98,10 @@ export function createTemporalDeviceEvents(deps: TemporalDeviceEventsDeps): Devi
       }
     },
     async progressReported(device, step, desc) {
-      await signalDevice(device, deviceProgress, { step, desc });
+      await signalDevice(device, deviceProgress, { step, desc: clipForSignal(desc) });
     },
     async upgradeReplied(device, commandId, code, message) {
-      await signalDevice(device, deviceUpgradeReply, { commandId, code, message });
+      await signalDevice(device, deviceUpgradeReply, replyForSignal({ commandId, code, message }));
     },
     async firmwareRequested(device) {
       for (const task of await activeRequestTasks(db, device.productKey)) {

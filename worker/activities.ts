@@ -27,7 +27,7 @@ export async function createWorkerActivities(config: Config, log: Logger): Promi
   });
   return {
     activities: {
-      ...createDeviceActivities({ db: mongo.db, publisher, client }),
+      ...createDeviceActivities({ db: mongo.db, publisher, client, recheckS: config.deviceRecheckS }),
       ...createTaskActivities({ db: mongo.db, client, taskQueue: config.temporalTaskQueue, log }),
     },
     async close() {

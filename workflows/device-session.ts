@@ -1,12 +1,14 @@
 /**
  * The device workflow's mailbox: signal and update handlers that only record
- * what arrived, so the workflow body can take reports one at a time, in order,
- * and read as a story.
+ * what arrived, so the workflow body can take reports in order and read as a
+ * story. Its state is plain data (workflows/device-state.ts), carried whole
+ * into the next run when the workflow continues as new.
  */
 import * as wf from '@temporalio/workflow';
 import type { DeviceUpgradeInput } from './messages';
 import type { Report } from '../domain/progress';
 import type { RecordStatus } from '../domain/types';
+import type { SessionState } from './device-state';
 import {
   cancelDeviceUpgrade,
   devicePresence,
@@ -18,40 +20,49 @@ import {
   taskPauseChanged,
 } from './messages';
 
-export class DeviceSession {
+/** Until the worker's setting is read (the first step of an upgrade). */
+const DEFAULT_RECHECK_S = 60;
+
+export class DeviceSession implements SessionState {
   online = false;
-  /** Presence signals seen; lets the body tell whether a registry read is older than a signal. */
+  /** Presence signals seen in this run; lets the body tell whether a registry read is older than a signal. */
   presenceSignals = 0;
-  readonly reports: Report[] = [];
+  reports: Report[] = [];
   cancelReason: string | null = null;
   /** The task is paused: hold every push until it resumes. */
   taskPaused = false;
   status: RecordStatus = 'to_be_pushed';
   progress = 0;
   attempt = 0;
+  attemptsBefore = 0;
   /** Request mode: the offer is open to the device (from the start: the workflow exists to make it). */
   offering: boolean;
-  lastReply: { commandId: string; code: number; message: string } | null = null;
+  lastReply: SessionState['lastReply'] = null;
+  recheckS = DEFAULT_RECHECK_S;
   /**
-   * Request mode: an offer waits for the claim, which takes one of the task's slots (its
-   * concurrency limit).
+   * Request mode: a getversion waits for the claim, which takes one of the task's slots (its
+   * concurrency limit). A continued run has long decided.
    */
   offerDecided: boolean;
   offerRefusal: string | null = null;
 
-  constructor(private readonly input: DeviceUpgradeInput) {
+  constructor(
+    private readonly input: DeviceUpgradeInput,
+    carried?: SessionState,
+  ) {
     this.offering = input.method === 'request';
-    this.offerDecided = input.method !== 'request';
+    this.offerDecided = input.method !== 'request' || carried !== undefined;
+    if (carried) Object.assign(this, carried);
     wf.setHandler(devicePresence, ({ online }) => {
       this.online = online;
       this.presenceSignals += 1;
-      this.reports.push({ kind: online ? 'online' : 'offline' });
+      this.queue({ kind: online ? 'online' : 'offline' });
     });
     wf.setHandler(deviceProgress, ({ step, desc }) => {
-      this.reports.push({ kind: 'progress', step, desc });
+      this.queue({ kind: 'progress', step, desc });
     });
     wf.setHandler(deviceVersion, ({ version }) => {
-      this.reports.push({ kind: 'version', version });
+      this.queue({ kind: 'version', version });
     });
     wf.setHandler(deviceUpgradeReply, (reply) => {
       this.lastReply = reply;
@@ -101,8 +112,61 @@ export class DeviceSession {
     return this.cancelReason !== null;
   }
 
-  /** Drops queued reports (e.g. a version re-inform while waiting to be pushed). */
   takeReport(): Report | undefined {
     return this.reports.shift();
   }
+
+  /**
+   * What a registry read says that no signal did (a device event the gateway lost): a change of
+   * presence, or the target version reported. Queued as if the device had said it.
+   */
+  observe(
+    device: { online: boolean; version: string | null },
+    targetVersion: string,
+    trust: { presence: boolean },
+  ): void {
+    if (trust.presence && device.online !== this.online) {
+      this.online = device.online;
+      this.queue({ kind: device.online ? 'online' : 'offline' });
+    }
+    const heard = this.reports.some((r) => r.kind === 'version' && r.version === targetVersion);
+    if (device.version === targetVersion && !heard) this.queue({ kind: 'version', version: targetVersion });
+  }
+
+  /** The state a continued run starts from. */
+  carry(): SessionState {
+    const { online, reports, cancelReason, taskPaused, status, progress, attempt, attemptsBefore } = this;
+    const { offering, lastReply, recheckS } = this;
+    return {
+      online,
+      reports,
+      cancelReason,
+      taskPaused,
+      status,
+      progress,
+      attempt,
+      attemptsBefore,
+      offering,
+      lastReply,
+      recheckS,
+    };
+  }
+
+  /**
+   * A chatty device cannot grow the queue: of consecutive progress steps, or of consecutive
+   * presence changes, only the newest can change what the body decides (a step ends the
+   * attempt only when it is 100 or negative, and then it is the newest; a re-push waits for
+   * the device to be online anyway).
+   */
+  private queue(report: Report): void {
+    const last = this.reports[this.reports.length - 1];
+    if (last && replaceable(last, report)) this.reports[this.reports.length - 1] = report;
+    else this.reports.push(report);
+  }
+}
+
+function replaceable(queued: Report, next: Report): boolean {
+  if (queued.kind === 'progress') return next.kind === 'progress' && queued.step >= 0 && queued.step < 100;
+  const presence = (r: Report) => r.kind === 'online' || r.kind === 'offline';
+  return presence(queued) && presence(next);
 }

@@ -2,360 +2,130 @@
  * Device upgrade workflow: one device, one task, one upgrade at a time
  * (its id is derived from the device, see domain/ids.ts).
  *
- * The story: look the device up; skip it if it is already on the target; push
- * the command (or, upon device request, hold an offer until the device takes
- * it up); follow its progress until success, failure or timeout; retry per the
- * task's policy; write the record and tell the task. An offline device costs
- * nothing while it waits: the workflow sleeps on a condition and is evicted.
+ * The story: claim the device's record; skip it if it is already on the target; push the
+ * command (or, upon device request, hold an offer until the device takes it up); follow its
+ * progress until success, failure or timeout; retry per the task's policy; write the record
+ * and tell the task. The stages are in workflows/device-stages.ts.
+ *
+ * Two promises hold whatever the device does (docs/behaviour.md, "Device workflows"):
+ * - no wait is without a timer: a waiting workflow re-reads the device from the registry
+ *   every re-check period, so a device event the gateway lost delays it by one period at most;
+ * - no run's history grows without bound: past HISTORY_BUDGET events the workflow continues
+ *   as new, carrying its session and its stage (workflows/device-state.ts).
  */
 import * as wf from '@temporalio/workflow';
-import type { DeviceActivities } from '../activities/contracts';
-import type { RecordUpdate } from '../domain/rollout';
-import { commandId, taskWorkflowId } from '../domain/ids';
-import { judge, soakFailure, TIMEOUT_FAILURE } from '../domain/progress';
-import { describeSchedule, windowState } from '../domain/schedule';
-import type { Failure, RecordStatus, TimelineEntry } from '../domain/types';
+import { taskWorkflowId } from '../domain/ids';
+import type { DeviceCarried } from './device-state';
+import { claimRecord, details, deviceSettings, finishRecord, recordUpdate, takeOfferSlot } from './device-io';
 import { DeviceSession } from './device-session';
+import { end, follow, offered, retry, soak, startAttempt, type Ending, type Next } from './device-stages';
 import { deviceFinished, type DeviceOutcome, type DeviceUpgradeInput } from './messages';
-import { OtaStatus } from './search-attributes';
-import { waitFor } from './wait';
 
-const { claimRecord, finishRecord, pushUpgradeCommand, updateRecord } = wf.proxyActivities<DeviceActivities>({
-  startToCloseTimeout: '30 seconds',
-  retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
-});
 /**
- * A device's getversion waits for the claim that takes its offer slot: run in the worker,
- * within the workflow task, it answers without a round trip through the server.
+ * A run continues as new once its history holds this many events. It does so between two
+ * steps, so signals that arrive during its last step come on top: with the gateway's limit
+ * on a device's messages a run stays far below the 2,000 events docs/behaviour.md states.
  */
-const { claimRecord: claimRecordHere } = wf.proxyLocalActivities<DeviceActivities>({
-  startToCloseTimeout: '30 seconds',
-  retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
-});
-
-type AttemptResult = { kind: 'success'; how: string } | { kind: 'failure'; failure: Failure } | { kind: 'cancelled' };
+const HISTORY_BUDGET = 1000;
 
 export async function deviceUpgradeWorkflow(input: DeviceUpgradeInput): Promise<DeviceOutcome> {
-  const s = new DeviceSession(input);
-  const target = input.firmware.version;
-  wf.setCurrentDetails(details(input, 'looking up the device'));
+  const { carried, ...fixed } = input;
+  const s = new DeviceSession(fixed, carried?.session);
+  wf.setCurrentDetails(details(fixed, carried ? s.status : 'looking up the device'));
 
-  const seenBefore = s.presenceSignals;
-  const offerWaits = holdsOfferSlot(input);
-  const device = await (offerWaits ? claimRecordHere : claimRecord)({
-    taskId: input.taskId,
-    productKey: input.productKey,
-    deviceKey: input.deviceKey,
-    ...(input.method === 'push' ? { push: { firmware: input.firmware, at: new Date(Date.now()).toISOString() } } : {}),
-    ...(offerWaits ? { offerSlot: { limit: input.maxConcurrency } } : {}),
-    ...(input.method === 'request' ? { join: { strategy: input.strategy, toVersion: target } } : {}),
-  });
-  s.decideOffer(
-    device.stale
-      ? 'this device is no longer waiting in the task'
-      : device.version === target
-        ? `already on the target version ${target}`
-        : device.offerSlot === false
-          ? `the task is at its concurrency limit (${input.maxConcurrency} devices)`
-          : null,
-  );
-  if (device.stale) {
-    // This run was started from an outdated read of the record; the device's upgrade is already decided.
-    await tellTask(input, 'deferred');
-    return 'deferred';
+  let next: Next = carried ? carried.stage : await begin(s, fixed);
+  while (next.kind !== 'end') {
+    if (timeToContinueAsNew()) {
+      // Handlers only record what arrived; the one that waits (getversion) was answered long ago.
+      await wf.condition(wf.allHandlersFinished);
+      const state: DeviceCarried = { session: s.carry(), stage: next };
+      return wf.continueAsNew<typeof deviceUpgradeWorkflow>({ ...fixed, carried: state });
+    }
+    next = await step(s, fixed, next);
   }
-  if (s.presenceSignals === seenBefore) s.online = device.online;
-  // Attempt numbers (and command ids) go on from this device's earlier runs in the task.
-  const earlier = device.attemptsBefore ?? 0;
-  if (device.pushed) {
-    s.attempt = earlier + 1;
-    setStatus(s, input, 'pushed');
-  }
-  if (device.version === target) {
-    return finish(s, input, 'skipped', { skipReason: `already on the target version ${target}` }, 'skipped');
-  }
-  if (device.offerSlot === false) {
-    return finish(
-      s,
-      input,
-      'deferred',
-      { status: 'to_be_pushed', waitReason: 'concurrency_limit' },
-      'deferred: the task is at its concurrency limit',
-    );
-  }
-  if (input.method === 'push' && !device.pushed) {
-    // Frees the task's concurrency slot: the task pushes it again once the device reconnects.
-    return finish(s, input, 'deferred', { status: 'to_be_pushed' }, 'deferred: offline');
-  }
+  return finish(s, fixed, next);
+}
 
-  const maxAttempts = input.retry?.maxAttempts ?? 1;
-  for (let attempt = 1; ; attempt++) {
-    s.attempt = earlier + attempt;
-    if (attempt > 1) {
-      const ready = await waitBeforeRetry(s, input);
-      if (!ready) return finish(s, input, 'cancelled', { status: 'cancelled' }, `cancelled: ${s.cancelReason}`);
-    }
-    let result =
-      input.method === 'push'
-        ? await pushAndFollow(s, input, s.attempt, attempt === 1 && device.pushed)
-        : await offerAndFollow(s, input, s.attempt);
-    if (result !== 'expired' && result.kind === 'success' && input.soakS) result = await soak(s, input, result.how);
-    if (result === 'expired') {
-      return finish(s, input, 'expired', { status: 'to_be_pushed' }, 'offer expired: the device did not take it up');
-    }
-    if (result.kind === 'success') return finish(s, input, 'success', { status: 'success', progress: 100 }, result.how);
-    if (result.kind === 'cancelled') {
-      return finish(s, input, 'cancelled', { status: 'cancelled' }, `cancelled: ${s.cancelReason}`);
-    }
-    if (attempt >= maxAttempts) {
-      return finish(
-        s,
-        input,
-        'failure',
-        { status: 'failure', failure: result.failure },
-        `failed: ${result.failure.reason}`,
-      );
-    }
-    await record(
-      s,
-      input,
-      { status: 'failure', failure: result.failure },
-      'failed',
-      `${result.failure.reason}; retry scheduled`,
-    );
+function step(s: DeviceSession, input: DeviceUpgradeInput, stage: Exclude<Next, Ending>): Promise<Next> {
+  switch (stage.kind) {
+    case 'offered':
+      return offered(s, input, stage);
+    case 'following':
+      return follow(s, input, stage);
+    case 'soaking':
+      return soak(s, input, stage);
+    case 'retrying':
+      return retry(s, input, stage);
   }
 }
 
-/** Push mode: deliver the command, then follow the device until it decides. */
-async function pushAndFollow(
-  s: DeviceSession,
-  input: DeviceUpgradeInput,
-  attempt: number,
-  alreadyPushed: boolean,
-): Promise<AttemptResult> {
-  const cmd = commandId(input.taskId, input.deviceKey, attempt);
-  const push = async (event: string) => {
-    await pushUpgradeCommand({
+/** Claims the record, then decides: not ours any more, already upgraded, no slot, offline, or the first attempt. */
+async function begin(s: DeviceSession, input: DeviceUpgradeInput): Promise<Next> {
+  const target = input.firmware.version;
+  const seenBefore = s.presenceSignals;
+  const [claim, settings] = await Promise.all([
+    claimRecord({
+      taskId: input.taskId,
       productKey: input.productKey,
       deviceKey: input.deviceKey,
-      commandId: cmd,
-      firmware: input.firmware,
-    });
-    await record(
-      s,
-      input,
-      { status: 'pushed', attempts: attempt, progress: 0, failure: null, waitReason: null },
-      event,
-      `command ${cmd}`,
-    );
-  };
-  // The first command usually went out with the claim (one activity instead of three).
-  if (!alreadyPushed) await push('pushed');
-  return follow(s, input, { started: false, repush: () => push('pushed again') });
+      ...(input.method === 'request' ? { join: { strategy: input.strategy, toVersion: target } } : {}),
+    }),
+    deviceSettings(),
+  ]);
+  s.recheckS = settings.recheckS;
+  // A presence signal that arrived during the claim is newer than the claim's read.
+  if (s.presenceSignals === seenBefore) s.online = claim.online;
+  // Attempt numbers (and command ids) go on from this device's earlier runs in the task.
+  s.attemptsBefore = claim.attempts;
+  s.attempt = claim.attempts;
+
+  if (claim.status !== 'to_be_pushed') {
+    // Started from an outdated read of the record: the device's upgrade is already decided, the record is not ours.
+    return end('deferred', null, 'no longer waiting', 'this device is no longer waiting in the task');
+  }
+  if (claim.fromVersion === target) {
+    const reason = `already on the target version ${target}`;
+    return end('skipped', { status: 'skipped', skipReason: reason }, reason, reason);
+  }
+  if (input.method === 'request') {
+    const slot = await takeOfferSlot({ taskId: input.taskId, deviceKey: input.deviceKey, limit: input.maxConcurrency });
+    if (!slot) {
+      return end(
+        'deferred',
+        { status: 'to_be_pushed', waitReason: 'concurrency_limit' },
+        'deferred: the task is at its concurrency limit',
+        `the task is at its concurrency limit (${input.maxConcurrency} devices)`,
+      );
+    }
+    s.decideOffer(null);
+  } else if (!s.online) {
+    // Frees the task's concurrency slot: the task pushes it again once the device reconnects.
+    return end('deferred', { status: 'to_be_pushed' }, 'deferred: offline');
+  }
+  return startAttempt(s, input);
 }
 
-/** Request mode: hold the offer open until the device starts reporting progress, or let it expire. */
-async function offerAndFollow(
-  s: DeviceSession,
-  input: DeviceUpgradeInput,
-  attempt: number,
-): Promise<AttemptResult | 'expired'> {
-  s.offering = true;
-  await record(
-    s,
-    input,
-    { status: 'pushed', attempts: attempt, progress: 0, failure: null, waitReason: null },
-    'offered',
-    `offer of ${input.firmware.version}`,
-  );
-  const takenUp = await wf.condition(
-    () => s.cancelled || s.reports.some((r) => r.kind === 'progress'),
-    input.offerTtlS * 1000,
-  );
-  s.offering = false;
-  if (s.cancelled) return { kind: 'cancelled' };
-  if (!takenUp) return 'expired';
-  while (s.reports.length && s.reports[0].kind !== 'progress') s.takeReport();
-  return follow(s, input, { started: false });
+function timeToContinueAsNew(): boolean {
+  const info = wf.workflowInfo();
+  return info.continueAsNewSuggested || info.historyLength >= HISTORY_BUDGET;
 }
 
 /**
- * Takes the device's reports one at a time until one decides the attempt.
- * The timeout clock runs from the push; it stops while a device that has not
- * started is offline (it is pushed again when it is back, inside a window).
+ * The record's last write and the task told, in one step; then the getversion that waited
+ * (a refused offer) hears why, once the record says it.
  */
-async function follow(
-  s: DeviceSession,
-  input: DeviceUpgradeInput,
-  opts: { started: boolean; repush?: () => Promise<void> },
-): Promise<AttemptResult> {
-  const timeoutMs = input.upgradeTimeoutS * 1000;
-  let started = opts.started;
-  let deadline: number | null = Date.now() + timeoutMs;
-  let repushWanted = false;
-  let holdRecorded = false;
-  for (;;) {
-    const window = windowState(input.schedule, Date.now());
-    if (repushWanted && window.open && s.online && opts.repush && !s.taskPaused) {
-      repushWanted = false;
-      holdRecorded = false;
-      await opts.repush();
-      deadline = Date.now() + timeoutMs;
-      continue;
-    }
-    const heldByPause = repushWanted && s.taskPaused;
-    if (heldByPause && !holdRecorded) {
-      holdRecorded = true;
-      // The device never got this attempt's command in its current session: no clock until it does.
-      if (!started) deadline = null;
-      await record(s, input, {}, 'waiting', 'task paused: pushed again when it resumes');
-    }
-    const wakeAt = Math.min(deadline ?? Infinity, repushWanted && !window.open ? window.opensAtMs : Infinity);
-    const arrived = await waitFor(
-      () => s.reports.length > 0 || (s.cancelled && !started) || (heldByPause && !s.taskPaused),
-      wakeAt,
-    );
-    if (s.cancelled && !started) return { kind: 'cancelled' };
-    if (!arrived) {
-      if (deadline !== null && Date.now() >= deadline)
-        return { kind: 'failure', failure: TIMEOUT_FAILURE(input.upgradeTimeoutS) };
-      continue; // the window opened for a pending re-push
-    }
-    const report = s.takeReport();
-    if (!report) continue;
-    const verdict = judge({ targetVersion: input.firmware.version, started }, report);
-    if (report.kind === 'offline') {
-      if (!started) deadline = null;
-      await record(s, input, {}, 'offline');
-    } else if (report.kind === 'online') {
-      await record(s, input, {}, 'reconnected');
-    }
-    switch (verdict.kind) {
-      case 'success':
-        return { kind: 'success', how: verdict.how };
-      case 'failure':
-        return verdict;
-      case 'progress':
-        started = true;
-        await record(
-          s,
-          input,
-          { status: 'upgrading', progress: verdict.progress },
-          'progress',
-          `step ${verdict.progress}`,
-        );
-        break;
-      case 'repush':
-        if (opts.repush) repushWanted = true;
-        break;
-      case 'none':
-        break;
-    }
+async function finish(s: DeviceSession, input: DeviceUpgradeInput, ending: Ending): Promise<DeviceOutcome> {
+  if (ending.set) {
+    const update = recordUpdate(s, input, { inWorkflow: false, waitReason: null, ...ending.set }, [
+      [ending.outcome, ending.detail],
+    ]);
+    await finishRecord(update, ending.outcome, { releaseOfferSlot: input.method === 'request' });
+  } else {
+    await tellTask(input, ending.outcome);
   }
-}
-
-/** After the device's success: it must stay on the new version for the soak period before it counts. */
-async function soak(s: DeviceSession, input: DeviceUpgradeInput, how: string): Promise<AttemptResult> {
-  const soakS = input.soakS ?? 0;
-  await record(s, input, { status: 'upgrading', progress: 100 }, 'soaking', `${how}; counts after ${soakS / 60} min`);
-  const until = Date.now() + soakS * 1000;
-  for (;;) {
-    if (!(await waitFor(() => s.reports.length > 0, until))) {
-      return { kind: 'success', how: `${how}, then ${soakS / 60} min on ${input.firmware.version}` };
-    }
-    const report = s.takeReport();
-    if (!report) continue;
-    const failure = soakFailure(input.firmware.version, report);
-    if (failure) return { kind: 'failure', failure };
-    if (report.kind === 'offline' || report.kind === 'online') {
-      await record(s, input, {}, report.kind === 'online' ? 'reconnected' : 'offline');
-    }
-  }
-}
-
-/** Between attempts: wait the retry interval, then for the device to be online inside a window, the task not paused. */
-async function waitBeforeRetry(s: DeviceSession, input: DeviceUpgradeInput): Promise<boolean> {
-  const interval = (input.retry?.intervalSeconds ?? 0) * 1000;
-  await record(
-    s,
-    input,
-    { status: 'to_be_pushed', waitReason: 'retry_scheduled' },
-    'retry scheduled',
-    `attempt ${s.attempt} in ${interval / 1000} s`,
-  );
-  if (interval > 0 && (await wf.condition(() => s.cancelled, interval))) return false;
-  for (;;) {
-    s.reports.length = 0; // what the device said between attempts belongs to the failed one
-    const window = windowState(input.schedule, Date.now());
-    if (s.cancelled) return false;
-    const paused = s.taskPaused;
-    if (window.open && !paused && (s.online || input.method === 'request')) return true;
-    const waitReason = paused ? 'paused' : window.open ? 'offline' : 'window_closed';
-    await record(s, input, { waitReason }, 'waiting', WAITING_DETAIL[waitReason](input));
-    // Outside a window the device's presence changes nothing: wake when the window opens.
-    const waitsForDevice = !paused && window.open;
-    await waitFor(
-      () => s.cancelled || s.taskPaused !== paused || (waitsForDevice && s.online),
-      paused || window.open ? undefined : window.opensAtMs,
-    );
-  }
-}
-
-const WAITING_DETAIL = {
-  paused: () => 'task paused',
-  offline: () => 'device offline',
-  window_closed: (input: DeviceUpgradeInput) => describeSchedule(input.schedule),
-};
-
-async function record(
-  s: DeviceSession,
-  input: DeviceUpgradeInput,
-  set: Omit<RecordUpdate, 'taskId' | 'deviceKey' | 'timeline'>,
-  event: string,
-  detail?: string,
-): Promise<void> {
-  await updateRecord(recordUpdate(s, input, set, event, detail));
-}
-
-/** The record write for a step, with the workflow's own view (status, progress) moved along. */
-function recordUpdate(
-  s: DeviceSession,
-  input: DeviceUpgradeInput,
-  set: Omit<RecordUpdate, 'taskId' | 'deviceKey' | 'timeline'>,
-  event: string,
-  detail?: string,
-): RecordUpdate {
-  if (set.status) setStatus(s, input, set.status);
-  if (set.progress !== undefined) s.progress = set.progress;
-  const entry: TimelineEntry = { at: new Date(Date.now()).toISOString(), event, ...(detail ? { detail } : {}) };
-  return { taskId: input.taskId, deviceKey: input.deviceKey, ...set, timeline: [entry] };
-}
-
-function setStatus(s: DeviceSession, input: DeviceUpgradeInput, status: RecordStatus): void {
-  if (s.status === status) return;
-  s.status = status;
-  wf.upsertSearchAttributes([{ key: OtaStatus, value: status }]);
-  wf.setCurrentDetails(details(input, status));
-}
-
-async function finish(
-  s: DeviceSession,
-  input: DeviceUpgradeInput,
-  outcome: DeviceOutcome,
-  set: Omit<RecordUpdate, 'taskId' | 'deviceKey' | 'timeline' | 'inWorkflow'>,
-  detail: string,
-): Promise<DeviceOutcome> {
-  const update = recordUpdate(s, input, { inWorkflow: false, waitReason: null, ...set }, outcome, detail);
-  // One activity writes the record and tells the task.
-  await (holdsOfferSlot(input)
-    ? finishRecord(update, outcome, { releaseOfferSlot: true })
-    : finishRecord(update, outcome));
-  return outcome;
-}
-
-/** Request mode: each offer holds one of the task's slots (its concurrency limit) until the upgrade ends. */
-function holdsOfferSlot(input: DeviceUpgradeInput): boolean {
-  return input.method === 'request';
+  s.decideOffer(ending.refusal ?? 'the upgrade has ended');
+  await wf.condition(wf.allHandlersFinished);
+  return ending.outcome;
 }
 
 async function tellTask(input: DeviceUpgradeInput, outcome: DeviceOutcome): Promise<void> {
@@ -367,14 +137,4 @@ async function tellTask(input: DeviceUpgradeInput, outcome: DeviceOutcome): Prom
   } catch {
     // The task has closed (cancelled or completed): the record already says how this device ended.
   }
-}
-
-function details(input: DeviceUpgradeInput, state: string): string {
-  return [
-    `**Device** ${input.productKey}/${input.deviceKey}`,
-    `**Task** ${input.taskId} (${input.kind}, ${input.method})`,
-    `**Firmware** ${input.firmware.version} (${input.firmwareId})`,
-    `**State** ${state}`,
-    `**Window** ${describeSchedule(input.schedule)}; timeout ${input.upgradeTimeoutS} s`,
-  ].join('\n\n');
 }

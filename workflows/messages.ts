@@ -13,6 +13,7 @@ import type {
   TaskKind,
   TaskStatus,
 } from '../domain/types';
+import type { DeviceCarried } from './device-state';
 
 export type { DeviceCancellation, DeviceOutcome, ReportedDevice };
 
@@ -37,6 +38,8 @@ export interface DeviceUpgradeInput {
   maxConcurrency: number;
   /** A success counts only after the device has stayed on the new version this long. */
   soakS?: number;
+  /** Set by the workflow itself when it continues as new: where the upgrade stands. */
+  carried?: DeviceCarried;
 }
 
 export const devicePresence = defineSignal<[{ online: boolean; reason?: string }]>('devicePresence');

@@ -1,6 +1,6 @@
 /**
- * The device workflow's first activity against the real database: a run
- * started from an outdated read of a record never pushes a device twice.
+ * The device workflow's first activity against the real database: it takes a waiting record
+ * and answers facts; a run started from an outdated read of a record never takes a decided one.
  */
 import { Client } from '@temporalio/client';
 import { createDeviceActivities } from '../../activities/device-activities';
@@ -9,9 +9,7 @@ import { devices, newDeviceDoc } from '../../db/devices';
 import { insertWaitingRecords, recordId, recordsCollection } from '../../db/records';
 import { testDb } from '../helpers/stack';
 
-const firmware = { version: '2.0.0', signMethod: 'md5' as const, sign: 'ab'.repeat(16), fileUrl: '/fw', fileSize: 1 };
-
-it('pushes a waiting online device with the claim, and leaves a finished record alone', async () => {
+it('takes a waiting record and answers its facts, and leaves a finished record alone', async () => {
   const mongo = await testDb('claim');
   try {
     await ensureAllIndexes(mongo.db);
@@ -24,6 +22,7 @@ it('pushes a waiting online device with the claim, and leaves a finished record 
       },
       // Claims never signal; the client's connection is opened only on first use.
       client: new Client(),
+      recheckS: 60,
     });
     const base = { taskId: 't1', productKey: 'pk', toVersion: '2.0.0', fromVersion: '1.0.0' };
     // Presence is the registry's (db/presence.ts).
@@ -37,43 +36,32 @@ it('pushes a waiting online device with the claim, and leaves a finished record 
       ],
       new Date(),
     );
-    await recordsCollection(mongo.db).updateOne({ _id: recordId('t1', 'done') }, { $set: { status: 'success' } });
-    const push = (commandId: string) => ({ commandId, firmware, at: new Date().toISOString() });
+    await recordsCollection(mongo.db).updateOne(
+      { _id: recordId('t1', 'done') },
+      { $set: { status: 'success', attempts: 1 } },
+    );
+    const claim = (deviceKey: string) => acts.claimRecord({ taskId: 't1', productKey: 'pk', deviceKey });
 
-    const first = await acts.claimRecord({
-      taskId: 't1',
-      productKey: 'pk',
-      deviceKey: 'waiting',
-      push: push('t1.waiting.1'),
-    });
-    expect(first).toMatchObject({ online: true, pushed: true });
+    expect(await claim('waiting')).toEqual({ status: 'to_be_pushed', fromVersion: '1.0.0', attempts: 0, online: true });
     expect(await recordsCollection(mongo.db).findOne({ _id: recordId('t1', 'waiting') })).toMatchObject({
-      status: 'pushed',
+      status: 'to_be_pushed',
       inWorkflow: true,
-      attempts: 1,
     });
+    // A retried claim answers the same: taking the record twice is taking it once.
+    expect(await claim('waiting')).toMatchObject({ status: 'to_be_pushed' });
 
-    // A retry of the same activity after it pushed (worker died before reporting) does not push again.
-    const retried = await acts.claimRecord({
-      taskId: 't1',
-      productKey: 'pk',
-      deviceKey: 'waiting',
-      push: push('t1.waiting.1'),
-    });
-    expect(retried).toMatchObject({ pushed: true });
-
-    const stale = await acts.claimRecord({
-      taskId: 't1',
-      productKey: 'pk',
-      deviceKey: 'done',
-      push: push('t1.done.1'),
-    });
-    expect(stale).toMatchObject({ stale: true, pushed: false });
+    expect(await claim('done')).toMatchObject({ status: 'success', attempts: 1 });
     expect(await recordsCollection(mongo.db).findOne({ _id: recordId('t1', 'done') })).toMatchObject({
       status: 'success',
       inWorkflow: false,
     });
-    expect(published).toEqual(['t1.waiting.1']);
+    expect(await claim('no-record')).toMatchObject({ status: null, online: false });
+    // The claim only reads and takes: pushing is the workflow's separate step.
+    expect(published).toEqual([]);
+    expect(await acts.lookUpDevice({ productKey: 'pk', deviceKey: 'waiting' })).toEqual({
+      online: true,
+      version: '1.0.0',
+    });
   } finally {
     await mongo.close();
   }

@@ -55,7 +55,17 @@ export interface World {
   taskStatus(taskId: string): Promise<string | undefined>;
 }
 
-export async function createWorld(env: TestWorkflowEnvironment, db: Db): Promise<World> {
+/** Options of a world. */
+export interface WorldOptions {
+  /**
+   * The worker's OTA_DEVICE_RECHECK_S. Hourly unless given: on the time-skipping server days
+   * pass in seconds, and a waiting device workflow woken every minute would make them minutes.
+   */
+  deviceRecheckS?: number;
+}
+const WORLD_RECHECK_S = 3600;
+
+export async function createWorld(env: TestWorkflowEnvironment, db: Db, opts: WorldOptions = {}): Promise<World> {
   await ensureAllIndexes(db);
   const taskQueue = unique('orch');
   const log = silentLogger;
@@ -92,7 +102,12 @@ export async function createWorld(env: TestWorkflowEnvironment, db: Db): Promise
     },
     close: async () => undefined,
   };
-  const scriptedDevice = createDeviceActivities({ db, publisher, client: env.client });
+  const scriptedDevice = createDeviceActivities({
+    db,
+    publisher,
+    client: env.client,
+    recheckS: opts.deviceRecheckS ?? WORLD_RECHECK_S,
+  });
 
   const worker = await Worker.create({
     connection: env.nativeConnection,
@@ -177,13 +192,14 @@ export { eventually } from '../helpers/eventually';
 export function useWorld(
   name: string,
   makeEnv: () => Promise<TestWorkflowEnvironment>,
+  opts: WorldOptions = {},
 ): { world: World; env: TestWorkflowEnvironment; mongo: Awaited<ReturnType<typeof testDb>> } {
   const t = {} as { world: World; env: TestWorkflowEnvironment; mongo: Awaited<ReturnType<typeof testDb>> };
   let running: Promise<void>;
   beforeAll(async () => {
     t.env = await makeEnv();
     t.mongo = await testDb(name);
-    t.world = await createWorld(t.env, t.mongo.db);
+    t.world = await createWorld(t.env, t.mongo.db, opts);
     running = t.world.worker.run();
   });
   afterAll(async () => {

@@ -1,0 +1,130 @@
+/**
+ * The device workflow's stage logic alone: its activities are stubbed (a registry of one
+ * device and a log of record writes), the workflow runs on the time-skipping test server.
+ */
+import { Worker } from '@temporalio/worker';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { DeviceActivities, DeviceNow } from '../../activities/contracts';
+import type { RecordUpdate } from '../../domain/rollout';
+import type { DeviceOutcome, DeviceUpgradeInput } from '../../workflows/messages';
+import { deviceProgress, taskPauseChanged } from '../../workflows/messages';
+import type { deviceUpgradeWorkflow } from '../../workflows/device-upgrade';
+import { timeSkippingEnv, unique, workflowBundle } from '../helpers/stack';
+import { eventually } from './world';
+
+const firmware = { version: '2.0.0', signMethod: 'md5' as const, sign: 'ab'.repeat(16), fileUrl: '/fw', fileSize: 1 };
+
+/** One device as the activities would find it, and what the workflow did to it. */
+class StubDevice {
+  now: DeviceNow = { online: true, version: '1.0.0' };
+  readonly pushes: string[] = [];
+  readonly writes: RecordUpdate[] = [];
+  finished: DeviceOutcome | null = null;
+  lookUps = 0;
+
+  activities(recheckS: number): DeviceActivities {
+    return {
+      claimRecord: async () => ({ status: 'to_be_pushed', fromVersion: '1.0.0', attempts: 0, online: this.now.online }),
+      takeOfferSlot: async () => true,
+      lookUpDevice: async () => ((this.lookUps += 1), this.now),
+      deviceSettings: async () => ({ recheckS }),
+      pushUpgradeCommand: async ({ commandId }) => void this.pushes.push(commandId),
+      updateRecord: async (update) => void this.writes.push(update),
+      finishRecord: async (update, outcome) => {
+        this.writes.push(update);
+        this.finished = outcome;
+      },
+    };
+  }
+
+  events(): string[] {
+    return this.writes.flatMap((w) => w.timeline.map((e) => e.event));
+  }
+}
+
+let env: TestWorkflowEnvironment;
+beforeAll(async () => {
+  env = await timeSkippingEnv();
+});
+afterAll(async () => {
+  await env?.teardown();
+});
+
+const input = (deviceKey: string): DeviceUpgradeInput => ({
+  taskId: 'task-1',
+  kind: 'batch',
+  strategy: 'snapshot',
+  productKey: 'pk',
+  deviceKey,
+  firmwareId: 'fw-1',
+  firmware,
+  method: 'push',
+  upgradeTimeoutS: 3600,
+  retry: { maxAttempts: 2, intervalSeconds: 60 },
+  offerTtlS: 600,
+  maxConcurrency: 10,
+});
+
+it('waits out a two-day pause between attempts in bounded runs, carrying its attempt across them', async () => {
+  const device = new StubDevice();
+  const taskQueue = unique('device-wf');
+  const worker = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue,
+    workflowBundle: await workflowBundle(),
+    activities: device.activities(600),
+  });
+  await worker.runUntil(async () => {
+    const workflowId = unique('dev');
+    const handle = await env.client.workflow.start<typeof deviceUpgradeWorkflow>('deviceUpgradeWorkflow', {
+      workflowId,
+      taskQueue,
+      args: [input('d1')],
+    });
+    await eventually(
+      'the first push',
+      () => device.pushes.length,
+      (n) => n === 1,
+    );
+    await handle.signal(taskPauseChanged, { taskId: 'task-1', paused: true });
+    await handle.signal(deviceProgress, { step: -2, desc: 'download failed' });
+    await eventually(
+      'the retry scheduled',
+      () => device.events(),
+      (e) => e.includes('retry scheduled'),
+    );
+    await env.sleep('2 minutes'); // the retry interval
+    await eventually(
+      'the retry held by the pause',
+      () => device.events(),
+      (e) => e.includes('waiting'),
+    );
+
+    // Two days paused: a re-check every ten minutes, hundreds of wake-ups.
+    await env.sleep('2 days');
+    expect(device.lookUps).toBeGreaterThan(200);
+    await env.client.workflow.getHandle(workflowId).signal(taskPauseChanged, { taskId: 'task-1', paused: false });
+    await eventually(
+      'the second push',
+      () => device.pushes.length,
+      (n) => n === 2,
+    );
+    await env.client.workflow.getHandle(workflowId).signal(deviceProgress, { step: 100, desc: 'done' });
+    expect(await env.client.workflow.getHandle(workflowId).result()).toBe('success');
+
+    expect(device.pushes).toEqual(['task-1.d1.1', 'task-1.d1.2']);
+    expect(device.finished).toBe('success');
+    // One 'waiting' entry for the whole pause: a re-check that changes nothing writes nothing.
+    expect(device.events().filter((e) => e === 'waiting')).toHaveLength(1);
+    // The runs, followed from the first (the test server lists no workflows).
+    const lengths: number[] = [];
+    let runId: string | null | undefined = handle.firstExecutionRunId;
+    while (runId) {
+      const history = await env.client.workflow.getHandle(workflowId, runId).fetchHistory();
+      lengths.push(history.events!.length);
+      runId = history.events!.at(-1)?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId;
+    }
+    expect(lengths.length).toBeGreaterThan(1);
+    expect(Math.max(...lengths)).toBeLessThan(2000);
+  });
+});
