@@ -83,11 +83,12 @@ export function createDeviceActivities(deps: {
 
     async finishRecord(update, outcome, opts) {
       await updateRecord(update);
-      if (opts?.releaseOfferSlot) await releaseOfferSlot(db, update.taskId, update.deviceKey);
+      if (opts.releaseOfferSlot) await releaseOfferSlot(db, update.taskId, update.deviceKey);
       // A closed task (cancelled or completed) needs no telling: the record says how this device ended.
       await signalIfRunning(client.workflow.getHandle(taskWorkflowId(update.taskId)), deviceFinished, {
         deviceKey: update.deviceKey,
         outcome,
+        attempt: opts.attempt,
       });
     },
   };

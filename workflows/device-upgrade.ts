@@ -61,7 +61,7 @@ export async function deviceUpgradeWorkflow(input: DeviceUpgradeInput): Promise<
   );
   if (device.stale) {
     // This run was started from an outdated read of the record; the device's upgrade is already decided.
-    await tellTask(input, 'deferred');
+    await tellTask(input, 'deferred', s.attempt);
     return 'deferred';
   }
   if (s.presenceSignals === seenBefore) s.online = device.online;
@@ -348,8 +348,8 @@ async function finish(
   const update = recordUpdate(s, input, { inWorkflow: false, waitReason: null, ...set }, outcome, detail);
   // One activity writes the record and tells the task.
   await (holdsOfferSlot(input)
-    ? finishRecord(update, outcome, { releaseOfferSlot: true })
-    : finishRecord(update, outcome));
+    ? finishRecord(update, outcome, { attempt: s.attempt, releaseOfferSlot: true })
+    : finishRecord(update, outcome, { attempt: s.attempt }));
   return outcome;
 }
 
@@ -358,11 +358,12 @@ function holdsOfferSlot(input: DeviceUpgradeInput): boolean {
   return input.method === 'request';
 }
 
-async function tellTask(input: DeviceUpgradeInput, outcome: DeviceOutcome): Promise<void> {
+async function tellTask(input: DeviceUpgradeInput, outcome: DeviceOutcome, attempt: number): Promise<void> {
   try {
     await wf.getExternalWorkflowHandle(taskWorkflowId(input.taskId)).signal(deviceFinished, {
       deviceKey: input.deviceKey,
       outcome,
+      attempt,
     });
   } catch {
     // The task has closed (cancelled or completed): the record already says how this device ended.

@@ -1,8 +1,9 @@
 /**
  * The task workflow's state and message handlers. The handlers only record
  * what arrived; the workflow's loops act on it. What survives continue-as-new
- * (`carry()`) is small: a cursor, counters and the bounded set of devices in
- * flight — never the device list itself, which lives in MongoDB.
+ * (`carry()`) is small: a cursor, counters, the bounded set of devices in
+ * flight and the finishes this run counted — never the device list itself,
+ * which lives in MongoDB.
  */
 import * as wf from '@temporalio/workflow';
 import { autoPauseReason, emptyTally, type AutoPausePolicy, type Tally } from '../domain/auto-pause';
@@ -37,6 +38,8 @@ export interface CarriedTaskState {
   status: TaskStatus;
   runs: number;
   reported: ReportedDevice[];
+  /** The finishes this run counted (`deviceKey@attempt`): a late repeat in the next run counts no more. */
+  counted: string[];
 }
 
 export class TaskState {
@@ -78,6 +81,13 @@ export class TaskState {
    * and continue-as-new happens between claims, so this is never carried.
    */
   readonly finishedEarly = new Set<string>();
+  /**
+   * The finishes counted (`deviceKey@attempt`), in this run and the one before: a finish is
+   * told again when the device's finishing activity is retried after it signalled, and counts
+   * once. Bounded by a run's history (each finish is one signal event in it).
+   */
+  private readonly counted: Set<string>;
+  private readonly countedBefore: ReadonlySet<string>;
   claiming = false;
   /** The stored task status matches `status` (after continue-as-new it already does). */
   statusWritten: boolean;
@@ -103,11 +113,16 @@ export class TaskState {
     this.runs = (carried?.runs ?? 0) + 1;
     this.statusWritten = carried !== undefined;
     this.reported = [...(carried?.reported ?? [])];
+    this.counted = new Set();
+    this.countedBefore = new Set(carried?.counted ?? []);
 
-    wf.setHandler(deviceFinished, ({ deviceKey, outcome }) => {
+    wf.setHandler(deviceFinished, ({ deviceKey, outcome, attempt }) => {
+      const closes = outcome !== 'deferred' && outcome !== 'expired';
+      // A repeat changes nothing: not the counts, nor the slot of a later attempt of the device.
+      if (closes && !this.countOnce(`${deviceKey}@${attempt}`)) return;
       const wasInFlight = this.inFlight.delete(deviceKey);
       if (!wasInFlight && this.claiming) this.finishedEarly.add(deviceKey);
-      if (outcome !== 'deferred' && outcome !== 'expired') this.finished += 1;
+      if (closes) this.finished += 1;
       if (outcome === 'success' || outcome === 'failure') this.countResult(outcome === 'success');
       // A freed slot may let another waiting device go; a deferred one waits for its reconnect hint.
       if (wasInFlight && outcome !== 'deferred') this.mayHavePushable = true;
@@ -140,8 +155,16 @@ export class TaskState {
       status: this.status,
       inFlight: this.inFlight.size,
       finished: this.finished,
+      succeeded: this.succeeded,
       runs: this.runs,
     }));
+  }
+
+  /** True the first time a finish is heard, false for a repeat of one already counted. */
+  private countOnce(key: string): boolean {
+    if (this.counted.has(key) || this.countedBefore.has(key)) return false;
+    this.counted.add(key);
+    return true;
   }
 
   /** A device's success or failure: for auto-pause, a rate's ramp and the first stage. */
@@ -195,6 +218,7 @@ export class TaskState {
       status: this.status,
       runs: this.runs,
       reported: [...this.reported],
+      counted: [...this.counted],
     };
   }
 }
