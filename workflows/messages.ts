@@ -77,8 +77,14 @@ export const deviceUpgradeState = defineQuery<DeviceUpgradeState>('deviceUpgrade
  * A device's part of the task ended. `attempt` is the device's attempt number in the task (0 before
  * its first push): the task counts each (device, attempt) once, however often it hears of it.
  */
-export const deviceFinished =
-  defineSignal<[{ deviceKey: string; outcome: DeviceOutcome; attempt: number }]>('deviceFinished');
+export interface FinishedDevice {
+  deviceKey: string;
+  outcome: DeviceOutcome;
+  attempt: number;
+}
+export const deviceFinished = defineSignal<[FinishedDevice]>('deviceFinished');
+/** Several devices finished: what the worker's finishing activities send, batched per task. */
+export const devicesFinished = defineSignal<[{ finishes: FinishedDevice[] }]>('devicesFinished');
 /** A hint: some waiting devices may be pushable now (came online, retried). The task re-reads MongoDB. */
 export const devicesReady = defineSignal('devicesReady');
 /** A hint for increment tasks: devices were registered or reported a version; rescan from the cursor. */

@@ -14,11 +14,13 @@ import {
   cancelTask,
   deviceFinished,
   devicesAdded,
+  devicesFinished,
   devicesReady,
   devicesReported,
   pauseTask,
   resumeTask,
   taskProgress,
+  type FinishedDevice,
   type ReportedDevice,
 } from './messages';
 
@@ -75,7 +77,7 @@ export class TaskState {
   reported: ReportedDevice[];
   /**
    * Devices that finished while the claim that started them was still in
-   * flight: their deviceFinished signal can arrive before the activity's
+   * flight: their finish can arrive before the activity's
    * result, and must not be added to `inFlight` afterwards (a leaked slot
    * would keep the task from ever completing). Only one claim runs at a time
    * and continue-as-new happens between claims, so this is never carried.
@@ -116,17 +118,9 @@ export class TaskState {
     this.counted = new Set();
     this.countedBefore = new Set(carried?.counted ?? []);
 
-    wf.setHandler(deviceFinished, ({ deviceKey, outcome, attempt }) => {
-      const closes = outcome !== 'deferred' && outcome !== 'expired';
-      // A repeat changes nothing: not the counts, nor the slot of a later attempt of the device.
-      if (closes && !this.countOnce(`${deviceKey}@${attempt}`)) return;
-      const wasInFlight = this.inFlight.delete(deviceKey);
-      if (!wasInFlight && this.claiming) this.finishedEarly.add(deviceKey);
-      if (closes) this.finished += 1;
-      if (outcome === 'success' || outcome === 'failure') this.countResult(outcome === 'success');
-      // A freed slot may let another waiting device go; a deferred one waits for its reconnect hint.
-      if (wasInFlight && outcome !== 'deferred') this.mayHavePushable = true;
-      this.closedRecords += 1;
+    wf.setHandler(deviceFinished, (finish) => this.finishedDevice(finish));
+    wf.setHandler(devicesFinished, ({ finishes }) => {
+      for (const finish of finishes) this.finishedDevice(finish);
     });
     wf.setHandler(devicesReady, () => {
       this.mayHavePushable = true;
@@ -158,6 +152,20 @@ export class TaskState {
       succeeded: this.succeeded,
       runs: this.runs,
     }));
+  }
+
+  /** A device's part ended: its slot is free, and a first report of it counts (a repeat changes nothing). */
+  private finishedDevice({ deviceKey, outcome, attempt }: FinishedDevice): void {
+    const closes = outcome !== 'deferred' && outcome !== 'expired';
+    // A repeat changes nothing: not the counts, nor the slot of a later attempt of the device.
+    if (closes && !this.countOnce(`${deviceKey}@${attempt}`)) return;
+    const wasInFlight = this.inFlight.delete(deviceKey);
+    if (!wasInFlight && this.claiming) this.finishedEarly.add(deviceKey);
+    if (closes) this.finished += 1;
+    if (outcome === 'success' || outcome === 'failure') this.countResult(outcome === 'success');
+    // A freed slot may let another waiting device go; a deferred one waits for its reconnect hint.
+    if (wasInFlight && outcome !== 'deferred') this.mayHavePushable = true;
+    this.closedRecords += 1;
   }
 
   /** True the first time a finish is heard, false for a repeat of one already counted. */

@@ -19,7 +19,9 @@ import {
   type TaskProgress,
 } from '../../workflows/messages';
 import type { TaskWorkflowInput, upgradeTaskWorkflow } from '../../workflows/upgrade-task';
+import { taskFinishes } from '../../orchestration/task-finishes';
 import { timeSkippingEnv, unique, workflowBundle } from '../helpers/stack';
+import { signalCount } from '../helpers/workflow-settled';
 import { eventually } from './world';
 
 /** A task's devices as its activities would find them in the database. */
@@ -365,5 +367,36 @@ describe('task workflow loop (stubbed activities)', () => {
     });
     expect(outcome).toBe('completed');
     expect(progress).toMatchObject({ finished: 2, succeeded: 1, inFlight: 0 });
+  });
+
+  it('hears the finishes the worker sends together, in one signal, each counted once', async () => {
+    const keys = Array.from({ length: 12 }, (_, i) => `b${i}`);
+    const stub = new StubTask(keys);
+    let signals = 0;
+    let progress: TaskProgress | undefined;
+    const outcome = await run(stub, { maxConcurrency: 12 }, async (handle) => {
+      await eventually(
+        'all started',
+        async () => stub.inFlight.size,
+        (n) => n === 12,
+      );
+      stub.inFlight.clear();
+      const tell = taskFinishes(env.client);
+      // Twelve finishing activities at once, one of them retried after it had told the task.
+      await Promise.all([
+        ...keys.map((deviceKey) => tell(handle.workflowId, { deviceKey, outcome: 'success', attempt: 1 })),
+        tell(handle.workflowId, { deviceKey: 'b0', outcome: 'success', attempt: 1 }),
+      ]);
+      signals = await signalCount(env.client, handle.workflowId, 'devicesFinished');
+      progress = await eventually(
+        'the finishes counted',
+        () => handle.query(taskProgress),
+        (p) => p.finished >= 12,
+      );
+    });
+    expect(outcome).toBe('completed');
+    expect(signals).toBeGreaterThanOrEqual(1);
+    expect(signals).toBeLessThan(13);
+    expect(progress).toMatchObject({ finished: 12, succeeded: 12 });
   });
 });

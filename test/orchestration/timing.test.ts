@@ -98,7 +98,7 @@ describe('orchestration over time', () => {
     );
     // The task has handled that finish and settled with its window closed: had the freed slot
     // started `second`, its starter activity would have run and its device workflow would exist.
-    await signalHandled(t.env.client, taskId, 'deviceFinished', 0);
+    await signalHandled(t.env.client, taskId, 'devicesFinished', 0);
     expect(await workflowExists(deviceWorkflowId({ productKey: PK, deviceKey: second }))).toBe(false);
     expect(pushesTo(second)).toBe(0);
     const task = await findTask(t.mongo.db, taskId);
