@@ -6,7 +6,7 @@
  */
 import { Worker } from '@temporalio/worker';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { WorkflowHandle } from '@temporalio/client';
+import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import type { StartResult, TaskActivities } from '../../activities/contracts';
 import type { FirmwareOffer, TaskStatus } from '../../domain/types';
 import {
@@ -34,6 +34,8 @@ class StubTask {
   /** Each start is the device's next attempt, as its workflow numbers them. */
   readonly attempts = new Map<string, number>();
   maxInFlight = 0;
+  /** Holds the task's cancelling activity until a test lets it go. */
+  cancelGate: Promise<void> = Promise.resolve();
 
   constructor(deviceKeys: string[]) {
     this.waiting = [...deviceKeys];
@@ -72,7 +74,11 @@ class StubTask {
       },
       cancelOneDevice: async (input) => (log('cancelOneDevice', input), 'none'),
       tellDevicesPaused: async (input) => (log('tellDevicesPaused', input), { signalled: 0 }),
-      cancelTaskDevices: async (input) => (log('cancelTaskDevices', input), { cancelled: 0, signalled: 0 }),
+      cancelTaskDevices: async (input) => {
+        log('cancelTaskDevices', input);
+        await this.cancelGate;
+        return { cancelled: 0, signalled: 0 };
+      },
       concludeVerification: async (input) => (log('concludeVerification', input), { verified: true }),
     };
   }
@@ -398,5 +404,32 @@ describe('task workflow loop (stubbed activities)', () => {
     expect(signals).toBeGreaterThanOrEqual(1);
     expect(signals).toBeLessThan(13);
     expect(progress).toMatchObject({ finished: 12, succeeded: 12 });
+  });
+
+  it("turns away an operator's retry once the task is ending, and changes nothing", async () => {
+    const stub = new StubTask(['e1']);
+    let release = () => undefined as void;
+    stub.cancelGate = new Promise<void>((resolve) => (release = resolve));
+    let refusal: unknown;
+    const outcome = await run(stub, { maxConcurrency: 1 }, async (handle) => {
+      await eventually(
+        'e1 started',
+        async () => stub.inFlight.has('e1'),
+        (started) => started,
+      );
+      await stub.finish(handle, 'e1', 'failure');
+      await handle.signal(cancelTask, { reason: 'stop' });
+      await eventually(
+        'the task cancelling its devices',
+        async () => stub.called('cancelTaskDevices').length,
+        (n) => n === 1,
+      );
+      refusal = await handle.executeUpdate(retryDevices, { args: [{}] }).catch((err: unknown) => err);
+      release();
+    });
+    expect(outcome).toBe('cancelled');
+    expect(refusal).toBeInstanceOf(WorkflowUpdateFailedError);
+    expect(String((refusal as WorkflowUpdateFailedError).cause?.message)).toMatch(/is ending/);
+    expect(stub.called('requeueFailed')).toHaveLength(0);
   });
 });
