@@ -86,7 +86,7 @@ export class TaskState {
   /**
    * The finishes counted (`deviceKey@attempt`), in this run and the one before: a finish is
    * told again when the device's finishing activity is retried after it signalled, and counts
-   * once. Bounded by a run's history (each finish is one signal event in it).
+   * once. Bounded: a run continues as new after counting so many (upgrade-task.ts).
    */
   private readonly counted: Set<string>;
   private readonly countedBefore: ReadonlySet<string>;
@@ -166,6 +166,11 @@ export class TaskState {
     // A freed slot may let another waiting device go; a deferred one waits for its reconnect hint.
     if (wasInFlight && outcome !== 'deferred') this.mayHavePushable = true;
     this.closedRecords += 1;
+  }
+
+  /** Finishes this run counted: their keys go into the next run. */
+  get countedThisRun(): number {
+    return this.counted.size;
   }
 
   /** True the first time a finish is heard, false for a repeat of one already counted. */

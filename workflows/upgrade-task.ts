@@ -68,6 +68,9 @@ export interface TaskWorkflowInput {
 
 export type TaskOutcome = 'completed' | 'cancelled';
 
+/** Finishes one run counts before it continues as new (their keys, ~30 bytes each, are carried). */
+const MAX_COUNTED_PER_RUN = 10_000;
+
 export async function upgradeTaskWorkflow(input: TaskWorkflowInput): Promise<TaskOutcome> {
   const s = new TaskState(input.taskId, input.carried, input.autoPause);
   handleOperatorRecordChanges(s, input);
@@ -80,7 +83,10 @@ export async function upgradeTaskWorkflow(input: TaskWorkflowInput): Promise<Tas
     input.firstStage ? judgeStage(s, input, input.firstStage) : null,
     input.strategy === 'snapshot' ? watchCompletion(s, input) : null,
   ];
-  const beforeEndTime = await waitFor(() => s.cancelled || s.completed || timeToContinueAsNew(input), input.endsAtMs);
+  const beforeEndTime = await waitFor(
+    () => s.cancelled || s.completed || timeToContinueAsNew(s, input),
+    input.endsAtMs,
+  );
   s.stopping = true;
   await Promise.all(loops);
   // An operator's retry or cancel under way finishes first: a cancel after it closes what it requeued.
@@ -167,7 +173,15 @@ async function complete(s: TaskState, input: TaskWorkflowInput): Promise<TaskOut
   return 'completed';
 }
 
-function timeToContinueAsNew(input: TaskWorkflowInput): boolean {
+/**
+ * The server's hint, the history budget, or enough finishes counted: their keys go into the
+ * next run's input, which they must not swell (one signal may carry hundreds of them).
+ */
+function timeToContinueAsNew(s: TaskState, input: TaskWorkflowInput): boolean {
   const info = wf.workflowInfo();
-  return info.continueAsNewSuggested || info.historyLength > (input.historyBudget ?? 3000);
+  return (
+    info.continueAsNewSuggested ||
+    info.historyLength > (input.historyBudget ?? 3000) ||
+    s.countedThisRun >= MAX_COUNTED_PER_RUN
+  );
 }

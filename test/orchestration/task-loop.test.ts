@@ -432,4 +432,31 @@ describe('task workflow loop (stubbed activities)', () => {
     expect(String((refusal as WorkflowUpdateFailedError).cause?.message)).toMatch(/is ending/);
     expect(stub.called('requeueFailed')).toHaveLength(0);
   });
+
+  it('recognises a repeat that arrives after the task continued as new', async () => {
+    const stub = new StubTask(['n1', 'n2', 'n3']);
+    let progress: TaskProgress | undefined;
+    const outcome = await run(stub, { maxConcurrency: 1, historyBudget: 20 }, async (handle) => {
+      await eventually(
+        'n1 started',
+        async () => stub.inFlight.has('n1'),
+        (started) => started,
+      );
+      await stub.finish(handle, 'n1', 'success');
+      await eventually(
+        'a later run',
+        () => handle.query(taskProgress),
+        (p) => p.runs >= 2,
+      );
+      await stub.repeat(handle, 'n1', 'success');
+      await finishAll(stub, handle);
+      progress = await eventually(
+        'all counted',
+        () => handle.query(taskProgress),
+        (p) => p.succeeded >= 3,
+      );
+    });
+    expect(outcome).toBe('completed');
+    expect(progress).toMatchObject({ finished: 3, succeeded: 3 });
+  });
 });
