@@ -73,6 +73,8 @@ export class TaskState {
   completed = false;
   /** The run is ending (cancelled, completed, end time, continue-as-new): the loops return. */
   stopping = false;
+  /** The task itself is ending (cancelled, completed, end time), not only this run. */
+  closing = false;
   /** Devices the gateway saw report a source version, to admit (increment tasks). */
   reported: ReportedDevice[];
   /**

@@ -88,6 +88,8 @@ export async function upgradeTaskWorkflow(input: TaskWorkflowInput): Promise<Tas
     input.endsAtMs,
   );
   s.stopping = true;
+  // Ending the task, not continuing as new: from now on an operator's change is turned away.
+  s.closing = s.cancelled || s.completed || !beforeEndTime;
   await Promise.all(loops);
   // An operator's retry or cancel under way finishes first: a cancel after it closes what it requeued.
   await wf.condition(wf.allHandlersFinished);
@@ -113,12 +115,13 @@ async function prepare(s: TaskState, input: TaskWorkflowInput): Promise<void> {
  * The operator's changes to this task's records (retry, cancel one device) are made by this
  * workflow's activities, like every other write of a record that no device workflow owns. The
  * handler runs the one activity itself: its result is the answer, as in Temporal's
- * safe-message-handlers sample. A validator turns away a change once the run is ending (nothing
- * of it enters history), and the run ends only after the handlers in flight have finished.
+ * safe-message-handlers sample. A validator turns away a change once the task is ending
+ * (nothing of it enters history); continuing as new waits for it instead, as every end of a
+ * run waits for the handlers in flight.
  */
 function handleOperatorRecordChanges(s: TaskState, input: TaskWorkflowInput): void {
   const validator = (_change: unknown): void => {
-    if (s.stopping || s.cancelled) throw new Error(`upgrade task ${input.taskId} is ending`);
+    if (s.closing || s.cancelled) throw new Error(`upgrade task ${input.taskId} is ending`);
   };
   wf.setHandler(
     retryDevices,

@@ -18,6 +18,7 @@ import {
   type DeviceOutcome,
   type TaskProgress,
 } from '../../workflows/messages';
+import type { CarriedTaskState } from '../../workflows/task-state';
 import type { TaskWorkflowInput, upgradeTaskWorkflow } from '../../workflows/upgrade-task';
 import { taskFinishes } from '../../orchestration/task-finishes';
 import { timeSkippingEnv, unique, workflowBundle } from '../helpers/stack';
@@ -433,30 +434,41 @@ describe('task workflow loop (stubbed activities)', () => {
     expect(stub.called('requeueFailed')).toHaveLength(0);
   });
 
-  it('recognises a repeat that arrives after the task continued as new', async () => {
-    const stub = new StubTask(['n1', 'n2', 'n3']);
+  it('recognises a repeat of a finish the run before it counted (continue-as-new)', async () => {
+    const stub = new StubTask(['n2']);
     let progress: TaskProgress | undefined;
-    const outcome = await run(stub, { maxConcurrency: 1, historyBudget: 20 }, async (handle) => {
+    // What the run before carried over: n1 succeeded and was counted there.
+    const carried: CarriedTaskState = {
+      prepared: true,
+      cursorMs: 0,
+      inFlight: [],
+      finished: 1,
+      paused: false,
+      devicesPaused: false,
+      pauseReason: null,
+      tally: { succeeded: 1, failed: 0 },
+      succeeded: 1,
+      cancelReason: null,
+      status: 'running',
+      runs: 1,
+      reported: [],
+      counted: ['n1@1'],
+    };
+    const outcome = await run(stub, { maxConcurrency: 1, carried }, async (handle) => {
       await eventually(
-        'n1 started',
-        async () => stub.inFlight.has('n1'),
+        'n2 started',
+        async () => stub.inFlight.has('n2'),
         (started) => started,
       );
-      await stub.finish(handle, 'n1', 'success');
-      await eventually(
-        'a later run',
-        () => handle.query(taskProgress),
-        (p) => p.runs >= 2,
-      );
-      await stub.repeat(handle, 'n1', 'success');
-      await finishAll(stub, handle);
+      await stub.repeat(handle, 'n1', 'success', 1);
+      await stub.finish(handle, 'n2', 'success');
       progress = await eventually(
-        'all counted',
+        'n2 counted',
         () => handle.query(taskProgress),
-        (p) => p.succeeded >= 3,
+        (p) => p.succeeded >= 2,
       );
     });
     expect(outcome).toBe('completed');
-    expect(progress).toMatchObject({ finished: 3, succeeded: 3 });
+    expect(progress).toMatchObject({ finished: 2, succeeded: 2, runs: 2 });
   });
 });
