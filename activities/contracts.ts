@@ -5,7 +5,14 @@
  */
 import type { FirmwareOffer, RecordStatus, Strategy, TaskStatus } from '../domain/types';
 import type { StageState } from '../domain/stages';
-import type { DeviceCancellation, DeviceOutcome, RecordUpdate, ReportedDevice } from '../domain/rollout';
+import type {
+  AdmissionSettings,
+  DeviceCancellation,
+  DeviceOutcome,
+  DeviceStartSettings,
+  RecordUpdate,
+  ReportedDevice,
+} from '../domain/rollout';
 
 /** The device's record in the task as the claim found it, and the device's presence: facts, the workflow decides. */
 export interface Claim {
@@ -56,10 +63,14 @@ export interface DeviceActivities {
    * The device's last record write (and its offer slot, if any, given back), then the task told how the device ended:
    * one activity where a write and a workflow-to-workflow signal took two
    * steps and five history events. If the activity is retried after it
-   * signalled, the task hears twice: the device's slot is freed once, and only
-   * the finished count shown in the task's details can be one too high.
+   * signalled, the task hears twice; `attempt` (the device's attempt number in
+   * the task, 0 before its first push) lets it count the device once.
    */
-  finishRecord(update: RecordUpdate, outcome: DeviceOutcome, opts: { releaseOfferSlot: boolean }): Promise<void>;
+  finishRecord(
+    update: RecordUpdate,
+    outcome: DeviceOutcome,
+    opts: { attempt: number; releaseOfferSlot: boolean },
+  ): Promise<void>;
 }
 
 export interface StartResult {
@@ -71,15 +82,23 @@ export interface StartResult {
   exhausted: boolean;
 }
 
+/**
+ * The task workflow's activities. Each gets the task's settings it acts on as arguments (the
+ * workflow carries them from its input): none reads the task document.
+ */
 export interface TaskActivities {
-  /** Snapshot: writes the fixed list of records. Increment: admits the devices that match now. Returns the scan cursor. */
-  prepareTask(input: { taskId: string }): Promise<{ admitted: number; cursorMs: number }>;
+  /**
+   * Snapshot: writes the fixed list of records (devices registered by `createdAtMs`). Increment:
+   * admits the devices that match now. Returns how many devices the task holds after the scan
+   * (counted across a resume from a heartbeat) and the scan cursor.
+   */
+  prepareTask(input: { task: AdmissionSettings; createdAtMs: number }): Promise<{ admitted: number; cursorMs: number }>;
   /** Increment: admits devices registered or reporting a version since the cursor. */
-  admitNewDevices(input: { taskId: string; sinceMs: number }): Promise<{ admitted: number; cursorMs: number }>;
+  admitNewDevices(input: { task: AdmissionSettings; sinceMs: number }): Promise<{ admitted: number; cursorMs: number }>;
   /** Increment: admits devices that reported a source version (domain/admission.ts), scope checked here. */
-  admitReported(input: { taskId: string; devices: ReportedDevice[] }): Promise<{ admitted: number }>;
+  admitReported(input: { task: AdmissionSettings; devices: ReportedDevice[] }): Promise<{ admitted: number }>;
   /** Starts device workflows for up to `limit` waiting records whose devices are online. */
-  startPushableDevices(input: { taskId: string; limit: number }): Promise<StartResult>;
+  startPushableDevices(input: { device: DeviceStartSettings; limit: number }): Promise<StartResult>;
   /** Records that are not final yet (to be pushed, pushed, upgrading). */
   countOpenRecords(input: { taskId: string }): Promise<number>;
   /** A staged task's phase, for the API (waiting devices say `first_stage` while it is "first"). */

@@ -9,9 +9,7 @@ import { admit } from '../db/admission';
 import { byIdentity, devices } from '../db/devices';
 import { isOnline } from '../db/presence';
 import { applyRecordUpdate, markOwned, recordId, recordsCollection } from '../db/records';
-import { taskWorkflowId } from '../domain/ids';
-import { signalIfRunning } from '../orchestration/signal-if-running';
-import { deviceFinished } from '../workflows/messages';
+import { taskFinishes } from '../orchestration/task-finishes';
 import type { CommandPublisher } from './command-publisher';
 import type { RecordUpdate } from '../domain/rollout';
 import type { DeviceActivities } from './contracts';
@@ -24,6 +22,7 @@ export function createDeviceActivities(deps: {
   recheckS: number;
 }): DeviceActivities {
   const { db, publisher, client, recheckS } = deps;
+  const tellFinished = taskFinishes(client);
 
   async function updateRecord(update: RecordUpdate): Promise<void> {
     await applyRecordUpdate(db, update);
@@ -75,11 +74,8 @@ export function createDeviceActivities(deps: {
     async finishRecord(update, outcome, opts) {
       await updateRecord(update);
       if (opts.releaseOfferSlot) await releaseOfferSlot(db, update.taskId, update.deviceKey);
-      // A closed task (cancelled or completed) needs no telling: the record says how this device ended.
-      await signalIfRunning(client.workflow.getHandle(taskWorkflowId(update.taskId)), deviceFinished, {
-        deviceKey: update.deviceKey,
-        outcome,
-      });
+      // Batched with other devices of the task finishing meanwhile (one signal, one history event).
+      await tellFinished(update.taskId, { deviceKey: update.deviceKey, outcome, attempt: opts.attempt });
     },
   };
 }

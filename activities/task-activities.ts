@@ -9,7 +9,7 @@ import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/c
 import type { SignalDefinition } from '@temporalio/common';
 import type { Db, Filter } from 'mongodb';
 import { treeDeviceKeysFor } from '../db/asset-trees';
-import { admit, type AdmittingTask, type Candidate } from '../db/admission';
+import { admit, type Candidate } from '../db/admission';
 import { byIdentity, devices, type DeviceDoc } from '../db/devices';
 import { firmwares } from '../db/firmware';
 import {
@@ -23,9 +23,10 @@ import {
   timelineEntry,
 } from '../db/records';
 import { buildScopeQuery, isDeviceInScope, scanScope } from '../db/scope';
-import { findTask, setTaskStagePhase, setTaskStatus, type TaskDoc } from '../db/tasks';
+import { setTaskStagePhase, setTaskStatus } from '../db/tasks';
 import { deviceWorkflowId } from '../domain/ids';
-import { needsTrees, type ScopeSpec } from '../domain/scope';
+import type { DeviceStartSettings } from '../domain/rollout';
+import { needsTrees } from '../domain/scope';
 import { deviceStartOptions } from '../orchestration/device-workflows';
 import type { Logger } from '../runtime/log';
 import { cancelDeviceUpgrade, taskPauseChanged } from '../workflows/messages';
@@ -50,39 +51,35 @@ export interface TaskActivityDeps {
 export function createTaskActivities(deps: TaskActivityDeps): TaskActivities {
   const { db, client, taskQueue, log } = deps;
 
-  const loadTask = async (taskId: string): Promise<TaskDoc> => {
-    const task = await findTask(db, taskId);
-    if (!task) throw new Error(`task ${taskId} not found in the database`);
-    return task;
-  };
-
   return {
-    async prepareTask({ taskId }) {
-      const task = await loadTask(taskId);
+    async prepareTask({ task, createdAtMs }) {
       const scanStartedAt = Date.now();
-      const resumeFrom = (Context.current().info.heartbeatDetails as string | null | undefined) ?? null;
-      let admitted = 0;
-      for await (const page of scanScope(db, scopeOf(task), { pageSize: PAGE, after: resumeFrom })) {
+      // A resumed scan goes on from its last page, and so does its count: the first stage's size depends on it.
+      const resumed = prepareProgress(Context.current().info.heartbeatDetails);
+      let admitted = resumed.admitted;
+      for await (const page of scanScope(db, task.scope, { pageSize: PAGE, after: resumed.after })) {
         // Snapshot: only devices that existed when the task was created, however quickly later ones register.
         const members =
           task.strategy === 'snapshot'
-            ? page.devices.filter((d) => Date.parse(d.createdAt) <= task.createdAt.getTime())
+            ? page.devices.filter((d) => Date.parse(d.createdAt) <= createdAtMs)
             : page.devices;
-        admitted += await admit(
+        await admit(
           db,
-          { ...admittingTask(task), preparing: true },
+          { ...task, preparing: true },
           members.map((d) => ({ deviceKey: d.deviceKey, version: d.firmwareVersion ?? null })),
         );
-        Context.current().heartbeat(page.cursor);
+        // Every member holds a record now, whether this attempt wrote it or an interrupted one did.
+        admitted += members.length;
+        const progress: PrepareProgress = { after: page.cursor, admitted };
+        Context.current().heartbeat(progress);
       }
-      log.info('task prepared', { taskId, strategy: task.strategy, admitted });
+      log.info('task prepared', { taskId: task.taskId, strategy: task.strategy, admitted });
       return { admitted, cursorMs: scanStartedAt - CLOCK_SKEW_MS };
     },
 
-    async admitNewDevices({ taskId, sinceMs }) {
-      const task = await loadTask(taskId);
+    async admitNewDevices({ task, sinceMs }) {
       const scanStartedAt = Date.now();
-      const spec = scopeOf(task);
+      const spec = task.scope;
       const trees = needsTrees(spec)
         ? await treeDeviceKeysFor(db, spec.productKey, spec.filter?.assetTrees)
         : undefined;
@@ -100,11 +97,11 @@ export function createTaskActivities(deps: TaskActivityDeps): TaskActivities {
           .sort({ deviceKey: 1 })
           .limit(PAGE)
           .toArray();
-        log.debug('increment rescan page', { taskId, since: since.toISOString(), found: page.length });
+        log.debug('increment rescan page', { taskId: task.taskId, since: since.toISOString(), found: page.length });
         if (page.length === 0) break;
         admitted += await admit(
           db,
-          admittingTask(task),
+          task,
           page.map((d) => ({
             deviceKey: d.deviceKey,
             version: d.firmwareVersion ?? null,
@@ -115,30 +112,27 @@ export function createTaskActivities(deps: TaskActivityDeps): TaskActivities {
         Context.current().heartbeat(after);
         if (page.length < PAGE) break;
       }
-      if (admitted > 0) log.info('devices joined increment task', { taskId, admitted });
+      if (admitted > 0) log.info('devices joined increment task', { taskId: task.taskId, admitted });
       return { admitted, cursorMs: scanStartedAt - CLOCK_SKEW_MS };
     },
 
-    async admitReported({ taskId, devices: reported }) {
-      const task = await loadTask(taskId);
-      const spec = scopeOf(task);
+    async admitReported({ task, devices: reported }) {
       const candidates: Candidate[] = [];
       for (const r of reported) {
         // The reported version, not the registry's, whose write may still be queued.
         const doc = await devices(db).findOne(byIdentity({ productKey: task.productKey, deviceKey: r.deviceKey }), {
           projection: { _id: 0, deviceSecret: 0 },
         });
-        if (!doc || !(await isDeviceInScope(db, spec, { ...doc, firmwareVersion: r.version }))) continue;
+        if (!doc || !(await isDeviceInScope(db, task.scope, { ...doc, firmwareVersion: r.version }))) continue;
         candidates.push({ deviceKey: r.deviceKey, version: r.version, reportedAt: new Date(r.reportedAtMs) });
       }
-      const admitted = await admit(db, admittingTask(task), candidates);
-      if (admitted > 0) log.info('reported devices joined increment task', { taskId, admitted });
+      const admitted = await admit(db, task, candidates);
+      if (admitted > 0) log.info('reported devices joined increment task', { taskId: task.taskId, admitted });
       return { admitted };
     },
 
-    async startPushableDevices({ taskId, limit }): Promise<StartResult> {
-      const task = await loadTask(taskId);
-      const pushable = await pushableRecords(db, task, limit);
+    async startPushableDevices({ device, limit }): Promise<StartResult> {
+      const pushable = await pushableRecords(db, device, limit);
       const started: string[] = [];
       let skipped = 0;
       // Several starts in flight: one start waits on the server's persistence, and one after another
@@ -146,7 +140,7 @@ export function createTaskActivities(deps: TaskActivityDeps): TaskActivities {
       for (let i = 0; i < pushable.deviceKeys.length; i += PARALLEL_STARTS) {
         const chunk = pushable.deviceKeys.slice(i, i + PARALLEL_STARTS);
         const outcomes = await Promise.all(
-          chunk.map((deviceKey) => startDevice(client, db, task, deviceKey, taskQueue)),
+          chunk.map((deviceKey) => startDevice(client, db, device, deviceKey, taskQueue)),
         );
         outcomes.forEach((outcome, j) => {
           if (outcome === 'started') started.push(chunk[j]);
@@ -237,22 +231,15 @@ async function signalDevices<T>(
   return signalled;
 }
 
-function scopeOf(task: TaskDoc): ScopeSpec {
-  return {
-    productKey: task.productKey,
-    sourceVersions: task.sourceVersions,
-    scope: task.scope,
-    ...(task.filter ? { filter: task.filter } : {}),
-  };
+/** How far an interrupted preparation got, from its last heartbeat. */
+interface PrepareProgress {
+  after: string | null;
+  admitted: number;
 }
 
-function admittingTask(task: TaskDoc): AdmittingTask {
-  return {
-    taskId: task.taskId,
-    productKey: task.productKey,
-    strategy: task.strategy,
-    toVersion: task.firmware.version,
-  };
+function prepareProgress(details: unknown): PrepareProgress {
+  const d = details as Partial<PrepareProgress> | null | undefined;
+  return { after: d?.after ?? null, admitted: d?.admitted ?? 0 };
 }
 
 /**
@@ -262,7 +249,7 @@ function admittingTask(task: TaskDoc): AdmittingTask {
 async function startDevice(
   client: Client,
   db: Db,
-  task: TaskDoc,
+  task: DeviceStartSettings,
   deviceKey: string,
   taskQueue: string,
 ): Promise<'started' | 'running' | 'busy'> {

@@ -62,31 +62,40 @@ const add = (into: Record<string, number>, from: Record<string, number>, scale =
 
 /**
  * Temporal actions per device of a finished task: the task workflow's (all
- * runs) spread over its n devices, plus the mean of `sample` device workflows.
+ * runs) spread over its n devices, plus the mean of `sample` device workflows;
+ * also each part alone, to see which one a change moved.
  */
 export async function temporalPerDevice(
   client: Client,
   taskId: string,
   n: number,
   sample = 40,
-): Promise<{ perDevice: Record<string, number>; deviceWorkflows: number; sampled: number }> {
-  const perDevice: Record<string, number> = { 'workflow starts': 0 };
+): Promise<{
+  perDevice: Record<string, number>;
+  taskShare: Record<string, number>;
+  deviceWorkflow: Record<string, number>;
+  deviceWorkflows: number;
+  sampled: number;
+}> {
+  const taskShare: Record<string, number> = { 'workflow starts': 0 };
   let taskRuns = 0;
   for await (const run of client.workflow.list({ query: `WorkflowId = "${taskId}"` })) {
-    add(perDevice, await historyCounts(client, taskId, run.runId), 1 / n);
+    add(taskShare, await historyCounts(client, taskId, run.runId), 1 / n);
     taskRuns += 1;
   }
-  perDevice['workflow starts'] += taskRuns / n;
+  taskShare['workflow starts'] += taskRuns / n;
   const devices: Array<{ workflowId: string; runId: string }> = [];
   for await (const wf of client.workflow.list({ query: `OtaTaskId = "${taskId}"` })) {
     devices.push({ workflowId: wf.workflowId, runId: wf.runId });
   }
   const picked = devices.filter((_, i) => i % Math.max(1, Math.floor(devices.length / sample)) === 0).slice(0, sample);
-  const deviceSum: Record<string, number> = {};
-  for (const d of picked) add(deviceSum, await historyCounts(client, d.workflowId, d.runId));
-  if (picked.length > 0) add(perDevice, deviceSum, devices.length / picked.length / n);
+  const deviceWorkflow: Record<string, number> = {};
+  for (const d of picked) add(deviceWorkflow, await historyCounts(client, d.workflowId, d.runId), 1 / picked.length);
+  const perDevice: Record<string, number> = {};
+  add(perDevice, taskShare);
+  add(perDevice, deviceWorkflow, devices.length / n);
   perDevice['workflow starts'] += devices.length / n;
-  return { perDevice, deviceWorkflows: devices.length, sampled: picked.length };
+  return { perDevice, taskShare, deviceWorkflow, deviceWorkflows: devices.length, sampled: picked.length };
 }
 
 export const formatPerDevice = (perDevice: Record<string, number>): string =>

@@ -274,6 +274,8 @@ async function pushRollout(
       `(f) ${n} devices: Temporal per device (task + ${temporalCost.sampled} of ${temporalCost.deviceWorkflows} device workflows)`,
       formatPerDevice(temporalCost.perDevice),
     );
+    report(`(f) ${n} devices: of which the task workflow's share`, formatPerDevice(temporalCost.taskShare));
+    report(`(f) ${n} devices: of which one device workflow (mean)`, formatPerDevice(temporalCost.deviceWorkflow));
     report(
       `(f) ${n} devices: database commands per device (all processes)`,
       `${commands.total.toFixed(2)}: ${commands.text}`,

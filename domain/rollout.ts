@@ -4,7 +4,19 @@
  * workflows' messages (workflows/messages.ts) and the activity interfaces
  * (activities/contracts.ts) are both written in these terms.
  */
-import type { Failure, RecordStatus, TimelineEntry, WaitReason } from './types';
+import type { ScopeSpec } from './scope';
+import type {
+  Failure,
+  FirmwareOffer,
+  Method,
+  RecordStatus,
+  RetryPolicy,
+  Schedule,
+  Strategy,
+  TaskKind,
+  TimelineEntry,
+  WaitReason,
+} from './types';
 
 /** How one device's part of a task ended; "deferred" and "expired" put the device back in the queue. */
 export type DeviceOutcome = 'success' | 'failure' | 'cancelled' | 'skipped' | 'deferred' | 'expired';
@@ -30,4 +42,31 @@ export interface RecordUpdate {
   /** True while a device workflow owns the record; the task only claims records without one. */
   inWorkflow?: boolean;
   timeline: TimelineEntry[];
+}
+
+/** What the task's admission activities act on: who joins, and on which terms. */
+export interface AdmissionSettings {
+  taskId: string;
+  productKey: string;
+  strategy: Strategy;
+  /** The firmware version the task upgrades to (a device already on it is not admitted as waiting). */
+  toVersion: string;
+  scope: ScopeSpec;
+}
+
+/** What a device workflow of the task is started with (everything but the device), fixed at creation. */
+export interface DeviceStartSettings {
+  taskId: string;
+  kind: TaskKind;
+  strategy: Strategy;
+  productKey: string;
+  firmwareId: string;
+  firmware: FirmwareOffer;
+  method: Method;
+  /** Seconds. */
+  upgradeTimeout: number;
+  schedule?: Schedule;
+  retry?: RetryPolicy;
+  maxConcurrency: number;
+  soakMinutes?: number;
 }

@@ -5,7 +5,7 @@
  */
 import type { WorkflowStartOptions } from '@temporalio/client';
 import type { DeviceUpgradeInput } from '../workflows/messages';
-import type { TaskDoc } from '../db/tasks';
+import type { DeviceStartSettings } from '../domain/rollout';
 import { deviceWorkflowId } from '../domain/ids';
 import type { deviceUpgradeWorkflow } from '../workflows/device-upgrade';
 import { OtaDeviceKey, OtaFirmwareVersion, OtaProductKey, OtaStatus, OtaTaskId } from '../workflows/search-attributes';
@@ -13,7 +13,7 @@ import { OtaDeviceKey, OtaFirmwareVersion, OtaProductKey, OtaStatus, OtaTaskId }
 /** How long an offer made upon device request stays open for the device to take it up. */
 export const OFFER_TTL_S = 600;
 
-export function deviceUpgradeInput(task: TaskDoc, deviceKey: string): DeviceUpgradeInput {
+export function deviceUpgradeInput(task: DeviceStartSettings, deviceKey: string): DeviceUpgradeInput {
   return {
     taskId: task.taskId,
     kind: task.kind,
@@ -33,7 +33,7 @@ export function deviceUpgradeInput(task: TaskDoc, deviceKey: string): DeviceUpgr
 }
 
 export function deviceStartOptions(
-  task: TaskDoc,
+  task: DeviceStartSettings,
   deviceKey: string,
   taskQueue: string,
 ): WorkflowStartOptions<typeof deviceUpgradeWorkflow> {

@@ -9,6 +9,7 @@
 import * as crypto from 'node:crypto';
 import {
   WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
   WorkflowUpdateRPCTimeoutOrCancelledError,
   type Client,
   type WorkflowHandle,
@@ -218,6 +219,8 @@ export function createTaskService(deps: TaskServiceDeps) {
         return await send(client.workflow.getHandle(taskWorkflowId(task.taskId)));
       } catch (err) {
         if (err instanceof WorkflowNotFoundError) throw conflict(`upgrade task ${task.taskId} has finished`);
+        // Turned away by the workflow (its run is ending): nothing changed.
+        if (err instanceof WorkflowUpdateFailedError) throw conflict(err.cause?.message ?? err.message);
         // Temporal took the update, but no worker answered it in time: the change may still happen.
         if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError) {
           throw new OtaError(

@@ -119,20 +119,24 @@ async function finish(s: DeviceSession, input: DeviceUpgradeInput, ending: Endin
     const update = recordUpdate(s, input, { inWorkflow: false, waitReason: null, ...ending.set }, [
       [ending.outcome, ending.detail],
     ]);
-    await finishRecord(update, ending.outcome, { releaseOfferSlot: input.method === 'request' });
+    await finishRecord(update, ending.outcome, {
+      attempt: s.attempt,
+      releaseOfferSlot: input.method === 'request',
+    });
   } else {
-    await tellTask(input, ending.outcome);
+    await tellTask(input, ending.outcome, s.attempt);
   }
   s.decideOffer(ending.refusal ?? 'the upgrade has ended');
   await wf.condition(wf.allHandlersFinished);
   return ending.outcome;
 }
 
-async function tellTask(input: DeviceUpgradeInput, outcome: DeviceOutcome): Promise<void> {
+async function tellTask(input: DeviceUpgradeInput, outcome: DeviceOutcome, attempt: number): Promise<void> {
   try {
     await wf.getExternalWorkflowHandle(taskWorkflowId(input.taskId)).signal(deviceFinished, {
       deviceKey: input.deviceKey,
       outcome,
+      attempt,
     });
   } catch {
     // The task has closed (cancelled or completed): the record already says how this device ended.

@@ -76,7 +76,18 @@ export const deviceUpgradeState = defineQuery<DeviceUpgradeState>('deviceUpgrade
 
 // ─── Task workflow ─────────────────────────────────────────────────────────
 
-export const deviceFinished = defineSignal<[{ deviceKey: string; outcome: DeviceOutcome }]>('deviceFinished');
+/**
+ * A device's part of the task ended. `attempt` is the device's attempt number in the task (0 before
+ * its first push): the task counts each (device, attempt) once, however often it hears of it.
+ */
+export interface FinishedDevice {
+  deviceKey: string;
+  outcome: DeviceOutcome;
+  attempt: number;
+}
+export const deviceFinished = defineSignal<[FinishedDevice]>('deviceFinished');
+/** Several devices finished: what the worker's finishing activities send, batched per task. */
+export const devicesFinished = defineSignal<[{ finishes: FinishedDevice[] }]>('devicesFinished');
 /** A hint: some waiting devices may be pushable now (came online, retried). The task re-reads MongoDB. */
 export const devicesReady = defineSignal('devicesReady');
 /** A hint for increment tasks: devices were registered or reported a version; rescan from the cursor. */
@@ -98,7 +109,10 @@ export interface TaskProgress {
   taskId: string;
   status: TaskStatus;
   inFlight: number;
+  /** Devices whose part ended (success, failure, cancelled, skipped), each counted once. */
   finished: number;
+  /** Devices that succeeded, each counted once. */
+  succeeded: number;
   runs: number;
 }
 export const taskProgress = defineQuery<TaskProgress>('taskProgress');

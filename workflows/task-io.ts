@@ -4,6 +4,7 @@
  */
 import * as wf from '@temporalio/workflow';
 import type { TaskActivities } from '../activities/contracts';
+import type { AdmissionSettings, DeviceStartSettings } from '../domain/rollout';
 import { describeSchedule } from '../domain/schedule';
 import type { TaskStatus } from '../domain/types';
 import { OtaStatus } from './search-attributes';
@@ -15,6 +16,37 @@ export const acts = wf.proxyActivities<TaskActivities>({
   heartbeatTimeout: '30 seconds',
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
 });
+
+/** The settings the admission activities act on. */
+export function admissionSettings(input: TaskWorkflowInput): AdmissionSettings {
+  const { taskId, productKey, strategy, sourceVersions, scope, filter } = input;
+  return {
+    taskId,
+    productKey,
+    strategy,
+    toVersion: input.firmware.version,
+    scope: { productKey, sourceVersions, scope, ...(filter ? { filter } : {}) },
+  };
+}
+
+/** What the task's device workflows start with (all but the device). */
+export function deviceStartSettings(input: TaskWorkflowInput): DeviceStartSettings {
+  const { taskId, kind, strategy, productKey, firmwareId, firmware, method, schedule, retry } = input;
+  return {
+    taskId,
+    kind,
+    strategy,
+    productKey,
+    firmwareId,
+    firmware,
+    method,
+    upgradeTimeout: input.upgradeTimeoutS,
+    ...(schedule ? { schedule } : {}),
+    ...(retry ? { retry } : {}),
+    maxConcurrency: input.maxConcurrency,
+    ...(input.soakMinutes ? { soakMinutes: input.soakMinutes } : {}),
+  };
+}
 
 export async function setStatus(s: TaskState, input: TaskWorkflowInput, status: TaskStatus): Promise<void> {
   if (s.status === status && s.statusWritten) return;

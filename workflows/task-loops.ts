@@ -6,7 +6,7 @@ import * as wf from '@temporalio/workflow';
 import { burstOf, rateNow, readyAtMs, refill, type Bucket } from '../domain/rate-limit';
 import { judgeFirstStage, type FirstStage, type StageState } from '../domain/stages';
 import { windowState } from '../domain/schedule';
-import { acts, setStatus } from './task-io';
+import { acts, admissionSettings, deviceStartSettings, setStatus } from './task-io';
 import type { TaskState } from './task-state';
 import type { TaskWorkflowInput } from './upgrade-task';
 import { waitFor } from './wait';
@@ -23,12 +23,12 @@ export async function admission(s: TaskState, input: TaskWorkflowInput): Promise
     if (s.stopping) return;
     if (s.rescanWanted) {
       s.rescanWanted = false;
-      const rescan = await acts.admitNewDevices({ taskId: input.taskId, sinceMs: s.cursorMs });
+      const rescan = await acts.admitNewDevices({ task: admissionSettings(input), sinceMs: s.cursorMs });
       s.cursorMs = rescan.cursorMs;
       if (rescan.admitted > 0) s.mayHavePushable = true;
     } else {
       const devices = s.reported.splice(0, s.reported.length);
-      const { admitted } = await acts.admitReported({ taskId: input.taskId, devices });
+      const { admitted } = await acts.admitReported({ task: admissionSettings(input), devices });
       if (admitted > 0) s.mayHavePushable = true;
     }
   }
@@ -85,7 +85,7 @@ async function claim(
 ): Promise<void> {
   s.mayHavePushable = false; // a devicesReady signal during the call sets it again
   s.claiming = true;
-  const result = await acts.startPushableDevices({ taskId: input.taskId, limit: allowance.limit });
+  const result = await acts.startPushableDevices({ device: deviceStartSettings(input), limit: allowance.limit });
   if (allowance.bucket) s.bucket = { ...allowance.bucket, tokens: allowance.bucket.tokens - result.started.length };
   for (const deviceKey of result.started) if (!s.finishedEarly.has(deviceKey)) s.inFlight.add(deviceKey);
   s.finishedEarly.clear();

@@ -1,8 +1,9 @@
 /**
  * The task workflow's state and message handlers. The handlers only record
  * what arrived; the workflow's loops act on it. What survives continue-as-new
- * (`carry()`) is small: a cursor, counters and the bounded set of devices in
- * flight — never the device list itself, which lives in MongoDB.
+ * (`carry()`) is small: a cursor, counters, the bounded set of devices in
+ * flight and the finishes this run counted — never the device list itself,
+ * which lives in MongoDB.
  */
 import * as wf from '@temporalio/workflow';
 import { autoPauseReason, emptyTally, type AutoPausePolicy, type Tally } from '../domain/auto-pause';
@@ -13,11 +14,13 @@ import {
   cancelTask,
   deviceFinished,
   devicesAdded,
+  devicesFinished,
   devicesReady,
   devicesReported,
   pauseTask,
   resumeTask,
   taskProgress,
+  type FinishedDevice,
   type ReportedDevice,
 } from './messages';
 
@@ -37,6 +40,8 @@ export interface CarriedTaskState {
   status: TaskStatus;
   runs: number;
   reported: ReportedDevice[];
+  /** The finishes this run counted (`deviceKey@attempt`): a late repeat in the next run counts no more. */
+  counted: string[];
 }
 
 export class TaskState {
@@ -68,16 +73,25 @@ export class TaskState {
   completed = false;
   /** The run is ending (cancelled, completed, end time, continue-as-new): the loops return. */
   stopping = false;
+  /** The task itself is ending (cancelled, completed, end time), not only this run. */
+  closing = false;
   /** Devices the gateway saw report a source version, to admit (increment tasks). */
   reported: ReportedDevice[];
   /**
    * Devices that finished while the claim that started them was still in
-   * flight: their deviceFinished signal can arrive before the activity's
+   * flight: their finish can arrive before the activity's
    * result, and must not be added to `inFlight` afterwards (a leaked slot
    * would keep the task from ever completing). Only one claim runs at a time
    * and continue-as-new happens between claims, so this is never carried.
    */
   readonly finishedEarly = new Set<string>();
+  /**
+   * The finishes counted (`deviceKey@attempt`), in this run and the one before: a finish is
+   * told again when the device's finishing activity is retried after it signalled, and counts
+   * once. Bounded: a run continues as new after counting so many (upgrade-task.ts).
+   */
+  private readonly counted: Set<string>;
+  private readonly countedBefore: ReadonlySet<string>;
   claiming = false;
   /** The stored task status matches `status` (after continue-as-new it already does). */
   statusWritten: boolean;
@@ -103,15 +117,12 @@ export class TaskState {
     this.runs = (carried?.runs ?? 0) + 1;
     this.statusWritten = carried !== undefined;
     this.reported = [...(carried?.reported ?? [])];
+    this.counted = new Set();
+    this.countedBefore = new Set(carried?.counted ?? []);
 
-    wf.setHandler(deviceFinished, ({ deviceKey, outcome }) => {
-      const wasInFlight = this.inFlight.delete(deviceKey);
-      if (!wasInFlight && this.claiming) this.finishedEarly.add(deviceKey);
-      if (outcome !== 'deferred' && outcome !== 'expired') this.finished += 1;
-      if (outcome === 'success' || outcome === 'failure') this.countResult(outcome === 'success');
-      // A freed slot may let another waiting device go; a deferred one waits for its reconnect hint.
-      if (wasInFlight && outcome !== 'deferred') this.mayHavePushable = true;
-      this.closedRecords += 1;
+    wf.setHandler(deviceFinished, (finish) => this.finishedDevice(finish));
+    wf.setHandler(devicesFinished, ({ finishes }) => {
+      for (const finish of finishes) this.finishedDevice(finish);
     });
     wf.setHandler(devicesReady, () => {
       this.mayHavePushable = true;
@@ -140,8 +151,35 @@ export class TaskState {
       status: this.status,
       inFlight: this.inFlight.size,
       finished: this.finished,
+      succeeded: this.succeeded,
       runs: this.runs,
     }));
+  }
+
+  /** A device's part ended: its slot is free, and a first report of it counts (a repeat changes nothing). */
+  private finishedDevice({ deviceKey, outcome, attempt }: FinishedDevice): void {
+    const closes = outcome !== 'deferred' && outcome !== 'expired';
+    // A repeat changes nothing: not the counts, nor the slot of a later attempt of the device.
+    if (closes && !this.countOnce(`${deviceKey}@${attempt}`)) return;
+    const wasInFlight = this.inFlight.delete(deviceKey);
+    if (!wasInFlight && this.claiming) this.finishedEarly.add(deviceKey);
+    if (closes) this.finished += 1;
+    if (outcome === 'success' || outcome === 'failure') this.countResult(outcome === 'success');
+    // A freed slot may let another waiting device go; a deferred one waits for its reconnect hint.
+    if (wasInFlight && outcome !== 'deferred') this.mayHavePushable = true;
+    this.closedRecords += 1;
+  }
+
+  /** Finishes this run counted: their keys go into the next run. */
+  get countedThisRun(): number {
+    return this.counted.size;
+  }
+
+  /** True the first time a finish is heard, false for a repeat of one already counted. */
+  private countOnce(key: string): boolean {
+    if (this.counted.has(key) || this.countedBefore.has(key)) return false;
+    this.counted.add(key);
+    return true;
   }
 
   /** A device's success or failure: for auto-pause, a rate's ramp and the first stage. */
@@ -195,6 +233,7 @@ export class TaskState {
       status: this.status,
       runs: this.runs,
       reported: [...this.reported],
+      counted: [...this.counted],
     };
   }
 }

@@ -13,33 +13,46 @@
  * The body waits for the end (cancelled, completed, end time, or time to
  * continue-as-new), stops the loops and finishes. Signal handlers only record
  * what arrived (task-state.ts); the two operator updates (retry, cancel one
- * device) run their one activity and answer with its result, and the run
- * ends only after they have (allHandlersFinished). Behaviour: docs/behaviour.md.
+ * device) run their one activity and answer with its result, are turned away
+ * once the run is ending, and the run ends only after they have finished
+ * (allHandlersFinished). Behaviour: docs/behaviour.md.
  */
 import * as wf from '@temporalio/workflow';
 import type { AutoPausePolicy } from '../domain/auto-pause';
 import type { RateLimit } from '../domain/rate-limit';
 import { firstStageSize, type FirstStage } from '../domain/stages';
-import type { Method, Schedule, Strategy, TaskKind } from '../domain/types';
+import type { Filter, FirmwareOffer, Method, RetryPolicy, Schedule, Scope, Strategy, TaskKind } from '../domain/types';
 import { cancelDevice, retryDevices } from './messages';
-import { acts, setStatus } from './task-io';
+import { acts, admissionSettings, setStatus } from './task-io';
 import { admission, dispatch, judgeStage, keepStatus, watchCompletion } from './task-loops';
 import { TaskState, type CarriedTaskState } from './task-state';
 import { waitFor } from './wait';
 
 /**
- * The task's settings that the workflow and its activities act on, fixed at creation; the
- * activities that scan the registry or start device workflows read the rest from the task.
+ * The task's settings, fixed at creation: everything the workflow and its activities act on
+ * (the activities get their part as arguments and never read the task document).
  */
 export interface TaskWorkflowInput {
   taskId: string;
   productKey: string;
   firmwareId: string;
+  /** The firmware as devices receive it. */
+  firmware: FirmwareOffer;
   kind: TaskKind;
   strategy: Strategy;
   method: Method;
+  /** Which devices the task is for (domain/scope.ts). */
+  sourceVersions: string[];
+  scope: Scope;
+  filter?: Filter;
+  /** A snapshot task holds the devices registered until then. */
+  createdAtMs: number;
   schedule?: Schedule;
   maxConcurrency: number;
+  /** Seconds a device has for its upgrade, from the push. */
+  upgradeTimeoutS: number;
+  retry?: RetryPolicy;
+  soakMinutes?: number;
   /** Increment tasks with an end time: when the task stops and completes. */
   endsAtMs?: number;
   /** Pause when too many devices fail (domain/auto-pause.ts). */
@@ -55,6 +68,9 @@ export interface TaskWorkflowInput {
 
 export type TaskOutcome = 'completed' | 'cancelled';
 
+/** Finishes one run counts before it continues as new (their keys, ~30 bytes each, are carried). */
+const MAX_COUNTED_PER_RUN = 10_000;
+
 export async function upgradeTaskWorkflow(input: TaskWorkflowInput): Promise<TaskOutcome> {
   const s = new TaskState(input.taskId, input.carried, input.autoPause);
   handleOperatorRecordChanges(s, input);
@@ -67,19 +83,25 @@ export async function upgradeTaskWorkflow(input: TaskWorkflowInput): Promise<Tas
     input.firstStage ? judgeStage(s, input, input.firstStage) : null,
     input.strategy === 'snapshot' ? watchCompletion(s, input) : null,
   ];
-  const beforeEndTime = await waitFor(() => s.cancelled || s.completed || timeToContinueAsNew(input), input.endsAtMs);
+  const beforeEndTime = await waitFor(
+    () => s.cancelled || s.completed || timeToContinueAsNew(s, input),
+    input.endsAtMs,
+  );
   s.stopping = true;
+  // Ending the task, not continuing as new: from now on an operator's change is turned away.
+  s.closing = s.cancelled || s.completed || !beforeEndTime;
   await Promise.all(loops);
+  // An operator's retry or cancel under way finishes first: a cancel after it closes what it requeued.
+  await wf.condition(wf.allHandlersFinished);
 
   if (s.cancelled) return cancel(s, input);
   if (!beforeEndTime) return endAtEndTime(s, input);
   if (s.completed) return complete(s, input);
-  await wf.condition(wf.allHandlersFinished);
   return wf.continueAsNew<typeof upgradeTaskWorkflow>({ ...input, carried: s.carry() });
 }
 
 async function prepare(s: TaskState, input: TaskWorkflowInput): Promise<void> {
-  const prepared = await acts.prepareTask({ taskId: input.taskId });
+  const prepared = await acts.prepareTask({ task: admissionSettings(input), createdAtMs: input.createdAtMs });
   s.cursorMs = prepared.cursorMs;
   s.prepared = true;
   if (input.firstStage) {
@@ -91,24 +113,39 @@ async function prepare(s: TaskState, input: TaskWorkflowInput): Promise<void> {
 
 /**
  * The operator's changes to this task's records (retry, cancel one device) are made by this
- * workflow's activities, like every other write of a record that no device workflow owns.
+ * workflow's activities, like every other write of a record that no device workflow owns. The
+ * handler runs the one activity itself: its result is the answer, as in Temporal's
+ * safe-message-handlers sample. A validator turns away a change once the task is ending
+ * (nothing of it enters history); continuing as new waits for it instead, as every end of a
+ * run waits for the handlers in flight.
  */
 function handleOperatorRecordChanges(s: TaskState, input: TaskWorkflowInput): void {
-  wf.setHandler(retryDevices, async ({ deviceKeys }) => {
-    const retried = await acts.requeueFailed({ taskId: input.taskId, ...(deviceKeys ? { deviceKeys } : {}) });
-    if (retried > 0) s.mayHavePushable = true;
-    return retried;
-  });
-  wf.setHandler(cancelDevice, async ({ deviceKey, reason }) => {
-    const result = await acts.cancelOneDevice({
-      taskId: input.taskId,
-      productKey: input.productKey,
-      deviceKey,
-      reason,
-    });
-    if (result === 'cancelled') s.closedRecords += 1;
-    return result;
-  });
+  const validator = (_change: unknown): void => {
+    if (s.closing || s.cancelled) throw new Error(`upgrade task ${input.taskId} is ending`);
+  };
+  wf.setHandler(
+    retryDevices,
+    async ({ deviceKeys }) => {
+      const retried = await acts.requeueFailed({ taskId: input.taskId, ...(deviceKeys ? { deviceKeys } : {}) });
+      if (retried > 0) s.mayHavePushable = true;
+      return retried;
+    },
+    { validator },
+  );
+  wf.setHandler(
+    cancelDevice,
+    async ({ deviceKey, reason }) => {
+      const result = await acts.cancelOneDevice({
+        taskId: input.taskId,
+        productKey: input.productKey,
+        deviceKey,
+        reason,
+      });
+      if (result === 'cancelled') s.closedRecords += 1;
+      return result;
+    },
+    { validator },
+  );
 }
 
 async function cancel(s: TaskState, input: TaskWorkflowInput): Promise<TaskOutcome> {
@@ -139,7 +176,15 @@ async function complete(s: TaskState, input: TaskWorkflowInput): Promise<TaskOut
   return 'completed';
 }
 
-function timeToContinueAsNew(input: TaskWorkflowInput): boolean {
+/**
+ * The server's hint, the history budget, or enough finishes counted: their keys go into the
+ * next run's input, which they must not swell (one signal may carry hundreds of them).
+ */
+function timeToContinueAsNew(s: TaskState, input: TaskWorkflowInput): boolean {
   const info = wf.workflowInfo();
-  return info.continueAsNewSuggested || info.historyLength > (input.historyBudget ?? 3000);
+  return (
+    info.continueAsNewSuggested ||
+    info.historyLength > (input.historyBudget ?? 3000) ||
+    s.countedThisRun >= MAX_COUNTED_PER_RUN
+  );
 }

@@ -6,18 +6,23 @@
  */
 import { Worker } from '@temporalio/worker';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { WorkflowHandle } from '@temporalio/client';
+import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import type { StartResult, TaskActivities } from '../../activities/contracts';
-import type { TaskStatus } from '../../domain/types';
+import type { FirmwareOffer, TaskStatus } from '../../domain/types';
 import {
   cancelTask,
   deviceFinished,
   devicesReported,
   retryDevices,
+  taskProgress,
   type DeviceOutcome,
+  type TaskProgress,
 } from '../../workflows/messages';
+import type { CarriedTaskState } from '../../workflows/task-state';
 import type { TaskWorkflowInput, upgradeTaskWorkflow } from '../../workflows/upgrade-task';
+import { taskFinishes } from '../../orchestration/task-finishes';
 import { timeSkippingEnv, unique, workflowBundle } from '../helpers/stack';
+import { signalCount } from '../helpers/workflow-settled';
 import { eventually } from './world';
 
 /** A task's devices as its activities would find them in the database. */
@@ -27,7 +32,11 @@ class StubTask {
   readonly failed: string[] = [];
   readonly statuses: { status: TaskStatus; reason?: string }[] = [];
   readonly calls: { name: string; input: unknown }[] = [];
+  /** Each start is the device's next attempt, as its workflow numbers them. */
+  readonly attempts = new Map<string, number>();
   maxInFlight = 0;
+  /** Holds the task's cancelling activity until a test lets it go. */
+  cancelGate: Promise<void> = Promise.resolve();
 
   constructor(deviceKeys: string[]) {
     this.waiting = [...deviceKeys];
@@ -51,6 +60,7 @@ class StubTask {
         log('startPushableDevices', input);
         const started = this.waiting.splice(0, input.limit);
         for (const k of started) this.inFlight.add(k);
+        for (const k of started) this.attempts.set(k, (this.attempts.get(k) ?? 0) + 1);
         this.maxInFlight = Math.max(this.maxInFlight, this.inFlight.size);
         return { started, skipped: 0, exhausted: this.waiting.length === 0 };
       },
@@ -65,18 +75,45 @@ class StubTask {
       },
       cancelOneDevice: async (input) => (log('cancelOneDevice', input), 'none'),
       tellDevicesPaused: async (input) => (log('tellDevicesPaused', input), { signalled: 0 }),
-      cancelTaskDevices: async (input) => (log('cancelTaskDevices', input), { cancelled: 0, signalled: 0 }),
+      cancelTaskDevices: async (input) => {
+        log('cancelTaskDevices', input);
+        await this.cancelGate;
+        return { cancelled: 0, signalled: 0 };
+      },
       concludeVerification: async (input) => (log('concludeVerification', input), { verified: true }),
     };
   }
 
   /** A device's workflow ends and tells the task, as finishRecord does. */
-  async finish(handle: WorkflowHandle, deviceKey: string, outcome: DeviceOutcome): Promise<void> {
+  async finish(
+    handle: WorkflowHandle,
+    deviceKey: string,
+    outcome: DeviceOutcome,
+    attempt = this.attempts.get(deviceKey) ?? 0,
+  ): Promise<void> {
     this.inFlight.delete(deviceKey);
     if (outcome === 'failure') this.failed.push(deviceKey);
-    await handle.signal(deviceFinished, { deviceKey, outcome });
+    await handle.signal(deviceFinished, { deviceKey, outcome, attempt });
+  }
+
+  /** finishRecord retried after it had signalled: the task hears the same finish again. */
+  async repeat(
+    handle: WorkflowHandle,
+    deviceKey: string,
+    outcome: DeviceOutcome,
+    attempt = this.attempts.get(deviceKey) ?? 0,
+  ): Promise<void> {
+    await handle.signal(deviceFinished, { deviceKey, outcome, attempt });
   }
 }
+
+const FIRMWARE: FirmwareOffer = {
+  version: '2.0.0',
+  fileUrl: '/files/fw.bin',
+  fileSize: 1024,
+  signMethod: 'md5',
+  sign: '9e107d9d372bb6826bd81d3542a419d6',
+};
 
 let env: TestWorkflowEnvironment;
 beforeAll(async () => {
@@ -108,10 +145,15 @@ async function run(
           taskId,
           productKey: 'pk',
           firmwareId: 'fw',
+          firmware: FIRMWARE,
           kind: 'batch',
           strategy: 'snapshot',
           method: 'push',
+          sourceVersions: ['1.0.0'],
+          scope: 'all',
+          createdAtMs: 0,
           maxConcurrency: 3,
+          upgradeTimeoutS: 600,
           ...input,
         },
       ],
@@ -199,7 +241,10 @@ describe('task workflow loop (stubbed activities)', () => {
     });
     expect(outcome).toBe('cancelled');
     expect(stub.called('admitReported')).toEqual([
-      { taskId: expect.any(String), devices: [{ deviceKey: 'late', version: '1.0.0', reportedAtMs: 1 }] },
+      {
+        task: expect.objectContaining({ strategy: 'increment', toVersion: '2.0.0' }),
+        devices: [{ deviceKey: 'late', version: '1.0.0', reportedAtMs: 1 }],
+      },
     ]);
   });
 
@@ -219,5 +264,211 @@ describe('task workflow loop (stubbed activities)', () => {
     const started = (stub.called('startPushableDevices') as unknown[]).length;
     expect(started).toBeGreaterThanOrEqual(3);
     expect(stub.called('requeueFailed')).toHaveLength(1);
+  });
+
+  it('gives its activities the settings they act on, so none reads the task document', async () => {
+    const stub = new StubTask(['s1']);
+    const outcome = await run(
+      stub,
+      { strategy: 'snapshot', createdAtMs: 1234, scope: 'target', filter: { deviceKeys: ['s1'] } },
+      (h) => finishAll(stub, h),
+    );
+    expect(outcome).toBe('completed');
+    expect(stub.called('prepareTask')).toEqual([
+      {
+        task: {
+          taskId: expect.any(String),
+          productKey: 'pk',
+          strategy: 'snapshot',
+          toVersion: '2.0.0',
+          scope: { productKey: 'pk', sourceVersions: ['1.0.0'], scope: 'target', filter: { deviceKeys: ['s1'] } },
+        },
+        createdAtMs: 1234,
+      },
+    ]);
+    expect(stub.called('startPushableDevices')[0]).toEqual({
+      device: expect.objectContaining({ productKey: 'pk', firmware: FIRMWARE, upgradeTimeout: 600, method: 'push' }),
+      limit: 3,
+    });
+  });
+
+  it('counts a finish heard twice once: finished, successes and auto-pause', async () => {
+    const stub = new StubTask(['c1', 'c2', 'c3', 'c4']);
+    let progress: TaskProgress | undefined;
+    const outcome = await run(
+      stub,
+      { maxConcurrency: 4, autoPause: { failurePercent: 50, afterDevices: 3 } },
+      async (handle) => {
+        await eventually(
+          'four started',
+          async () => stub.inFlight.size,
+          (n) => n === 4,
+        );
+        await stub.finish(handle, 'c1', 'failure');
+        await stub.repeat(handle, 'c1', 'failure');
+        await stub.finish(handle, 'c2', 'success');
+        await stub.finish(handle, 'c3', 'success');
+        // Handled in order: once both successes are counted, so is whatever came before them.
+        progress = await eventually(
+          'the successes counted',
+          () => handle.query(taskProgress),
+          (p) => p.succeeded === 2,
+        );
+        await stub.finish(handle, 'c4', 'success');
+      },
+    );
+    expect(outcome).toBe('completed');
+    // c1 failed once: 1 failure of 3 finished devices is below 50%, no pause.
+    expect(progress).toMatchObject({ finished: 3, succeeded: 2 });
+    expect(stub.statuses.map((s) => s.status)).not.toContain('paused');
+  });
+
+  it('judges a first stage on each device once, however often its finish is heard', async () => {
+    const stub = new StubTask(['s1', 's2', 's3', 's4']);
+    const outcome = await run(
+      stub,
+      { maxConcurrency: 4, firstStage: { devices: 2, successPercent: 50 } },
+      async (handle) => {
+        await eventually(
+          'the first stage started',
+          async () => stub.inFlight.size,
+          (n) => n === 2,
+        );
+        const [first, second] = [...stub.inFlight];
+        await stub.finish(handle, first, 'failure');
+        await stub.repeat(handle, first, 'failure');
+        await stub.finish(handle, second, 'success');
+        await finishAll(stub, handle);
+      },
+    );
+    expect(outcome).toBe('completed');
+    // 1 of 2 succeeded: 50%, enough to go on with the rest without a pause.
+    expect(stub.statuses.map((s) => s.status)).not.toContain('paused');
+    expect(stub.called('setTaskStagePhase').map((c) => (c as { phase: string }).phase)).toEqual(['first', 'rest']);
+  });
+
+  it('counts a later attempt of a retried device, and a repeat of its first one not at all', async () => {
+    const stub = new StubTask(['a1']);
+    let progress: TaskProgress | undefined;
+    const outcome = await run(stub, { maxConcurrency: 1 }, async (handle) => {
+      await eventually(
+        'a1 started',
+        async () => stub.inFlight.has('a1'),
+        (started) => started,
+      );
+      await stub.finish(handle, 'a1', 'failure', 1);
+      expect(await handle.executeUpdate(retryDevices, { args: [{}] })).toBe(1);
+      await eventually(
+        'a1 started again',
+        async () => stub.inFlight.has('a1'),
+        (started) => started,
+      );
+      // The first attempt's finish, heard again while the second runs: its slot stays taken.
+      await stub.repeat(handle, 'a1', 'failure', 1);
+      await stub.finish(handle, 'a1', 'success', 2);
+      progress = await eventually(
+        'the second attempt counted',
+        () => handle.query(taskProgress),
+        (p) => p.succeeded === 1,
+      );
+    });
+    expect(outcome).toBe('completed');
+    expect(progress).toMatchObject({ finished: 2, succeeded: 1, inFlight: 0 });
+  });
+
+  it('hears the finishes the worker sends together, in one signal, each counted once', async () => {
+    const keys = Array.from({ length: 12 }, (_, i) => `b${i}`);
+    const stub = new StubTask(keys);
+    let signals = 0;
+    let progress: TaskProgress | undefined;
+    const outcome = await run(stub, { maxConcurrency: 12 }, async (handle) => {
+      await eventually(
+        'all started',
+        async () => stub.inFlight.size,
+        (n) => n === 12,
+      );
+      stub.inFlight.clear();
+      const tell = taskFinishes(env.client);
+      // Twelve finishing activities at once, one of them retried after it had told the task.
+      await Promise.all([
+        ...keys.map((deviceKey) => tell(handle.workflowId, { deviceKey, outcome: 'success', attempt: 1 })),
+        tell(handle.workflowId, { deviceKey: 'b0', outcome: 'success', attempt: 1 }),
+      ]);
+      signals = await signalCount(env.client, handle.workflowId, 'devicesFinished');
+      progress = await eventually(
+        'the finishes counted',
+        () => handle.query(taskProgress),
+        (p) => p.finished >= 12,
+      );
+    });
+    expect(outcome).toBe('completed');
+    expect(signals).toBeGreaterThanOrEqual(1);
+    expect(signals).toBeLessThan(13);
+    expect(progress).toMatchObject({ finished: 12, succeeded: 12 });
+  });
+
+  it("turns away an operator's retry once the task is ending, and changes nothing", async () => {
+    const stub = new StubTask(['e1']);
+    let release = () => undefined as void;
+    stub.cancelGate = new Promise<void>((resolve) => (release = resolve));
+    let refusal: unknown;
+    const outcome = await run(stub, { maxConcurrency: 1 }, async (handle) => {
+      await eventually(
+        'e1 started',
+        async () => stub.inFlight.has('e1'),
+        (started) => started,
+      );
+      await stub.finish(handle, 'e1', 'failure');
+      await handle.signal(cancelTask, { reason: 'stop' });
+      await eventually(
+        'the task cancelling its devices',
+        async () => stub.called('cancelTaskDevices').length,
+        (n) => n === 1,
+      );
+      refusal = await handle.executeUpdate(retryDevices, { args: [{}] }).catch((err: unknown) => err);
+      release();
+    });
+    expect(outcome).toBe('cancelled');
+    expect(refusal).toBeInstanceOf(WorkflowUpdateFailedError);
+    expect(String((refusal as WorkflowUpdateFailedError).cause?.message)).toMatch(/is ending/);
+    expect(stub.called('requeueFailed')).toHaveLength(0);
+  });
+
+  it('recognises a repeat of a finish the run before it counted (continue-as-new)', async () => {
+    const stub = new StubTask(['n2']);
+    let progress: TaskProgress | undefined;
+    // What the run before carried over: n1 succeeded and was counted there.
+    const carried: CarriedTaskState = {
+      prepared: true,
+      cursorMs: 0,
+      inFlight: [],
+      finished: 1,
+      paused: false,
+      devicesPaused: false,
+      pauseReason: null,
+      tally: { succeeded: 1, failed: 0 },
+      succeeded: 1,
+      cancelReason: null,
+      status: 'running',
+      runs: 1,
+      reported: [],
+      counted: ['n1@1'],
+    };
+    const outcome = await run(stub, { maxConcurrency: 1, carried }, async (handle) => {
+      await eventually(
+        'n2 started',
+        async () => stub.inFlight.has('n2'),
+        (started) => started,
+      );
+      await stub.repeat(handle, 'n1', 'success', 1);
+      await stub.finish(handle, 'n2', 'success');
+      progress = await eventually(
+        'n2 counted',
+        () => handle.query(taskProgress),
+        (p) => p.succeeded >= 2,
+      );
+    });
+    expect(outcome).toBe('completed');
+    expect(progress).toMatchObject({ finished: 2, succeeded: 2, runs: 2 });
   });
 });

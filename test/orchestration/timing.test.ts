@@ -2,13 +2,14 @@
  * Time in the orchestration — windows, timeouts, retries, days offline,
  * offers that expire — on the time-skipping server: days pass in seconds.
  */
+import { WorkflowNotFoundError } from '@temporalio/client';
 import { deviceWorkflowId } from '../../domain/ids';
 import { devices } from '../../db/devices';
 import { getRecord, listRecords } from '../../db/task-reads';
 import { recordsCollection } from '../../db/records';
 import { findTask } from '../../db/tasks';
 import { timeSkippingEnv } from '../helpers/stack';
-import { isSettled } from '../helpers/workflow-settled';
+import { isSettled, signalHandled } from '../helpers/workflow-settled';
 import { recordHistory } from '../helpers/histories';
 import { deviceUpgradeState } from '../../workflows/messages';
 import { eventually, PK, useWorld } from './world';
@@ -17,6 +18,17 @@ const t = useWorld('timing', timeSkippingEnv);
 
 const only = (...deviceKeys: string[]) => ({ scope: 'target' as const, filter: { deviceKeys } });
 const hhmm = (ms: number) => new Date(ms).toISOString().slice(11, 16);
+const workflowExists = (workflowId: string) =>
+  t.env.client.workflow
+    .getHandle(workflowId)
+    .describe()
+    .then(
+      () => true,
+      (err: unknown) => {
+        if (err instanceof WorkflowNotFoundError) return false;
+        throw err;
+      },
+    );
 const pushesTo = (deviceKey: string) => t.world.pushes.filter((p) => p.deviceKey === deviceKey).length;
 
 describe('orchestration over time', () => {
@@ -84,7 +96,10 @@ describe('orchestration over time', () => {
       () => t.world.record(taskId, first),
       (r) => r?.status === 'success',
     );
-    await new Promise((r) => setTimeout(r, 1000));
+    // The task has handled that finish and settled with its window closed: had the freed slot
+    // started `second`, its starter activity would have run and its device workflow would exist.
+    await signalHandled(t.env.client, taskId, 'devicesFinished', 0);
+    expect(await workflowExists(deviceWorkflowId({ productKey: PK, deviceKey: second }))).toBe(false);
     expect(pushesTo(second)).toBe(0);
     const task = await findTask(t.mongo.db, taskId);
     const waiting = (await listRecords(t.mongo.db, task!, { status: 'to_be_pushed', limit: 10 })).items;
@@ -261,7 +276,11 @@ describe('orchestration over time', () => {
     await t.world.addDevice('end3');
     await t.world.events.devicesRegistered(PK);
     await t.world.setOnline('end2', true);
-    await new Promise((r) => setTimeout(r, 1000));
+    // Both events have been handled (the gateway reads the task as completed and hints no one), and
+    // the task's workflow, the only admitter of its devices, has closed: nothing can join any more.
+    expect((await t.env.client.workflow.getHandle(taskId).describe()).status.name).toBe('COMPLETED');
+    expect(await workflowExists(deviceWorkflowId({ productKey: PK, deviceKey: 'end2' }))).toBe(false);
+    expect(await workflowExists(deviceWorkflowId({ productKey: PK, deviceKey: 'end3' }))).toBe(false);
     expect(await t.world.record(taskId, 'end3')).toBeNull();
     expect(pushesTo('end2') + pushesTo('end3')).toBe(0);
     await recordHistory(t.env.client, taskId, 'task-increment-end-time');
