@@ -149,10 +149,15 @@ beforeAll(async () => {
   expect(task.status).toBe(201);
   const taskId = (task.body as { taskId: string }).taskId;
   await waitUntil(
-    'the offline device to wait in the task',
-    async () =>
-      ((await (await fetch(`${urls.api}/v1/upgrade-tasks/${taskId}`)).json()) as { counts: Record<string, number> })
-        .counts.to_be_pushed === 1,
+    'the task to run, its offline device waiting',
+    async () => {
+      // The task's status and its device's record are written by separate steps: wait for both.
+      const body = (await (await fetch(`${urls.api}/v1/upgrade-tasks/${taskId}`)).json()) as {
+        status: string;
+        counts: Record<string, number>;
+      };
+      return body.status === 'running' && body.counts.to_be_pushed === 1;
+    },
     60_000,
     500,
   );
