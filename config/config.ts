@@ -82,6 +82,8 @@ export interface Config {
   mqttLimits: MqttLimits;
   /** MQTT over TLS: off unless a certificate and key are configured. */
   mqttTls: MqttTlsConfig | undefined;
+  /** Device events the gateway keeps in its outbox while Temporal is unreachable; past it the oldest is dropped. */
+  gatewayOutboxMax: number;
 }
 
 export interface ApiHttpConfig {
@@ -259,6 +261,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     apiHttp: apiHttpConfig(env),
     mqttLimits: mqttLimits(env),
     mqttTls: mqttTls(env),
+    gatewayOutboxMax: count(env, 'OTA_GATEWAY_OUTBOX_MAX', 100_000, 1, 10_000_000),
   };
 }
 

@@ -16,6 +16,7 @@ import type { DeviceEvents } from '../orchestration/device-events';
 import type { Logger } from '../runtime/log';
 import { Activation } from './activation';
 import { Delivery } from './delivery';
+import { DurableDeviceEvents, type OutboxOptions } from './durable-events';
 import { createHttpServer } from './http';
 import { fileUrlSigner } from '../artifacts/signed-url';
 import { createListeners, type Connection } from './listeners';
@@ -36,7 +37,7 @@ import { KeyedBuckets } from './token-bucket';
 
 export interface GatewayDeps {
   config: Pick<Config, 'mqttPort' | 'mqttHost' | 'gatewayHttpPort' | 'serviceMqttUsername' | 'serviceMqttPassword'> &
-    Partial<Pick<Config, 'gatewayHttpHost' | 'gatewayId' | 'firmwareFiles' | 'mqttTls'>> & {
+    Partial<Pick<Config, 'gatewayHttpHost' | 'gatewayId' | 'firmwareFiles' | 'mqttTls' | 'gatewayOutboxMax'>> & {
       /** Defaults (config DEFAULT_MQTT_LIMITS) for what is not given. */
       mqttLimits?: Partial<Config['mqttLimits']>;
     };
@@ -49,6 +50,8 @@ export interface GatewayDeps {
   presenceStore?: DevicePresenceStore;
   /** How long getversion waits for an offer before answering [] (default 5 s). */
   getversionTimeoutMs?: number;
+  /** Retries and outbox of device events (gateway/durable-events.ts); tests shorten the intervals. */
+  outbox?: Partial<OutboxOptions>;
 }
 
 export interface Gateway {
@@ -62,7 +65,7 @@ export interface Gateway {
 }
 
 export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
-  const { log, events } = deps;
+  const { log } = deps;
   const limits = { ...DEFAULT_MQTT_LIMITS, ...deps.config.mqttLimits };
   const registry = registryAccess(deps.presenceStore ?? devicePresenceStore(deps.db));
   const metrics = createMetrics();
@@ -70,6 +73,17 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
   const queue = new KeyedSerialQueue();
   const reports = new KeyedSerialQueue();
   const gatewayId = deps.config.gatewayId ?? defaultGatewayId(deps.config.mqttPort);
+  // Before any device can connect: what an earlier run left in the outbox goes first.
+  const events = await DurableDeviceEvents.start(deps.events, {
+    db: deps.db,
+    gatewayId,
+    metrics,
+    log,
+    options: {
+      ...(deps.config.gatewayOutboxMax !== undefined && { maxEvents: deps.config.gatewayOutboxMax }),
+      ...deps.outbox,
+    },
+  });
   const presence = new Presence({ registry, events, queue, metrics, log, gatewayId });
   const endReasons = new WeakMap<Client, string>();
   const connections = new WeakMap<Client, Connection>();
@@ -221,6 +235,7 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
       // Let the offline writes of the sessions just closed reach the registry.
       await queue.drain();
       await reports.drain();
+      await events.close();
     },
   };
 }

@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { createApiApp } from '../../api/routes';
 import { loadConfig, PROJECT_ROOT, type Config } from '../../config/config';
+import type { OutboxOptions } from '../../gateway/durable-events';
 import { startGateway, type Gateway } from '../../gateway/gateway';
 import { createTemporalDeviceEvents } from '../../orchestration/temporal-device-events';
 import { silentLogger } from '../../runtime/log';
@@ -24,13 +25,22 @@ export interface ServiceStack {
   gateway: Gateway;
   client: Client;
   db: Awaited<ReturnType<typeof testDb>>;
+  /** Closes the in-process gateway and starts a new one on the same database (same gateway id, new ports). */
+  restartGateway(): Promise<void>;
   startWorker(): Promise<void>;
   killWorker(): Promise<void>;
   api<T = unknown>(method: string, route: string, body?: unknown): Promise<{ status: number; body: T }>;
   stop(): Promise<void>;
 }
 
-export async function startServiceStack(name: string): Promise<ServiceStack> {
+export interface ServiceStackOptions {
+  /** Where the in-process gateway and API reach Temporal (default: the suite's server; a proxy to cut it). */
+  gatewayTemporalAddress?: string;
+  /** The gateway's event retries and outbox (tests shorten its intervals). */
+  outbox?: Partial<OutboxOptions>;
+}
+
+export async function startServiceStack(name: string, opts: ServiceStackOptions = {}): Promise<ServiceStack> {
   const db = await testDb(name);
   const taskQueue = unique(`e2e-${name}`);
   // Known before listening: the API stores download URLs naming it, and the worker signs them.
@@ -48,10 +58,11 @@ export async function startServiceStack(name: string): Promise<ServiceStack> {
     OTA_DATA_DIR: path.join(process.env.OTA_TEST_TMP ?? os.tmpdir(), taskQueue),
     OTA_DOWNLOAD_BASE_URL: `http://127.0.0.1:${apiPort}`,
   });
-  const connection = await Connection.connect({ address: config.temporalAddress });
+  const connection = await Connection.connect({ address: opts.gatewayTemporalAddress ?? config.temporalAddress });
   const client = new Client({ connection });
   const events = createTemporalDeviceEvents({ client, db: db.db, taskQueue, log: silentLogger });
-  const gateway = await startGateway({ config, log: silentLogger, db: db.db, events });
+  const gatewayDeps = { config, log: silentLogger, db: db.db, events, outbox: opts.outbox };
+  let gateway = await startGateway(gatewayDeps);
   const mqttUrl = `mqtt://127.0.0.1:${gateway.mqttPort}`;
   const app = await createApiApp({
     config: { ...config, gatewayUrl: gateway.httpUrl },
@@ -84,9 +95,15 @@ export async function startServiceStack(name: string): Promise<ServiceStack> {
     config,
     apiUrl,
     mqttUrl,
-    gateway,
+    get gateway() {
+      return gateway;
+    },
     client,
     db,
+    async restartGateway() {
+      await gateway.close();
+      gateway = await startGateway(gatewayDeps);
+    },
     async startWorker() {
       worker = new ManagedProcess({
         name: 'worker',
