@@ -6,7 +6,7 @@ import { admit } from '../db/admission';
 import { byIdentity, devices } from '../db/devices';
 import { isOnline } from '../db/presence';
 import { applyRecordUpdate, markOwned, recordId, recordsCollection } from '../db/records';
-import { commandId, taskWorkflowId } from '../domain/ids';
+import { taskWorkflowId } from '../domain/ids';
 import { signalIfRunning } from '../orchestration/signal-if-running';
 import { deviceFinished } from '../workflows/messages';
 import type { CommandPublisher } from './command-publisher';
@@ -25,7 +25,7 @@ export function createDeviceActivities(deps: {
   }
 
   return {
-    async claimRecord({ taskId, productKey, deviceKey, push, offerSlot, join }) {
+    async claimRecord({ taskId, productKey, deviceKey, offerSlot, join }) {
       // The version is the record's (as admitted); presence is the registry's, the one source of truth.
       const _id = recordId(taskId, deviceKey);
       let rec = await recordsCollection(db).findOne({ _id });
@@ -48,31 +48,11 @@ export function createDeviceActivities(deps: {
       const version = rec?.fromVersion ?? null;
       // Pushes in earlier runs (an operator's retry, a re-admission): this run's command ids follow theirs.
       const attemptsBefore = rec?.attempts ?? 0;
-      const now = new Date();
-      if (!push || !online || version === push.firmware.version) {
-        const slot = offerSlot ? { offerSlot: await takeOfferSlot(db, taskId, deviceKey, offerSlot.limit) } : {};
-        // Said before the device hears its refusal, so that the record shows why it still waits.
-        await markOwned(db, taskId, deviceKey, slot.offerSlot === false);
-        return { online, version, pushed: false, attemptsBefore, ...slot };
-      }
-      const command = commandId(taskId, deviceKey, attemptsBefore + 1);
-      await publisher.publishUpgrade({ productKey, deviceKey }, command, push.firmware);
-      await applyRecordUpdate(
-        db,
-        {
-          taskId,
-          deviceKey,
-          inWorkflow: true,
-          status: 'pushed',
-          attempts: attemptsBefore + 1,
-          progress: 0,
-          failure: null,
-          waitReason: null,
-          timeline: [{ at: push.at, event: 'pushed', detail: `command ${command}` }],
-        },
-        now,
-      );
-      return { online, version, pushed: true, attemptsBefore };
+      // The command goes out from the workflow, through the gateway that holds the device's session.
+      const slot = offerSlot ? { offerSlot: await takeOfferSlot(db, taskId, deviceKey, offerSlot.limit) } : {};
+      // Said before the device hears its refusal, so that the record shows why it still waits.
+      await markOwned(db, taskId, deviceKey, slot.offerSlot === false);
+      return { online, version, pushed: false, attemptsBefore, ...slot };
     },
 
     async pushUpgradeCommand({ productKey, deviceKey, commandId, firmware }) {

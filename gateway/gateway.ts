@@ -9,12 +9,14 @@ import { createBroker } from 'aedes';
 import type Aedes from 'aedes';
 import type { Client } from 'aedes';
 import type { Db } from 'mongodb';
+import type { CommandDelivery, UpgradeCommand } from '../activities/gateway-contracts';
 import { DEFAULT_MQTT_LIMITS, defaultGatewayId, type Config } from '../config/config';
 import { devicePresenceStore, devicesLeftOnline, type DevicePresenceStore } from '../db/device-presence';
 import { findProductForLogin } from '../db/products';
 import type { DeviceEvents } from '../orchestration/device-events';
 import type { Logger } from '../runtime/log';
 import { Activation } from './activation';
+import { Commands } from './commands';
 import { Delivery } from './delivery';
 import { DurableDeviceEvents, type OutboxOptions } from './durable-events';
 import { createHttpServer } from './http';
@@ -61,6 +63,10 @@ export interface Gateway {
   mqttTlsPort: number | undefined;
   httpUrl: string;
   metrics: GatewayMetrics;
+  /** Names this gateway in presence; its Temporal worker polls the task queue named after it. */
+  gatewayId: string;
+  /** Hands an upgrade command to the device's session here (the gateway worker's activity). */
+  deliverUpgradeCommand(command: UpgradeCommand): Promise<CommandDelivery>;
   close(): Promise<void>;
 }
 
@@ -141,7 +147,15 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
       done(error, success);
     });
   const rates = new KeyedBuckets({ perSec: limits.deviceRatePerSec, burst: limits.deviceBurst }, limits.maxConnections);
-  const routing = createRouting({ sessions, delivery, ota, activation, presence, revocation, rates, metrics, log });
+  const commands = new Commands({
+    sessions,
+    delivery,
+    revocation,
+    metrics,
+    log,
+    signFileUrl: deps.config.firmwareFiles && fileUrlSigner(deps.config.firmwareFiles),
+  });
+  const routing = createRouting({ sessions, ota, activation, presence, commands, rates, metrics, log });
   broker.authorizePublish = routing.authorizePublish;
   broker.authorizeSubscribe = routing.authorizeSubscribe;
   broker.authorizeForward = delivery.authorizeForward;
@@ -228,6 +242,8 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
     mqttTlsPort,
     httpUrl: `http://127.0.0.1:${httpPort}`,
     metrics,
+    gatewayId,
+    deliverUpgradeCommand: (command) => commands.deliverUpgrade(command),
     async close() {
       revocation.stop();
       await new Promise<void>((resolve) => broker.close(() => resolve()));

@@ -49,7 +49,11 @@ export class Presence {
   disconnected(device: DeviceRef, reason: string): Promise<void> {
     const id = deviceId(device);
     this.lastWrite.delete(id);
-    const stored = this.write(device, 'offline', this.deps.registry.update(device, onlineFields(false, new Date())));
+    const stored = this.write(
+      device,
+      'offline',
+      this.deps.registry.update(device, onlineFields(false, new Date(), this.deps.gatewayId)),
+    );
     return this.deps.queue.run(id, async () => {
       await stored;
       await this.notify(device, 'disconnected', () => this.deps.events.disconnected(device, reason));

@@ -3,6 +3,7 @@ import { Client, Connection } from '@temporalio/client';
 import { createCommandPublisher } from '../activities/command-publisher';
 import { fileUrlSigner } from '../artifacts/signed-url';
 import { createDeviceActivities } from '../activities/device-activities';
+import { createRouteActivities } from '../activities/route-activities';
 import { createTaskActivities } from '../activities/task-activities';
 import type { Config } from '../config/config';
 import { ensureAllIndexes } from '../db/all-indexes';
@@ -28,6 +29,7 @@ export async function createWorkerActivities(config: Config, log: Logger): Promi
   return {
     activities: {
       ...createDeviceActivities({ db: mongo.db, publisher, client }),
+      ...createRouteActivities({ db: mongo.db }),
       ...createTaskActivities({ db: mongo.db, client, taskQueue: config.temporalTaskQueue, log }),
     },
     async close() {

@@ -15,12 +15,13 @@ import { commandId, taskWorkflowId } from '../domain/ids';
 import { judge, soakFailure, TIMEOUT_FAILURE } from '../domain/progress';
 import { describeSchedule, windowState } from '../domain/schedule';
 import type { Failure, RecordStatus, TimelineEntry } from '../domain/types';
+import { sendUpgradeCommand } from './command-route';
 import { DeviceSession } from './device-session';
 import { deviceFinished, type DeviceOutcome, type DeviceUpgradeInput } from './messages';
 import { OtaStatus } from './search-attributes';
 import { waitFor } from './wait';
 
-const { claimRecord, finishRecord, pushUpgradeCommand, updateRecord } = wf.proxyActivities<DeviceActivities>({
+const { claimRecord, finishRecord, updateRecord } = wf.proxyActivities<DeviceActivities>({
   startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
 });
@@ -83,7 +84,7 @@ export async function deviceUpgradeWorkflow(input: DeviceUpgradeInput): Promise<
       'deferred: the task is at its concurrency limit',
     );
   }
-  if (input.method === 'push' && !device.pushed) {
+  if (input.method === 'push' && !device.pushed && !device.online) {
     // Frees the task's concurrency slot: the task pushes it again once the device reconnects.
     return finish(s, input, 'deferred', { status: 'to_be_pushed' }, 'deferred: offline');
   }
@@ -135,7 +136,7 @@ async function pushAndFollow(
 ): Promise<AttemptResult> {
   const cmd = commandId(input.taskId, input.deviceKey, attempt);
   const push = async (event: string) => {
-    await pushUpgradeCommand({
+    await sendUpgradeCommand({
       productKey: input.productKey,
       deviceKey: input.deviceKey,
       commandId: cmd,
@@ -149,7 +150,7 @@ async function pushAndFollow(
       `command ${cmd}`,
     );
   };
-  // The first command usually went out with the claim (one activity instead of three).
+  // A command that went out in an earlier try of the claim or an earlier run is not sent again.
   if (!alreadyPushed) await push('pushed');
   return follow(s, input, { started: false, repush: () => push('pushed again') });
 }
