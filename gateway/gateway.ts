@@ -12,6 +12,7 @@ import type { Db } from 'mongodb';
 import type { CommandDelivery, UpgradeCommand } from '../activities/gateway-contracts';
 import { DEFAULT_MQTT_LIMITS, defaultGatewayId, type Config } from '../config/config';
 import { devicePresenceStore, devicesLeftOnline, type DevicePresenceStore } from '../db/device-presence';
+import { sessionGatewayOf } from '../db/presence';
 import { findProductForLogin } from '../db/products';
 import type { DeviceEvents } from '../orchestration/device-events';
 import type { Logger } from '../runtime/log';
@@ -90,7 +91,15 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
       ...deps.outbox,
     },
   });
-  const presence = new Presence({ registry, events, queue, metrics, log, gatewayId });
+  const presence = new Presence({
+    registry,
+    events,
+    queue,
+    metrics,
+    log,
+    gatewayId,
+    sessionGateway: (device) => sessionGatewayOf(deps.db, device),
+  });
   const endReasons = new WeakMap<Client, string>();
   const connections = new WeakMap<Client, Connection>();
   const guard = new LoginGuard(limits);

@@ -193,18 +193,35 @@ describe('several gateways', () => {
     const onEast = fleetOn(east, [spec('mg-overlaps', { kind: 'silent' })]);
     const onWest = fleetOn(west, [spec('mg-overlaps', { kind: 'silent' })]);
     await connectThrough(onEast, east, ['mg-overlaps']);
+    const taskId = await pushTask('mg-overlaps');
+    await eventually(
+      'the first command, through east',
+      () => onEast.device('mg-overlaps').record.commands,
+      (c) => c.length === 1,
+      90_000,
+      200,
+    );
     // Moves before east has noticed it left: two sessions, on two gateways, for a moment.
     await connectThrough(onWest, west, ['mg-overlaps']);
-    await onEast.device('mg-overlaps').disconnect();
-    await pushTask('mg-overlaps');
     await eventually(
-      'the command, through west',
+      'the command again, through west',
       () => onWest.device('mg-overlaps').record.commands,
       (c) => c.length === 1,
       90_000,
       200,
     );
+    await onEast.device('mg-overlaps').disconnect();
+    // The end of the older session is neither presence nor news for the workflow; west's session is.
+    await onWest.device('mg-overlaps').progress(20, 'downloading');
+    const timeline = await eventually(
+      'the progress to reach the workflow',
+      async () =>
+        ((await recordsCollection(stack.db.db).findOne({ _id: recordId(taskId, 'mg-overlaps') }))?.timeline ?? []).map(
+          (e) => e.event,
+        ),
+      (t) => t.includes('progress'),
+    );
+    expect(timeline).not.toContain('offline');
     expect(await presenceOf('mg-overlaps')).toMatchObject({ online: true, gatewayId: west.id });
-    expect(onEast.device('mg-overlaps').record.commands).toHaveLength(0);
   });
 });
