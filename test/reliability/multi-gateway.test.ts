@@ -8,6 +8,7 @@
 import * as path from 'node:path';
 import { PROJECT_ROOT } from '../../config/config';
 import { setFirmwareVerified } from '../../db/firmware';
+import { deviceWorkflowId } from '../../domain/ids';
 import { recordId, recordsCollection } from '../../db/records';
 import { ManagedProcess } from '../../runtime/managed-process';
 import { freePort } from '../../runtime/net';
@@ -24,6 +25,7 @@ const gateways: ManagedProcess[] = [];
 interface GatewayProcess {
   id: string;
   mqttUrl: string;
+  process: ManagedProcess;
 }
 
 const spec = (deviceKey: string, behaviour: DeviceSpec['behaviour']): DeviceSpec => ({
@@ -51,15 +53,14 @@ async function startGatewayProcess(name: string): Promise<GatewayProcess> {
     OTA_DOWNLOAD_BASE_URL: stack.config.firmwareFiles.downloadBaseUrl,
     OTA_LOG_LEVEL: 'info',
   };
-  gateways.push(
-    new ManagedProcess({
-      name: `gateway ${name}`,
-      command: process.execPath,
-      args: [path.join(PROJECT_ROOT, 'dist/gateway/server.js')],
-      env,
-      logFile: path.join(process.env.OTA_TEST_TMP ?? '/tmp', `${id}.log`),
-    }),
-  );
+  const child = new ManagedProcess({
+    name: `gateway ${name}`,
+    command: process.execPath,
+    args: [path.join(PROJECT_ROOT, 'dist/gateway/server.js')],
+    env,
+    logFile: path.join(process.env.OTA_TEST_TMP ?? '/tmp', `${id}.log`),
+  });
+  gateways.push(child);
   await eventually(
     `gateway ${name} to answer`,
     () =>
@@ -71,7 +72,7 @@ async function startGatewayProcess(name: string): Promise<GatewayProcess> {
     30_000,
     200,
   );
-  return { id, mqttUrl: `mqtt://127.0.0.1:${mqttPort}` };
+  return { id, mqttUrl: `mqtt://127.0.0.1:${mqttPort}`, process: child };
 }
 
 const presenceOf = (deviceKey: string) =>
@@ -116,7 +117,7 @@ let west: GatewayProcess;
 beforeAll(async () => {
   stack = await startServiceStack('multi_gateway');
   await stack.startWorker();
-  const keys = ['mg-stays', 'mg-moves', 'mg-overlaps'];
+  const keys = ['mg-stays', 'mg-moves', 'mg-overlaps', 'mg-orphaned'];
   const res = await stack.api('POST', '/v1/devices:batch', {
     devices: keys.map((deviceKey) => ({ productKey: PK, deviceKey, deviceSecret: `secret-${deviceKey}` })),
   });
@@ -223,5 +224,37 @@ describe('several gateways', () => {
     );
     expect(timeline).not.toContain('offline');
     expect(await presenceOf('mg-overlaps')).toMatchObject({ online: true, gatewayId: west.id });
+  });
+
+  it('finds the device again through presence when the gateway presence names is gone', async () => {
+    const north = await startGatewayProcess('north');
+    const onNorth = fleetOn(north, [spec('mg-orphaned', { kind: 'silent' })]);
+    const onEast = fleetOn(east, [spec('mg-orphaned', { kind: 'silent' })]);
+    await connectThrough(onNorth, north, ['mg-orphaned']);
+    // Killed outright: presence still names north, and nothing polls its queue any more.
+    north.process.child.kill('SIGKILL');
+    await north.process.whenExited();
+    onNorth.device('mg-orphaned').drop();
+    await pushTask('mg-orphaned');
+    const workflow = stack.client.workflow.getHandle(deviceWorkflowId({ productKey: PK, deviceKey: 'mg-orphaned' }));
+    await eventually(
+      "the command to wait on north's queue",
+      async () =>
+        (await workflow.describe().catch(() => undefined))?.raw.pendingActivities?.map((a) => a.activityType?.name) ??
+        [],
+      (names) => names.includes('deliverUpgradeCommand'),
+      60_000,
+      200,
+    );
+    // The device comes back through east while the command waits there; north never picks it up.
+    await connectThrough(onEast, east, ['mg-orphaned']);
+    await eventually(
+      'the command, through east',
+      () => onEast.device('mg-orphaned').record.commands,
+      (c) => c.length >= 1,
+      90_000,
+      200,
+    );
+    expect(onNorth.device('mg-orphaned').record.commands).toHaveLength(0);
   });
 });
