@@ -68,6 +68,7 @@ module.exports = tseslint.config(
                 '**/scripts/**',
                 '**/activities/**',
                 '!**/activities/contracts',
+                '!**/activities/gateway-contracts',
               ],
               message: 'Workflow code does no I/O: import domain/ rules and, as types, activities/contracts.',
             },

@@ -3,7 +3,7 @@
  * this module with `import type`, the worker provides the implementations
  * (activities/*.ts), and workflow tests may provide their own.
  */
-import type { FirmwareOffer, RecordStatus, Strategy, TaskStatus } from '../domain/types';
+import type { RecordStatus, Strategy, TaskStatus } from '../domain/types';
 import type { StageState } from '../domain/stages';
 import type {
   AdmissionSettings,
@@ -51,13 +51,6 @@ export interface DeviceActivities {
   lookUpDevice(input: { productKey: string; deviceKey: string }): Promise<DeviceNow>;
   /** The worker's settings for device workflows, read once per upgrade. */
   deviceSettings(): Promise<{ recheckS: number }>;
-  /** Publishes the EnOS upgrade command to the device's session through the gateway. */
-  pushUpgradeCommand(input: {
-    productKey: string;
-    deviceKey: string;
-    commandId: string;
-    firmware: FirmwareOffer;
-  }): Promise<void>;
   updateRecord(update: RecordUpdate): Promise<void>;
   /**
    * The device's last record write (and its offer slot, if any, given back), then the task told how the device ended:

@@ -1,5 +1,5 @@
 /**
- * The device workflow's activities: thin adapters to MongoDB and the gateway. Each does one
+ * The device workflow's activities: thin adapters to MongoDB. Each does one
  * thing and answers with facts; what to do next is the workflow's decision.
  */
 import type { Client } from '@temporalio/client';
@@ -10,18 +10,16 @@ import { byIdentity, devices } from '../db/devices';
 import { isOnline } from '../db/presence';
 import { applyRecordUpdate, markOwned, recordId, recordsCollection } from '../db/records';
 import { taskFinishes } from '../orchestration/task-finishes';
-import type { CommandPublisher } from './command-publisher';
 import type { RecordUpdate } from '../domain/rollout';
 import type { DeviceActivities } from './contracts';
 
 export function createDeviceActivities(deps: {
   db: Db;
-  publisher: CommandPublisher;
   client: Client;
   /** How often a waiting device workflow re-reads the registry (config `deviceRecheckS`). */
   recheckS: number;
 }): DeviceActivities {
-  const { db, publisher, client, recheckS } = deps;
+  const { db, client, recheckS } = deps;
   const tellFinished = taskFinishes(client);
 
   async function updateRecord(update: RecordUpdate): Promise<void> {
@@ -63,10 +61,6 @@ export function createDeviceActivities(deps: {
 
     async deviceSettings() {
       return { recheckS };
-    },
-
-    async pushUpgradeCommand({ productKey, deviceKey, commandId, firmware }) {
-      await publisher.publishUpgrade({ productKey, deviceKey }, commandId, firmware);
     },
 
     updateRecord,

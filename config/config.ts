@@ -30,7 +30,7 @@ export interface Config {
   gatewayHttpHost: string;
   /** Where the API finds the gateway's HTTP port (health). */
   gatewayUrl: string;
-  /** Where the worker's service client reaches the gateway's MQTT broker. */
+  /** Where `npm run demo` connects its simulated devices (the gateway's MQTT broker). */
   mqttUrl: string;
   /** Temporal frontend host:port. */
   temporalAddress: string;
@@ -88,6 +88,8 @@ export interface Config {
    * at most this long.
    */
   deviceRecheckS: number;
+  /** Device events the gateway keeps in its outbox while Temporal is unreachable; past it the oldest is dropped. */
+  gatewayOutboxMax: number;
 }
 
 export interface ApiHttpConfig {
@@ -269,6 +271,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     mqttLimits: mqttLimits(env),
     mqttTls: mqttTls(env),
     deviceRecheckS: count(env, 'OTA_DEVICE_RECHECK_S', DEFAULT_DEVICE_RECHECK_S, 1, 86_400),
+    gatewayOutboxMax: count(env, 'OTA_GATEWAY_OUTBOX_MAX', 100_000, 1, 10_000_000),
   };
 }
 

@@ -45,6 +45,11 @@ export interface PresenceFields {
   firmwareVersion?: string;
   versionReportedAt?: Date;
   activatedAt?: Date;
+  /**
+   * With `online: false`: the gateway whose session ended. The device may hold a newer session on
+   * another gateway by then, so the offline write applies only while presence still names this one.
+   */
+  releasedBy?: string;
 }
 
 export const onlineFields = (online: boolean, at: Date, gatewayId: string | null = null): PresenceFields => ({
@@ -52,6 +57,7 @@ export const onlineFields = (online: boolean, at: Date, gatewayId: string | null
   gatewayId: online ? gatewayId : null,
   lastSeenAt: at,
   updatedAt: at,
+  ...(!online && gatewayId !== null && { releasedBy: gatewayId }),
 });
 export const seenFields = (at: Date): PresenceFields => ({ lastSeenAt: at });
 export const versionFields = (version: string, at: Date): PresenceFields => ({
@@ -102,7 +108,16 @@ export function devicePresenceStore(db: Db): DevicePresenceStore {
         return [{ productKey, deviceKey, deviceSecret, ...(activatedAt instanceof Date ? { activatedAt } : {}) }];
       });
     },
-    async update(device, fields) {
+    async update(device, { releasedBy, ...fields }) {
+      if (fields.online === false && releasedBy !== undefined) {
+        const { online, gatewayId, ...rest } = fields;
+        await devices.updateOne(
+          { ...byIdentity(device), gatewayId: { $in: [releasedBy, null] } },
+          { $set: { online, gatewayId } },
+        );
+        if (Object.keys(rest).length > 0) await devices.updateOne(byIdentity(device), { $set: rest });
+        return;
+      }
       await devices.updateOne(byIdentity(device), { $set: fields });
     },
   };

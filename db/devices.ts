@@ -45,6 +45,8 @@ export interface DeviceDoc {
   firmwareVersion?: string;
   versionReportedAt?: Date;
   online: boolean;
+  /** The gateway holding the device's session, written with `online` (db/device-presence.ts); null once offline. */
+  gatewayId?: string | null;
   lastSeenAt: Date | null;
   createdAt: Date;
   updatedAt: Date;

@@ -9,6 +9,7 @@
  */
 import type { Db } from 'mongodb';
 import { byIdentity, devices } from './devices';
+import type { DeviceRef } from '../domain/types';
 
 /** Lookups in flight at once. */
 const PARALLEL = 64;
@@ -27,4 +28,10 @@ export async function onlineAmong(db: Db, productKey: string, deviceKeys: readon
     chunk.forEach((deviceKey, j) => states[j] && online.add(deviceKey));
   }
   return online;
+}
+
+/** The gateway that holds the device's session (it wrote `online` with its id); null when offline. */
+export async function sessionGatewayOf(db: Db, device: DeviceRef): Promise<string | null> {
+  const doc = await devices(db).findOne(byIdentity(device), { projection: { online: 1, gatewayId: 1 } });
+  return doc?.online === true && typeof doc.gatewayId === 'string' ? doc.gatewayId : null;
 }

@@ -9,13 +9,17 @@ import { createBroker } from 'aedes';
 import type Aedes from 'aedes';
 import type { Client } from 'aedes';
 import type { Db } from 'mongodb';
+import type { CommandDelivery, UpgradeCommand } from '../activities/gateway-contracts';
 import { DEFAULT_MQTT_LIMITS, defaultGatewayId, type Config } from '../config/config';
 import { devicePresenceStore, devicesLeftOnline, type DevicePresenceStore } from '../db/device-presence';
+import { sessionGatewayOf } from '../db/presence';
 import { findProductForLogin } from '../db/products';
 import type { DeviceEvents } from '../orchestration/device-events';
 import type { Logger } from '../runtime/log';
 import { Activation } from './activation';
+import { Commands } from './commands';
 import { Delivery } from './delivery';
+import { DurableDeviceEvents, type OutboxOptions } from './durable-events';
 import { createHttpServer } from './http';
 import { fileUrlSigner } from '../artifacts/signed-url';
 import { createListeners, type Connection } from './listeners';
@@ -36,7 +40,7 @@ import { KeyedBuckets } from './token-bucket';
 
 export interface GatewayDeps {
   config: Pick<Config, 'mqttPort' | 'mqttHost' | 'gatewayHttpPort' | 'serviceMqttUsername' | 'serviceMqttPassword'> &
-    Partial<Pick<Config, 'gatewayHttpHost' | 'gatewayId' | 'firmwareFiles' | 'mqttTls'>> & {
+    Partial<Pick<Config, 'gatewayHttpHost' | 'gatewayId' | 'firmwareFiles' | 'mqttTls' | 'gatewayOutboxMax'>> & {
       /** Defaults (config DEFAULT_MQTT_LIMITS) for what is not given. */
       mqttLimits?: Partial<Config['mqttLimits']>;
     };
@@ -49,6 +53,8 @@ export interface GatewayDeps {
   presenceStore?: DevicePresenceStore;
   /** How long getversion waits for an offer before answering [] (default 5 s). */
   getversionTimeoutMs?: number;
+  /** Retries and outbox of device events (gateway/durable-events.ts); tests shorten the intervals. */
+  outbox?: Partial<OutboxOptions>;
 }
 
 export interface Gateway {
@@ -58,11 +64,15 @@ export interface Gateway {
   mqttTlsPort: number | undefined;
   httpUrl: string;
   metrics: GatewayMetrics;
+  /** Names this gateway in presence; its Temporal worker polls the task queue named after it. */
+  gatewayId: string;
+  /** Hands an upgrade command to the device's session here (the gateway worker's activity). */
+  deliverUpgradeCommand(command: UpgradeCommand): Promise<CommandDelivery>;
   close(): Promise<void>;
 }
 
 export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
-  const { log, events } = deps;
+  const { log } = deps;
   const limits = { ...DEFAULT_MQTT_LIMITS, ...deps.config.mqttLimits };
   const registry = registryAccess(deps.presenceStore ?? devicePresenceStore(deps.db));
   const metrics = createMetrics();
@@ -70,7 +80,26 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
   const queue = new KeyedSerialQueue();
   const reports = new KeyedSerialQueue();
   const gatewayId = deps.config.gatewayId ?? defaultGatewayId(deps.config.mqttPort);
-  const presence = new Presence({ registry, events, queue, metrics, log, gatewayId });
+  // Before any device can connect: what an earlier run left in the outbox goes first.
+  const events = await DurableDeviceEvents.start(deps.events, {
+    db: deps.db,
+    gatewayId,
+    metrics,
+    log,
+    options: {
+      ...(deps.config.gatewayOutboxMax !== undefined && { maxEvents: deps.config.gatewayOutboxMax }),
+      ...deps.outbox,
+    },
+  });
+  const presence = new Presence({
+    registry,
+    events,
+    queue,
+    metrics,
+    log,
+    gatewayId,
+    sessionGateway: (device) => sessionGatewayOf(deps.db, device),
+  });
   const endReasons = new WeakMap<Client, string>();
   const connections = new WeakMap<Client, Connection>();
   const guard = new LoginGuard(limits);
@@ -127,7 +156,15 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
       done(error, success);
     });
   const rates = new KeyedBuckets({ perSec: limits.deviceRatePerSec, burst: limits.deviceBurst }, limits.maxConnections);
-  const routing = createRouting({ sessions, delivery, ota, activation, presence, revocation, rates, metrics, log });
+  const commands = new Commands({
+    sessions,
+    delivery,
+    revocation,
+    metrics,
+    log,
+    signFileUrl: deps.config.firmwareFiles && fileUrlSigner(deps.config.firmwareFiles),
+  });
+  const routing = createRouting({ sessions, ota, activation, presence, commands, rates, metrics, log });
   broker.authorizePublish = routing.authorizePublish;
   broker.authorizeSubscribe = routing.authorizeSubscribe;
   broker.authorizeForward = delivery.authorizeForward;
@@ -214,6 +251,8 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
     mqttTlsPort,
     httpUrl: `http://127.0.0.1:${httpPort}`,
     metrics,
+    gatewayId,
+    deliverUpgradeCommand: (command) => commands.deliverUpgrade(command),
     async close() {
       revocation.stop();
       await new Promise<void>((resolve) => broker.close(() => resolve()));
@@ -221,6 +260,7 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
       // Let the offline writes of the sessions just closed reach the registry.
       await queue.drain();
       await reports.drain();
+      await events.close();
     },
   };
 }

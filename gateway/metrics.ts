@@ -28,6 +28,11 @@ export interface GatewayMetrics {
   dropped: Record<string, number>;
   /** Sessions closed because their device left the registry. */
   sessionsRevoked: number;
+  /**
+   * Device events the orchestration did not take at once (gateway/durable-events.ts): tries repeated,
+   * events kept in the outbox, delivered from it, dropped from it, and how many it holds now.
+   */
+  outbox: { retries: number; appended: number; delivered: number; dropped: number; depth: number };
 }
 
 export function createMetrics(): GatewayMetrics {
@@ -51,6 +56,7 @@ export function createMetrics(): GatewayMetrics {
     }),
     dropped: {},
     sessionsRevoked: 0,
+    outbox: { retries: 0, appended: 0, delivered: 0, dropped: 0, depth: 0 },
   };
 }
 

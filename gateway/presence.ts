@@ -23,6 +23,8 @@ export interface PresenceDeps {
   log: Logger;
   /** Written with "online", so that this gateway's next run can tell which devices it left online. */
   gatewayId: string;
+  /** The gateway presence names for the device now (db/presence.ts), or null when it is offline. */
+  sessionGateway(device: DeviceRef): Promise<string | null>;
 }
 
 export class Presence {
@@ -49,9 +51,18 @@ export class Presence {
   disconnected(device: DeviceRef, reason: string): Promise<void> {
     const id = deviceId(device);
     this.lastWrite.delete(id);
-    const stored = this.write(device, 'offline', this.deps.registry.update(device, onlineFields(false, new Date())));
+    const stored = this.write(
+      device,
+      'offline',
+      this.deps.registry.update(device, onlineFields(false, new Date(), this.deps.gatewayId)),
+    );
     return this.deps.queue.run(id, async () => {
       await stored;
+      // Moved to another gateway before this session ended: that one tells the device's story now.
+      if (await this.heldElsewhere(device)) {
+        this.deps.log.debug('older session ended on this gateway; the device is connected elsewhere', { ...device });
+        return;
+      }
       await this.notify(device, 'disconnected', () => this.deps.events.disconnected(device, reason));
     });
   }
@@ -68,6 +79,18 @@ export class Presence {
   /** A version report writes lastSeenAt as well, so it counts as a touch. */
   versionStored(device: DeviceRef): void {
     this.lastWrite.set(deviceId(device), Date.now());
+  }
+
+  private async heldElsewhere(device: DeviceRef): Promise<boolean> {
+    try {
+      const holder = await this.deps.sessionGateway(device);
+      return holder !== null && holder !== this.deps.gatewayId;
+    } catch (err) {
+      // Unsure: tell the workflow; it re-checks presence on its own.
+      this.deps.metrics.databaseErrors += 1;
+      this.deps.log.error('could not read presence', { ...device, err });
+      return false;
+    }
   }
 
   /** Writes start at once (so the registry can merge them); events wait for them in the device's queue. */

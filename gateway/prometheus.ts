@@ -87,6 +87,23 @@ export function gatewayRegistry(m: GatewayMetrics, live: GatewayLive): Registry 
       [{ dependency: 'database' }, m.databaseErrors],
     ],
   );
+  counterView(
+    r,
+    {
+      name: 'ota_gateway_outbox_events_total',
+      help: 'Device events the orchestration did not take at once: retried, kept in the outbox, delivered from it, dropped from it.',
+      labelNames: ['result'],
+    },
+    () => [
+      [{ result: 'retried' }, m.outbox.retries],
+      [{ result: 'kept' }, m.outbox.appended],
+      [{ result: 'delivered' }, m.outbox.delivered],
+      [{ result: 'dropped' }, m.outbox.dropped],
+    ],
+  );
+  gaugeView(r, { name: 'ota_gateway_outbox_depth', help: 'Device events waiting in the outbox.' }, () => [
+    [{}, m.outbox.depth],
+  ]);
   gaugeView(
     r,
     {

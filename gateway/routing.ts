@@ -13,22 +13,20 @@ import type { Client, PublishPacket, Subscription } from 'aedes';
 import type { Logger } from '../runtime/log';
 import { activationPublish, activationSubscribe, devicePublish, deviceSubscribe, servicePublish } from './acl';
 import type { Activation } from './activation';
-import type { Delivery } from './delivery';
 import { bump, type GatewayMetrics } from './metrics';
 import type { OtaHandler } from './ota-handler';
 import type { Presence } from './presence';
-import type { Revocation } from './revocation';
+import type { Commands } from './commands';
 import type { Sessions } from './sessions';
 import type { KeyedBuckets } from './token-bucket';
 import { deviceId } from './topics';
 
 export interface RoutingDeps {
   sessions: Sessions;
-  delivery: Delivery;
   ota: OtaHandler;
   activation: Activation;
   presence: Presence;
-  revocation: Revocation;
+  commands: Commands;
   /** Message-rate buckets of device and activation sessions. */
   rates: KeyedBuckets;
   metrics: GatewayMetrics;
@@ -49,7 +47,7 @@ const payloadOf = (packet: PublishPacket): Buffer =>
   Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
 
 export function createRouting(deps: RoutingDeps) {
-  const { sessions, delivery, metrics, log } = deps;
+  const { sessions, metrics, log } = deps;
 
   /** Dropped, acknowledged, counted and logged. */
   const refuse = (who: string, topic: string, reason: string, fields: object = {}): void => {
@@ -57,27 +55,10 @@ export function createRouting(deps: RoutingDeps) {
     log.warn(`${who} publish refused`, { ...fields, topic, reason });
   };
 
-  const deliverCommand = async (packet: PublishPacket): Promise<void> => {
+  const deliverCommand = (packet: PublishPacket): void => {
     const decision = servicePublish(packet.topic);
     if (!decision.allow) return refuse('service', packet.topic, decision.reason);
-    const payload = payloadOf(packet);
-    // Read the registry first: a device deleted a moment ago (its notice still on the way) gets no command.
-    const registered = sessions.live(decision.device) && (await deps.revocation.stillRegistered(decision.device));
-    const target = registered ? sessions.live(decision.device) : undefined;
-    if (!target) {
-      metrics.commands.undelivered += 1;
-      log.warn('command not delivered: device not connected', { ...decision.device, topic: packet.topic });
-      return;
-    }
-    void delivery.send(target, packet.topic, payload, 1).then((sent) => {
-      if (sent) {
-        metrics.commands.delivered += 1;
-        log.debug('command delivered', { ...decision.device, topic: packet.topic });
-      } else {
-        metrics.commands.undelivered += 1;
-        log.warn('command not delivered: session closed during delivery', { ...decision.device });
-      }
-    });
+    void deps.commands.send(decision.device, packet.topic, payloadOf(packet));
   };
 
   const authorizePublish = (client: Client | null, packet: PublishPacket, callback: (error?: Error | null) => void) => {
@@ -94,7 +75,7 @@ export function createRouting(deps: RoutingDeps) {
       return callback(new QosNotServed('QoS 2 is not served'));
     }
     if (identity.kind === 'service') {
-      void deliverCommand(packet);
+      deliverCommand(packet);
       return callback(null);
     }
     const rateKey = `${identity.kind}:${deviceId(identity.device)}`;

@@ -50,12 +50,19 @@ export interface TemporalDeviceEventsDeps {
 }
 
 const HINT_WINDOW_MS = 500;
+/**
+ * A device event's signal fails after this long rather than after the client's own retries (about half a
+ * minute against a Temporal that is down): the gateway then retries it and keeps it in its outbox.
+ */
+const SIGNAL_DEADLINE_MS = 3_000;
 
 export function createTemporalDeviceEvents(deps: TemporalDeviceEventsDeps): DeviceEvents & RegistryEvents {
   const { client, db, taskQueue, log } = deps;
 
   const signalDevice = async <T>(device: DeviceRef, signal: SignalDefinition<[T]>, arg: T) => {
-    await signalIfRunning(client.workflow.getHandle(deviceWorkflowId(device)), signal, arg);
+    await client.connection.withDeadline(Date.now() + SIGNAL_DEADLINE_MS, () =>
+      signalIfRunning(client.workflow.getHandle(deviceWorkflowId(device)), signal, arg),
+    );
   };
   const hintTask = (signalName: string) =>
     coalesce(async (taskId) => {

@@ -1,8 +1,7 @@
-/** Builds the activity implementations with their real clients (MongoDB, MQTT, Temporal). */
+/** Builds the activity implementations with their real clients (MongoDB, Temporal). */
 import { Client, Connection } from '@temporalio/client';
-import { createCommandPublisher } from '../activities/command-publisher';
-import { fileUrlSigner } from '../artifacts/signed-url';
 import { createDeviceActivities } from '../activities/device-activities';
+import { createRouteActivities } from '../activities/route-activities';
 import { createTaskActivities } from '../activities/task-activities';
 import type { Config } from '../config/config';
 import { ensureAllIndexes } from '../db/all-indexes';
@@ -19,19 +18,13 @@ export async function createWorkerActivities(config: Config, log: Logger): Promi
   await ensureAllIndexes(mongo.db);
   const connection = await Connection.connect({ address: config.temporalAddress });
   const client = new Client({ connection, namespace: config.temporalNamespace });
-  const publisher = createCommandPublisher({
-    url: config.mqttUrl,
-    username: config.serviceMqttUsername,
-    password: config.serviceMqttPassword,
-    signFileUrl: fileUrlSigner(config.firmwareFiles),
-  });
   return {
     activities: {
-      ...createDeviceActivities({ db: mongo.db, publisher, client, recheckS: config.deviceRecheckS }),
+      ...createDeviceActivities({ db: mongo.db, client, recheckS: config.deviceRecheckS }),
+      ...createRouteActivities({ db: mongo.db }),
       ...createTaskActivities({ db: mongo.db, client, taskQueue: config.temporalTaskQueue, log }),
     },
     async close() {
-      await publisher.close();
       await connection.close();
       await mongo.close();
     },

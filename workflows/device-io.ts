@@ -23,15 +23,6 @@ const retry: wf.ActivityOptions['retry'] = { initialInterval: '1 second', maximu
 export const { claimRecord, takeOfferSlot, lookUpDevice, deviceSettings, updateRecord, finishRecord } =
   wf.proxyLocalActivities<DeviceActivities>({ startToCloseTimeout: '30 seconds', retry });
 
-/**
- * The command leaves through the gateway's MQTT broker: a normal activity, so that it can run
- * on the worker that holds the device's session, and a slow broker holds no workflow task.
- */
-export const { pushUpgradeCommand } = wf.proxyActivities<DeviceActivities>({
-  startToCloseTimeout: '30 seconds',
-  retry,
-});
-
 export type RecordSet = Omit<RecordUpdate, 'taskId' | 'deviceKey' | 'timeline'>;
 
 /** One record write: fields to set and, in order, the timeline entries ([event, detail?]) it adds. */

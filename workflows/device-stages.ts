@@ -13,7 +13,8 @@ import type { Stage } from './device-state';
 
 type Following = Extract<Stage, { kind: 'following' }>;
 import type { DeviceSession } from './device-session';
-import { pushUpgradeCommand, record, type RecordSet, waitForDevice } from './device-io';
+import { sendUpgradeCommand } from './command-route';
+import { record, type RecordSet, waitForDevice } from './device-io';
 import type { DeviceUpgradeInput } from './messages';
 import { waitFor } from './wait';
 
@@ -45,8 +46,7 @@ export async function startAttempt(s: DeviceSession, input: DeviceUpgradeInput):
     await record(s, input, opened(s), ['offered', `offer of ${input.firmware.version}`]);
     return { kind: 'offered', expiresAtMs: Date.now() + input.offerTtlS * 1000 };
   }
-  await push(s, input, 'pushed');
-  return following(input, false);
+  return push(s, input, 'pushed');
 }
 
 const opened = (s: DeviceSession): RecordSet => ({
@@ -66,15 +66,26 @@ const following = (input: DeviceUpgradeInput, started: boolean): Following => ({
   holdRecorded: false,
 });
 
-async function push(s: DeviceSession, input: DeviceUpgradeInput, event: string): Promise<void> {
+/**
+ * The command goes to the gateway holding the device's session. When no gateway holds one,
+ * the device has left since it was last seen: the attempt waits, with no clock, for it to be
+ * back (its reconnect asks for the command again, as after any reconnect before it started).
+ */
+async function push(s: DeviceSession, input: DeviceUpgradeInput, event: string): Promise<Following> {
   const cmd = commandId(input.taskId, input.deviceKey, s.attempt);
-  await pushUpgradeCommand({
+  const delivery = await sendUpgradeCommand({
     productKey: input.productKey,
     deviceKey: input.deviceKey,
     commandId: cmd,
     firmware: input.firmware,
   });
-  await record(s, input, opened(s), [event, `command ${cmd}`]);
+  if (delivery === 'delivered') {
+    await record(s, input, opened(s), [event, `command ${cmd}`]);
+    return following(input, false);
+  }
+  await record(s, input, opened(s), [event, `command ${cmd} not delivered: the device is not connected`]);
+  s.observe({ online: false, version: null }, input.firmware.version, { presence: true });
+  return { ...following(input, false), deadlineMs: null, repushWanted: true };
 }
 
 /** Request mode: the offer waits for the device's first progress report (or the target version), or expires. */
@@ -109,8 +120,8 @@ export async function offered(
 export async function follow(s: DeviceSession, input: DeviceUpgradeInput, stage: Following): Promise<Next> {
   const window = windowState(input.schedule, Date.now());
   if (stage.repushWanted && window.open && s.online && !s.taskPaused) {
-    await push(s, input, 'pushed again');
-    return following(input, stage.started);
+    const next = await push(s, input, 'pushed again');
+    return { ...next, started: stage.started };
   }
   const heldByPause = stage.repushWanted && s.taskPaused;
   if (heldByPause && !stage.holdRecorded) {

@@ -10,6 +10,8 @@ import * as path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { createApiApp } from '../../api/routes';
 import { loadConfig, PROJECT_ROOT, type Config } from '../../config/config';
+import type { OutboxOptions } from '../../gateway/durable-events';
+import { startCommandWorker } from '../../gateway/command-worker';
 import { startGateway, type Gateway } from '../../gateway/gateway';
 import { createTemporalDeviceEvents } from '../../orchestration/temporal-device-events';
 import { silentLogger } from '../../runtime/log';
@@ -24,13 +26,22 @@ export interface ServiceStack {
   gateway: Gateway;
   client: Client;
   db: Awaited<ReturnType<typeof testDb>>;
+  /** Closes the in-process gateway and starts a new one on the same database (same gateway id, new ports). */
+  restartGateway(): Promise<void>;
   startWorker(): Promise<void>;
   killWorker(): Promise<void>;
   api<T = unknown>(method: string, route: string, body?: unknown): Promise<{ status: number; body: T }>;
   stop(): Promise<void>;
 }
 
-export async function startServiceStack(name: string): Promise<ServiceStack> {
+export interface ServiceStackOptions {
+  /** Where the in-process gateway and API reach Temporal (default: the suite's server; a proxy to cut it). */
+  gatewayTemporalAddress?: string;
+  /** The gateway's event retries and outbox (tests shorten its intervals). */
+  outbox?: Partial<OutboxOptions>;
+}
+
+export async function startServiceStack(name: string, opts: ServiceStackOptions = {}): Promise<ServiceStack> {
   const db = await testDb(name);
   const taskQueue = unique(`e2e-${name}`);
   // Known before listening: the API stores download URLs naming it, and the worker signs them.
@@ -41,6 +52,8 @@ export async function startServiceStack(name: string): Promise<ServiceStack> {
     MONGODB_URL: db.url,
     OTA_TASK_QUEUE: taskQueue,
     OTA_MQTT_PORT: '0',
+    // Test files run side by side on one Temporal: each gateway's command queue is its own.
+    OTA_GATEWAY_ID: unique(`gw-${name}`),
     OTA_MQTT_HOST: '127.0.0.1',
     OTA_GATEWAY_HTTP_PORT: '0',
     OTA_API_TOKEN: '',
@@ -48,10 +61,19 @@ export async function startServiceStack(name: string): Promise<ServiceStack> {
     OTA_DATA_DIR: path.join(process.env.OTA_TEST_TMP ?? os.tmpdir(), taskQueue),
     OTA_DOWNLOAD_BASE_URL: `http://127.0.0.1:${apiPort}`,
   });
-  const connection = await Connection.connect({ address: config.temporalAddress });
+  const connection = await Connection.connect({ address: opts.gatewayTemporalAddress ?? config.temporalAddress });
   const client = new Client({ connection });
   const events = createTemporalDeviceEvents({ client, db: db.db, taskQueue, log: silentLogger });
-  const gateway = await startGateway({ config, log: silentLogger, db: db.db, events });
+  const gatewayDeps = { config, log: silentLogger, db: db.db, events, outbox: opts.outbox };
+  let gateway = await startGateway(gatewayDeps);
+  const commandWorkerOf = (g: Gateway) =>
+    startCommandWorker({
+      gateway: g,
+      temporalAddress: config.temporalAddress,
+      namespace: config.temporalNamespace,
+      log: silentLogger,
+    });
+  let commandWorker = commandWorkerOf(gateway);
   const mqttUrl = `mqtt://127.0.0.1:${gateway.mqttPort}`;
   const app = await createApiApp({
     config: { ...config, gatewayUrl: gateway.httpUrl },
@@ -70,7 +92,6 @@ export async function startServiceStack(name: string): Promise<ServiceStack> {
     TEMPORAL_ADDRESS: config.temporalAddress,
     MONGODB_URL: db.url,
     OTA_TASK_QUEUE: taskQueue,
-    OTA_MQTT_URL: mqttUrl,
     OTA_SERVICE_MQTT_PASSWORD: config.serviceMqttPassword,
     // Free ports: test files run side by side, each with its own worker.
     OTA_WORKER_HTTP_PORT: '0',
@@ -84,9 +105,17 @@ export async function startServiceStack(name: string): Promise<ServiceStack> {
     config,
     apiUrl,
     mqttUrl,
-    gateway,
+    get gateway() {
+      return gateway;
+    },
     client,
     db,
+    async restartGateway() {
+      await commandWorker.stop();
+      await gateway.close();
+      gateway = await startGateway(gatewayDeps);
+      commandWorker = commandWorkerOf(gateway);
+    },
     async startWorker() {
       worker = new ManagedProcess({
         name: 'worker',
@@ -113,6 +142,7 @@ export async function startServiceStack(name: string): Promise<ServiceStack> {
       await worker?.stop(5000);
       await new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
+      await commandWorker.stop();
       await gateway.close();
       await connection.close();
       await db.close();

@@ -13,13 +13,8 @@ it('takes a waiting record and answers its facts, and leaves a finished record a
   const mongo = await testDb('claim');
   try {
     await ensureAllIndexes(mongo.db);
-    const published: string[] = [];
     const acts = createDeviceActivities({
       db: mongo.db,
-      publisher: {
-        publishUpgrade: async (_d, commandId) => void published.push(commandId),
-        close: async () => undefined,
-      },
       // Claims never signal; the client's connection is opened only on first use.
       client: new Client(),
       recheckS: 60,
@@ -56,8 +51,6 @@ it('takes a waiting record and answers its facts, and leaves a finished record a
       inWorkflow: false,
     });
     expect(await claim('no-record')).toMatchObject({ status: null, online: false });
-    // The claim only reads and takes: pushing is the workflow's separate step.
-    expect(published).toEqual([]);
     expect(await acts.lookUpDevice({ productKey: 'pk', deviceKey: 'waiting' })).toEqual({
       online: true,
       version: '1.0.0',

@@ -34,9 +34,12 @@ describe('lost device events', () => {
       () => t.world.record(taskId, 'lost-online'),
       (r) => timeline(r).some((e) => e.event === 'offline'),
     );
-    // Back online as the registry records it; the signal to the workflow is the one lost.
+    // Back online as the registry records it (its gateway with it); the signal to the workflow is the one lost.
     answer = true;
-    await devices(t.mongo.db).updateOne({ productKey: PK, deviceKey: 'lost-online' }, { $set: { online: true } });
+    await devices(t.mongo.db).updateOne(
+      { productKey: PK, deviceKey: 'lost-online' },
+      { $set: { online: true, gatewayId: t.world.gatewayId } },
+    );
 
     await t.env.sleep(ONE_PERIOD_MS);
     const done = await eventually(

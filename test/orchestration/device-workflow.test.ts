@@ -5,9 +5,11 @@
 import { Worker } from '@temporalio/worker';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { DeviceActivities, DeviceNow } from '../../activities/contracts';
+import type { GatewayActivities, RouteActivities } from '../../activities/gateway-contracts';
+import { gatewayTaskQueue } from '../../domain/gateway-queue';
 import type { RecordUpdate } from '../../domain/rollout';
 import type { DeviceOutcome, DeviceUpgradeInput } from '../../workflows/messages';
-import { deviceProgress, taskPauseChanged } from '../../workflows/messages';
+import { devicePresence, deviceProgress, taskPauseChanged } from '../../workflows/messages';
 import type { deviceUpgradeWorkflow } from '../../workflows/device-upgrade';
 import { timeSkippingEnv, unique, workflowBundle } from '../helpers/stack';
 import { eventually } from './world';
@@ -21,14 +23,17 @@ class StubDevice {
   readonly writes: RecordUpdate[] = [];
   finished: DeviceOutcome | null = null;
   lookUps = 0;
+  /** Whether the gateway that presence names still holds the device's session. */
+  connected = true;
+  readonly gatewayId = unique('gw');
 
-  activities(recheckS: number): DeviceActivities {
+  activities(recheckS: number): DeviceActivities & RouteActivities {
     return {
+      locateDeviceSession: async () => ({ gatewayId: this.now.online ? this.gatewayId : null }),
       claimRecord: async () => ({ status: 'to_be_pushed', fromVersion: '1.0.0', attempts: 0, online: this.now.online }),
       takeOfferSlot: async () => true,
       lookUpDevice: async () => ((this.lookUps += 1), this.now),
       deviceSettings: async () => ({ recheckS }),
-      pushUpgradeCommand: async ({ commandId }) => void this.pushes.push(commandId),
       updateRecord: async (update) => void this.writes.push(update),
       finishRecord: async (update, outcome) => {
         this.writes.push(update);
@@ -37,9 +42,40 @@ class StubDevice {
     };
   }
 
+  /** The gateway's side: its own worker on its own task queue, as each gateway process runs. */
+  gateway(): GatewayActivities {
+    return {
+      deliverUpgradeCommand: async ({ commandId }) => {
+        if (!this.connected) return 'not-connected';
+        this.pushes.push(commandId);
+        return 'delivered';
+      },
+    };
+  }
+
   events(): string[] {
     return this.writes.flatMap((w) => w.timeline.map((e) => e.event));
   }
+
+  details(): string[] {
+    return this.writes.flatMap((w) => w.timeline.map((e) => e.detail ?? ''));
+  }
+}
+
+/** Runs `fn` while the workflow worker and the device's gateway worker poll. */
+async function withWorkers(device: StubDevice, recheckS: number, taskQueue: string, fn: () => Promise<void>) {
+  const worker = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue,
+    workflowBundle: await workflowBundle(),
+    activities: device.activities(recheckS),
+  });
+  const gateway = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue: gatewayTaskQueue(device.gatewayId),
+    activities: device.gateway(),
+  });
+  await gateway.runUntil(worker.runUntil(fn));
 }
 
 let env: TestWorkflowEnvironment;
@@ -68,13 +104,7 @@ const input = (deviceKey: string): DeviceUpgradeInput => ({
 it('waits out a two-day pause between attempts in bounded runs, carrying its attempt across them', async () => {
   const device = new StubDevice();
   const taskQueue = unique('device-wf');
-  const worker = await Worker.create({
-    connection: env.nativeConnection,
-    taskQueue,
-    workflowBundle: await workflowBundle(),
-    activities: device.activities(600),
-  });
-  await worker.runUntil(async () => {
+  await withWorkers(device, 600, taskQueue, async () => {
     const workflowId = unique('dev');
     const handle = await env.client.workflow.start<typeof deviceUpgradeWorkflow>('deviceUpgradeWorkflow', {
       workflowId,
@@ -126,5 +156,37 @@ it('waits out a two-day pause between attempts in bounded runs, carrying its att
     }
     expect(lengths.length).toBeGreaterThan(1);
     expect(Math.max(...lengths)).toBeLessThan(2000);
+  });
+});
+
+it('pushes again once the device is back when the gateway presence named no longer holds its session', async () => {
+  const device = new StubDevice();
+  device.connected = false; // presence says online, but the session is gone: its offline event is late
+  const taskQueue = unique('device-wf');
+  await withWorkers(device, 600, taskQueue, async () => {
+    const handle = await env.client.workflow.start<typeof deviceUpgradeWorkflow>('deviceUpgradeWorkflow', {
+      workflowId: unique('dev'),
+      taskQueue,
+      args: [input('d2')],
+    });
+    await eventually(
+      'the undelivered push recorded',
+      () => device.details(),
+      (d) => d.some((x) => x.includes('not delivered')),
+    );
+    expect(device.pushes).toEqual([]);
+    // No upgrade clock runs for a command the device never got: an hour later it has not timed out.
+    await env.sleep('2 hours');
+    expect(device.finished).toBeNull();
+    device.connected = true;
+    await handle.signal(devicePresence, { online: true });
+    await eventually(
+      'the command delivered once the device is back',
+      () => device.pushes,
+      (p) => p.length === 1,
+    );
+    expect(device.pushes).toEqual(['task-1.d2.1']);
+    await handle.signal(deviceProgress, { step: 100, desc: 'done' });
+    expect(await handle.result()).toBe('success');
   });
 });

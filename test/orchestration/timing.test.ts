@@ -122,7 +122,10 @@ describe('orchestration over time', () => {
       (r) => r?.status === 'to_be_pushed',
     );
     // The registry learns the device is online, but no presence event reaches the task (it came too early).
-    await devices(t.mongo.db).updateOne({ productKey: PK, deviceKey: 's1' }, { $set: { online: true } });
+    await devices(t.mongo.db).updateOne(
+      { productKey: PK, deviceKey: 's1' },
+      { $set: { online: true, gatewayId: t.world.gatewayId } },
+    );
     await t.env.sleep('6 minutes');
     await eventually(
       's1 to be upgraded after the periodic check',

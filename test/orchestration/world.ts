@@ -8,8 +8,10 @@
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import type { Db } from 'mongodb';
-import type { CommandPublisher } from '../../activities/command-publisher';
 import { createDeviceActivities } from '../../activities/device-activities';
+import type { CommandDelivery, UpgradeCommand } from '../../activities/gateway-contracts';
+import { createRouteActivities } from '../../activities/route-activities';
+import { gatewayTaskQueue } from '../../domain/gateway-queue';
 import { createTaskActivities } from '../../activities/task-activities';
 import { ensureAllIndexes } from '../../db/all-indexes';
 import { devices, newDeviceDoc } from '../../db/devices';
@@ -38,6 +40,10 @@ export interface World {
   db: Db;
   env: TestWorkflowEnvironment;
   worker: Worker;
+  /** The one gateway's command worker (activities only); presence names it for every online device. */
+  gatewayWorker: Worker;
+  /** Names that gateway in presence (`devices.gatewayId` of an online device). */
+  gatewayId: string;
   taskQueue: string;
   tasks: TaskService;
   events: DeviceEvents & RegistryEvents;
@@ -74,9 +80,9 @@ export async function createWorld(env: TestWorkflowEnvironment, db: Db, opts: Wo
   const script = new Map<string, Script>();
   const attempts = new Map<string, number>();
 
-  // The MQTT hop: a publisher whose "devices" answer through the gateway's event sink.
-  const publisher: CommandPublisher = {
-    async publishUpgrade(device, commandId, firmware) {
+  // The gateway's hop to the device: scripted "devices" answer through the gateway's event sink.
+  const deliver = {
+    async deliverUpgradeCommand({ commandId, firmware, ...device }: UpgradeCommand): Promise<CommandDelivery> {
       const { deviceKey } = device;
       pushes.push({ deviceKey, commandId, at: Date.now() });
       const n = (attempts.get(deviceKey) ?? 0) + 1;
@@ -99,12 +105,11 @@ export async function createWorld(env: TestWorkflowEnvironment, db: Db, opts: Wo
         },
         behaviour === 'instant' ? 0 : 50,
       );
+      return 'delivered';
     },
-    close: async () => undefined,
   };
   const scriptedDevice = createDeviceActivities({
     db,
-    publisher,
     client: env.client,
     recheckS: opts.deviceRecheckS ?? WORLD_RECHECK_S,
   });
@@ -113,7 +118,18 @@ export async function createWorld(env: TestWorkflowEnvironment, db: Db, opts: Wo
     connection: env.nativeConnection,
     taskQueue,
     workflowBundle: await workflowBundle(),
-    activities: { ...scriptedDevice, ...createTaskActivities({ db, client: env.client, taskQueue, log }) },
+    activities: {
+      ...scriptedDevice,
+      ...createRouteActivities({ db }),
+      ...createTaskActivities({ db, client: env.client, taskQueue, log }),
+    },
+  });
+  // The gateway holding every online device's session: commands reach the scripted devices through its queue.
+  const gatewayId = unique('world-gw');
+  const gatewayWorker = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue: gatewayTaskQueue(gatewayId),
+    activities: deliver,
   });
 
   const firmware: Firmware = {
@@ -136,6 +152,8 @@ export async function createWorld(env: TestWorkflowEnvironment, db: Db, opts: Wo
     db,
     env,
     worker,
+    gatewayWorker,
+    gatewayId,
     taskQueue,
     tasks,
     events,
@@ -149,12 +167,13 @@ export async function createWorld(env: TestWorkflowEnvironment, db: Db, opts: Wo
         firmwareVersion: opts.version ?? '1.0.0',
         versionReportedAt: now,
         online: opts.online ?? true,
+        gatewayId: (opts.online ?? true) ? gatewayId : null,
         lastSeenAt: now,
       });
     },
     async setOnline(deviceKey, online) {
       const device = { productKey: PK, deviceKey };
-      await devices(db).updateOne(device, { $set: { online } });
+      await devices(db).updateOne(device, { $set: { online, gatewayId: online ? gatewayId : null } });
       if (online) await events.connected(device);
       else await events.disconnected(device, 'test');
     },
@@ -200,10 +219,11 @@ export function useWorld(
     t.env = await makeEnv();
     t.mongo = await testDb(name);
     t.world = await createWorld(t.env, t.mongo.db, opts);
-    running = t.world.worker.run();
+    running = Promise.all([t.world.worker.run(), t.world.gatewayWorker.run()]).then(() => undefined);
   });
   afterAll(async () => {
     t.world.worker.shutdown();
+    t.world.gatewayWorker.shutdown();
     await running;
     await t.mongo.close();
     await t.env.teardown();
