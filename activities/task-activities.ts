@@ -5,7 +5,7 @@
  * events per batch instead of several per device).
  */
 import { Context } from '@temporalio/activity';
-import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import type { SignalDefinition } from '@temporalio/common';
 import type { Db, Filter } from 'mongodb';
 import { treeDeviceKeysFor } from '../db/asset-trees';
@@ -13,27 +13,22 @@ import { admit, type Candidate } from '../db/admission';
 import { byIdentity, devices, type DeviceDoc } from '../db/devices';
 import { firmwares } from '../db/firmware';
 import {
-  applyRecordUpdate,
   cancelWaitingRecords,
   countOpenRecords,
   countsByStatus,
   pushableRecords,
   recordsCollection,
   requeueFailedRecords,
-  timelineEntry,
 } from '../db/records';
 import { buildScopeQuery, isDeviceInScope, scanScope } from '../db/scope';
 import { setTaskStagePhase, setTaskStatus } from '../db/tasks';
 import { deviceWorkflowId } from '../domain/ids';
-import type { DeviceStartSettings } from '../domain/rollout';
 import { needsTrees } from '../domain/scope';
-import { deviceStartOptions } from '../orchestration/device-workflows';
 import type { Logger } from '../runtime/log';
 import { cancelDeviceUpgrade, taskPauseChanged } from '../workflows/messages';
 import { signalIfRunning } from '../orchestration/signal-if-running';
-import { OtaTaskId } from '../workflows/search-attributes';
-import type { deviceUpgradeWorkflow } from '../workflows/device-upgrade';
 import type { StartResult, TaskActivities } from './contracts';
+import { startDeviceWorkflow } from './device-start';
 
 /** Devices can report a version a little before our clock says so (several processes): rescan with overlap. */
 const CLOCK_SKEW_MS = 5000;
@@ -140,7 +135,7 @@ export function createTaskActivities(deps: TaskActivityDeps): TaskActivities {
       for (let i = 0; i < pushable.deviceKeys.length; i += PARALLEL_STARTS) {
         const chunk = pushable.deviceKeys.slice(i, i + PARALLEL_STARTS);
         const outcomes = await Promise.all(
-          chunk.map((deviceKey) => startDevice(client, db, device, deviceKey, taskQueue)),
+          chunk.map((deviceKey) => startDeviceWorkflow(client, db, device, deviceKey, taskQueue)),
         );
         outcomes.forEach((outcome, j) => {
           if (outcome === 'started') started.push(chunk[j]);
@@ -240,42 +235,4 @@ interface PrepareProgress {
 function prepareProgress(details: unknown): PrepareProgress {
   const d = details as Partial<PrepareProgress> | null | undefined;
   return { after: d?.after ?? null, admitted: d?.admitted ?? 0 };
-}
-
-/**
- * Starts one device's workflow. A running workflow of another task means the
- * device is busy: its record is closed as skipped, naming the holder.
- */
-async function startDevice(
-  client: Client,
-  db: Db,
-  task: DeviceStartSettings,
-  deviceKey: string,
-  taskQueue: string,
-): Promise<'started' | 'running' | 'busy'> {
-  try {
-    await client.workflow.start<typeof deviceUpgradeWorkflow>(
-      'deviceUpgradeWorkflow',
-      deviceStartOptions(task, deviceKey, taskQueue),
-    );
-    return 'started';
-  } catch (err) {
-    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-  }
-  const holder = await client.workflow
-    .getHandle(deviceWorkflowId({ productKey: task.productKey, deviceKey }))
-    .describe()
-    .then((d) => d.typedSearchAttributes.get(OtaTaskId) ?? 'another task')
-    .catch(() => 'another task');
-  // Ours from an earlier attempt of this activity: it is running, not newly started.
-  if (holder === task.taskId) return 'running';
-  await applyRecordUpdate(db, {
-    taskId: task.taskId,
-    deviceKey,
-    status: 'skipped',
-    skipReason: `busy: being upgraded by ${holder}`,
-    inWorkflow: false,
-    timeline: [timelineEntry('skipped', `busy: being upgraded by ${holder}`)],
-  });
-  return 'busy';
 }

@@ -217,6 +217,23 @@ export async function cancelWaitingRecords(
   return res.modifiedCount;
 }
 
+/**
+ * Skips a waiting record whose device another task is upgrading. Only a record that still waits
+ * and no workflow of this task owns: one its own workflow has decided meanwhile keeps its status.
+ * True when the record was skipped.
+ */
+export async function skipBusyRecord(db: Db, taskId: string, deviceKey: string, reason: string): Promise<boolean> {
+  const now = new Date();
+  const res = await recordsCollection(db).updateOne(
+    { _id: recordId(taskId, deviceKey), status: 'to_be_pushed', inWorkflow: false },
+    {
+      $set: { status: 'skipped', skipReason: reason, waitReason: null, updatedAt: now },
+      $push: appendTimeline(timelineEntry('skipped', reason, now)),
+    },
+  );
+  return res.modifiedCount === 1;
+}
+
 /** A device workflow takes the record over: the task starts no second one for it. */
 export async function markOwned(db: Db, taskId: string, deviceKey: string): Promise<void> {
   await recordsCollection(db).updateOne(

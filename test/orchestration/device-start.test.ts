@@ -1,0 +1,113 @@
+/**
+ * Starting a device's workflow when one already holds the device, against the real dev server
+ * and database: only another task's workflow makes the device busy, only a record that still
+ * waits is skipped, and a holder that cannot be told is not guessed.
+ */
+import { Client, type WorkflowClientInterceptor } from '@temporalio/client';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { startDeviceWorkflow } from '../../activities/device-start';
+import { ensureAllIndexes } from '../../db/all-indexes';
+import { insertWaitingRecords, recordId, recordsCollection } from '../../db/records';
+import type { DeviceStartSettings } from '../../domain/rollout';
+import { deviceStartOptions } from '../../orchestration/device-workflows';
+import { devServerEnv, testDb, unique } from '../helpers/stack';
+
+const firmware = { version: '2.0.0', signMethod: 'md5' as const, sign: 'ab'.repeat(16), fileUrl: '/fw', fileSize: 1 };
+const PK = unique('pk-start');
+const settings = (taskId: string): DeviceStartSettings => ({
+  taskId,
+  kind: 'batch',
+  strategy: 'snapshot',
+  productKey: PK,
+  firmwareId: 'fw-1',
+  firmware,
+  method: 'push',
+  upgradeTimeout: 3600,
+  maxConcurrency: 10,
+});
+/** No worker polls it: a workflow started here holds its device and never moves. */
+const IDLE_QUEUE = unique('nobody-polls');
+
+let env: TestWorkflowEnvironment;
+let mongo: Awaited<ReturnType<typeof testDb>>;
+const holders: string[] = [];
+
+beforeAll(async () => {
+  env = await devServerEnv();
+  mongo = await testDb('device-start');
+  await ensureAllIndexes(mongo.db);
+});
+afterAll(async () => {
+  for (const id of holders)
+    await env.client.workflow
+      .getHandle(id)
+      .terminate('test over')
+      .catch(() => undefined);
+  await mongo?.close();
+  await env?.teardown();
+});
+
+/** The device's workflow, held by `taskId`, and this task's waiting record of it. */
+async function heldDevice(deviceKey: string, holderTaskId: string, taskId: string): Promise<void> {
+  const { workflowId } = await env.client.workflow.start(
+    'deviceUpgradeWorkflow',
+    deviceStartOptions(settings(holderTaskId), deviceKey, IDLE_QUEUE),
+  );
+  holders.push(workflowId);
+  await insertWaitingRecords(
+    mongo.db,
+    [{ taskId, productKey: PK, deviceKey, fromVersion: '1.0.0', toVersion: '2.0.0' }],
+    new Date(),
+  );
+}
+
+const record = (taskId: string, deviceKey: string) =>
+  recordsCollection(mongo.db).findOne({ _id: recordId(taskId, deviceKey) });
+
+it('skips a waiting device that another task is upgrading, naming that task', async () => {
+  await heldDevice('busy', 'task-a', 'task-b');
+  expect(await startDeviceWorkflow(env.client, mongo.db, settings('task-b'), 'busy', IDLE_QUEUE)).toBe('busy');
+  expect(await record('task-b', 'busy')).toMatchObject({
+    status: 'skipped',
+    skipReason: 'busy: being upgraded by task-a',
+  });
+});
+
+it("leaves alone a device held by this task's own workflow", async () => {
+  await heldDevice('ours', 'task-b', 'task-b');
+  expect(await startDeviceWorkflow(env.client, mongo.db, settings('task-b'), 'ours', IDLE_QUEUE)).toBe('running');
+  expect(await record('task-b', 'ours')).toMatchObject({ status: 'to_be_pushed' });
+});
+
+it('never overwrites a record that its own workflow decided meanwhile', async () => {
+  await heldDevice('decided', 'task-a', 'task-b');
+  await recordsCollection(mongo.db).updateOne(
+    { _id: recordId('task-b', 'decided') },
+    { $set: { status: 'success', progress: 100 } },
+  );
+  expect(await startDeviceWorkflow(env.client, mongo.db, settings('task-b'), 'decided', IDLE_QUEUE)).toBe('settled');
+  const decided = await record('task-b', 'decided');
+  expect(decided).toMatchObject({ status: 'success' });
+  expect(decided?.skipReason ?? null).toBeNull();
+});
+
+it('fails (and so is retried) when Temporal cannot say who holds the device, writing nothing', async () => {
+  await heldDevice('unknown', 'task-b', 'task-b');
+  // Temporal unreachable for the describe only: the start answered, the next call did not.
+  const unreachable: WorkflowClientInterceptor = {
+    describe: async () => {
+      throw new Error('14 UNAVAILABLE: connection refused');
+    },
+  };
+  const client = new Client({
+    connection: env.client.connection,
+    namespace: env.client.options.namespace,
+    interceptors: { workflow: [unreachable] },
+  });
+  await expect(startDeviceWorkflow(client, mongo.db, settings('task-b'), 'unknown', IDLE_QUEUE)).rejects.toThrow(
+    /UNAVAILABLE/,
+  );
+  const unknown = await record('task-b', 'unknown');
+  expect(unknown).toMatchObject({ status: 'to_be_pushed' });
+  expect(unknown?.skipReason ?? null).toBeNull();
+});
