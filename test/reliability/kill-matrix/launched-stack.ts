@@ -42,6 +42,14 @@ export interface LaunchedStack {
   /** SIGKILLs the named process (its whole group when it leads one); returns its pid. */
   kill(name: string): number;
   health(): Promise<Health>;
+  /**
+   * Each service's own /healthz status (0 when it does not answer): the API's covers the database,
+   * Temporal, the gateway and the worker's poller as Temporal sees it, which outlives a killed worker
+   * for a while, so the worker and the gateway are asked themselves as well.
+   */
+  processHealth(): Promise<Record<'api' | 'gateway' | 'worker', number>>;
+  /** The API's /healthz and every service's own answer 200. */
+  healthy(): Promise<boolean>;
   api<T = unknown>(method: string, route: string, body?: unknown): Promise<Answer<T>>;
   /** Ctrl-C, then whatever a failed test left running is killed; the data folder is removed. */
   stop(): Promise<void>;
@@ -133,6 +141,19 @@ export async function launchStack(opts: LaunchOptions): Promise<LaunchedStack> {
     return { status: res.status, body: (text ? JSON.parse(text) : null) as T };
   };
 
+  const processHealth = async () => {
+    const [apiStatus, gateway, worker] = await Promise.all(
+      [apiUrl, `http://127.0.0.1:${env.OTA_GATEWAY_HTTP_PORT}`, `http://127.0.0.1:${env.OTA_WORKER_HTTP_PORT}`].map(
+        (base) =>
+          fetch(`${base}/healthz`, { signal: AbortSignal.timeout(5000) }).then(
+            (r) => r.status,
+            () => 0,
+          ),
+      ),
+    );
+    return { api: apiStatus, gateway, worker };
+  };
+
   return {
     apiUrl,
     mqttUrl: `mqtt://127.0.0.1:${env.OTA_MQTT_PORT}`,
@@ -148,6 +169,8 @@ export async function launchStack(opts: LaunchOptions): Promise<LaunchedStack> {
     },
     health: () =>
       api<Health['body']>('GET', '/healthz').catch((err: unknown) => ({ status: 0, body: { error: String(err) } })),
+    processHealth,
+    healthy: async () => Object.values(await processHealth()).every((status) => status === 200),
     api,
     stop,
   };

@@ -122,6 +122,8 @@ async function checkNoRunningWorkflows(stack: LaunchedStack, taskId: string, pro
 async function checkHealthy(stack: LaunchedStack, expected: string[], problems: string[]): Promise<void> {
   const health = await stack.health();
   if (health.status !== 200) problems.push(`/healthz ${health.status}: ${json(health.body)}`);
+  const each = await stack.processHealth();
+  if (Object.values(each).some((s) => s !== 200)) problems.push(`a service's own /healthz: ${json(each)}`);
   const running = stack.running();
   const missing = expected.filter((name) => !running.includes(name));
   if (missing.length) problems.push(`processes not running: ${json(missing)}`);
