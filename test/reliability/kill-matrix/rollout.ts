@@ -40,7 +40,9 @@ export interface TaskCounts {
 export interface RecordItem {
   deviceKey: string;
   status: string;
-  failure: { code: string } | null;
+  failure: { code: string; reason?: string } | null;
+  skipReason?: string | null;
+  waitReason?: string | null;
 }
 
 export const keys = (specs: DeviceSpec[]): string[] => specs.map((s) => s.deviceKey).sort();

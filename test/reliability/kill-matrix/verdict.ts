@@ -43,12 +43,18 @@ export async function judgeRollout(stack: LaunchedStack, rollout: Rollout, expec
       .map((r) => r.deviceKey)
       .sort();
   const nonTerminal = records.filter((r) => r.status !== 'success' && r.status !== 'failure');
-  if (nonTerminal.length)
-    problems.push(`records not final: ${json(nonTerminal.map((r) => `${r.deviceKey}:${r.status}`))}`);
+  if (nonTerminal.length) problems.push(`records not final: ${json(nonTerminal.map(describeRecord))}`);
   const success = byStatus('success');
   const failure = byStatus('failure');
   sameList('success records', success, wantSuccess, problems);
   sameList('failure records', failure, wantFailure, problems);
+  const planned = new Map<string, string>([
+    ...wantSuccess.map((k): [string, string] => [k, 'success']),
+    ...wantFailure.map((k): [string, string] => [k, 'failure']),
+  ]);
+  const wrong = records.filter((r) => !nonTerminal.includes(r) && planned.get(r.deviceKey) !== r.status);
+  if (wrong.length)
+    problems.push(`final records with another outcome than planned: ${json(wrong.map(describeRecord))}`);
   checkCodes(records, keys(groups.failing), '-2', problems);
   checkCodes(records, keys(groups.declining), '-5', problems);
 
@@ -71,6 +77,12 @@ export async function judgeRollout(stack: LaunchedStack, rollout: Rollout, expec
     problems,
   } satisfies Outcome;
 }
+
+/** A record with what it says about itself, so a failed run tells why without the database. */
+const describeRecord = (r: RecordItem): string =>
+  [r.deviceKey, r.status, r.skipReason, r.waitReason, r.failure && `${r.failure.code} ${r.failure.reason ?? ''}`]
+    .filter(Boolean)
+    .join(': ');
 
 function checkCodes(records: RecordItem[], deviceKeys: string[], code: string, problems: string[]): void {
   const wrong = records.filter((r) => deviceKeys.includes(r.deviceKey) && r.failure?.code !== code);
