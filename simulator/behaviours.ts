@@ -41,7 +41,8 @@ export class DeviceRunner {
     if (this.behaviour.kind === 'offline') await this.clock.sleep(this.behaviour.forMs);
     if (this.stopped) return false;
     const ok = await connectSlot(() => this.device.connect());
-    if (ok) await this.announce();
+    // A refused first login is retried by an auto-reconnecting device: it informs once it gets in.
+    if (ok || (this.device.reconnects && (await this.device.whenOnline()))) await this.announce();
     return ok;
   }
 
@@ -152,7 +153,8 @@ export class DeviceRunner {
   private async steps(steps: number[], delayMs = DEFAULT_STEP_DELAY_MS): Promise<boolean> {
     for (const step of steps) {
       await this.clock.sleep(delayMs);
-      if (this.stopped || !this.device.record.online) return false;
+      // An auto-reconnecting device keeps installing while offline; its report waits for the connection.
+      if (this.stopped || (!this.device.record.online && !this.device.reconnects)) return false;
       await this.device.progress(step, `step ${step}`);
     }
     return true;

@@ -15,6 +15,13 @@ export interface DeviceOptions {
   /** How long a synchronous request waits for its reply (Python SDK: 30 s, Java: 60 s). */
   requestTimeoutMs: number;
   connectTimeoutMs: number;
+  /**
+   * Reconnect by itself after losing the connection or a refused login, as the
+   * SDKs do (Python: paho, 1 s doubling to 60 s; Java 2.x: 8 s doubling to 128 s).
+   * Like the Java OTA sample, a reconnect does not inform the version again, and
+   * an upgrade under way carries on: its reports wait for the connection.
+   */
+  autoReconnect?: { minDelayMs: number; maxDelayMs: number };
 }
 
 interface Pending {
@@ -30,6 +37,11 @@ export class SimulatedDevice {
   private nextId = 0;
   private readonly pending = new Map<string, Pending>();
   private readonly subscribed = new Set<string>();
+  /** True from connect() until disconnect() or drop(): the device wants to be online. */
+  private wanted = false;
+  private reconnectFailures = 0;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private onlineWaiters: ((online: boolean) => void)[] = [];
   /** Called on every command the device receives (behaviours hook in here). */
   onCommand: (command: { id: string; params: Record<string, unknown> }) => void = () => undefined;
 
@@ -64,8 +76,31 @@ export class SimulatedDevice {
     return `/sys/${this.spec.productKey}/${this.spec.deviceKey}/`;
   }
 
+  /** True when the device reconnects by itself, so an upgrade survives a lost connection. */
+  get reconnects(): boolean {
+    return this.options.autoReconnect !== undefined;
+  }
+
+  /** Resolves true once online, or false when the device stops wanting to be (disconnect, drop, close). */
+  whenOnline(): Promise<boolean> {
+    if (this.record.online) return Promise.resolve(true);
+    if (!this.wanted) return Promise.resolve(false);
+    return new Promise((resolve) => this.onlineWaiters.push(resolve));
+  }
+
+  /**
+   * Loses the connection without a DISCONNECT but keeps wanting to be online:
+   * a network blip, after which an auto-reconnecting device comes back by itself.
+   */
+  loseConnection(): void {
+    this.client?.stream.destroy();
+  }
+
   /** Connects; true when the CONNACK accepted the login. */
   connect(): Promise<boolean> {
+    this.wanted = true;
+    clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = undefined;
     const creds = deviceCredentials({ ...this.spec, timestamp: this.timestamp, upperCase: this.spec.upperCaseSign });
     this.nextId = 0;
     this.subscribed.clear();
@@ -88,7 +123,9 @@ export class SimulatedDevice {
       };
       client.once('connect', () => {
         this.record.online = true;
+        this.reconnectFailures = 0;
         this.log('connected');
+        this.wakeOnlineWaiters(true);
         settle(true);
       });
       client.on('error', (err) => {
@@ -104,12 +141,38 @@ export class SimulatedDevice {
         }
         this.failPending();
         settle(false);
+        if (this.client === client) this.scheduleReconnect();
       });
     });
   }
 
+  private scheduleReconnect(): void {
+    const auto = this.options.autoReconnect;
+    if (!auto || !this.wanted || this.reconnectTimer) return;
+    const delay = Math.min(auto.maxDelayMs, auto.minDelayMs * 2 ** this.reconnectFailures);
+    this.reconnectFailures += 1;
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = undefined;
+      if (this.wanted) void this.connect();
+    }, delay);
+  }
+
+  private stopWanting(): void {
+    this.wanted = false;
+    clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = undefined;
+    this.wakeOnlineWaiters(false);
+  }
+
+  private wakeOnlineWaiters(online: boolean): void {
+    const waiters = this.onlineWaiters;
+    this.onlineWaiters = [];
+    waiters.forEach((w) => w(online));
+  }
+
   /** A clean MQTT DISCONNECT. */
   async disconnect(): Promise<void> {
+    this.stopWanting();
     const client = this.client;
     this.client = undefined;
     if (!client) return;
@@ -121,6 +184,7 @@ export class SimulatedDevice {
 
   /** Loses the connection without a DISCONNECT, as a device losing power or network would. */
   drop(): void {
+    this.stopWanting();
     const client = this.client;
     this.client = undefined;
     if (!client) return;
@@ -146,8 +210,23 @@ export class SimulatedDevice {
     return this.request('ota/device/getversion', 'ota.device.getversion', {});
   }
 
-  /** Synchronous publish: subscribe to `_reply`, publish QoS 1, wait for the reply with the same id. */
+  /**
+   * Synchronous publish: subscribe to `_reply`, publish QoS 1, wait for the reply with the same id.
+   * An auto-reconnecting device sends a report that got no reply again once it is
+   * back online, as a device application that wants its report acknowledged does.
+   */
   async request(suffix: string, method: string, params: object): Promise<ReceivedReply | undefined> {
+    if (!this.reconnects) return this.requestOnce(suffix, method, params);
+    while (await this.whenOnline()) {
+      const reply = await this.requestOnce(suffix, method, params);
+      if (reply) return reply;
+      // A connection that is going away fails at once: do not spin on it until its close arrives.
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    return undefined;
+  }
+
+  private async requestOnce(suffix: string, method: string, params: object): Promise<ReceivedReply | undefined> {
     const client = this.client;
     if (!client || !this.record.online) return undefined;
     const topic = this.prefix + suffix;

@@ -19,6 +19,8 @@ export interface FleetOptions {
   /** How long a synchronous request waits for its reply (default 30 s, like Python). */
   requestTimeoutMs?: number;
   connectTimeoutMs?: number;
+  /** Devices reconnect by themselves after a lost connection or refused login (see DeviceOptions). */
+  autoReconnect?: { minDelayMs: number; maxDelayMs: number };
 }
 
 export class Fleet {
@@ -44,6 +46,7 @@ export class Fleet {
         keepaliveSec: this.options.keepaliveSec ?? 60,
         requestTimeoutMs: this.options.requestTimeoutMs ?? 30_000,
         connectTimeoutMs: this.options.connectTimeoutMs ?? 30_000,
+        autoReconnect: this.options.autoReconnect,
       },
       () => this.changed(),
     );

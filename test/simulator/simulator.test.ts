@@ -153,3 +153,47 @@ describe('device simulator against the gateway', () => {
     });
   });
 });
+
+describe('an auto-reconnecting device (as the SDKs reconnect)', () => {
+  let t: TestGateway;
+  let service: MqttClient;
+  let fleet: Fleet;
+  const ref: DeviceRef = { productKey: PK, deviceKey: 'auto' };
+
+  beforeAll(async () => {
+    t = await startTestGateway('simulator-reconnect');
+    const auto = spec('auto', { behaviour: { kind: 'succeed', stepDelayMs: 300 } });
+    await registerDevices(t.db, [auto], '1.0.0');
+    service = await connectService(t.url);
+    fleet = new Fleet({ url: t.url, requestTimeoutMs: 5000, autoReconnect: { minDelayMs: 200, maxDelayMs: 1000 } }, [
+      auto,
+    ]);
+    expect(await fleet.connect()).toBe(1);
+  });
+  afterAll(async () => {
+    await fleet.close();
+    await service.endAsync();
+    await t.close();
+  });
+
+  it('comes back by itself after losing its link mid-upgrade and finishes the upgrade without informing again', async () => {
+    const device = fleet.device('auto');
+    await service.publishAsync(
+      `/sys/${PK}/auto/ota/device/upgrade`,
+      JSON.stringify({ id: 'cmd-auto', version: '1.0', method: 'ota.device.upgrade', params: target }),
+      { qos: 1 },
+    );
+    await t.events.waitFor(() => t.events.of('progressReported', ref).length >= 1, 5000, 'the first step');
+    device.loseConnection();
+    await fleet.waitFor(() => device.record.outcome === 'succeeded', 15_000);
+
+    expect(device.record.connections.filter((c) => c.event === 'connected')).toHaveLength(2);
+    expect(t.events.of('connected', ref)).toHaveLength(2);
+    // A report cut off with the link is sent again: each step arrives, some maybe twice, in order.
+    const steps = t.events.of('progressReported', ref).map((c) => c.step);
+    expect([...new Set(steps)]).toEqual([20, 50, 80, 100]);
+    // Like the Java OTA sample: the version is informed at start and after the upgrade, not on a reconnect.
+    expect(t.events.of('versionReported', ref).map((c) => c.version)).toEqual(['1.0.0', '2.0.0']);
+    expect(device.record.version).toBe('2.0.0');
+  });
+});
