@@ -8,6 +8,7 @@
  * collection for every query and runs them one at a time) is not flooded.
  * Logins go first: while lookups run, writes wait (at most a second each).
  */
+import { MongoServerError } from 'mongodb';
 import type { DevicePresenceStore, LoginRecord, PresenceFields } from '../db/device-presence';
 import type { DeviceRef } from '../orchestration/device-events';
 import { deviceId } from './topics';
@@ -17,6 +18,17 @@ const BATCH_WINDOW_MS = 5;
 const BATCH_MAX = 500;
 /** While logins are being looked up, writes wait, but one still goes through at least this often. */
 const MAX_WRITE_PAUSE_MS = 1000;
+/** A write the database could not take (it is restarting, unreachable) is tried again after this, doubling. */
+const RETRY_FIRST_MS = 250;
+const RETRY_MAX_MS = 5000;
+
+/**
+ * The database did not answer (network, server selection, a restart): the same `$set` is tried
+ * again. An error the server answered with would answer the same again.
+ */
+function transient(err: unknown): boolean {
+  return !(err instanceof MongoServerError) || err.hasErrorLabel('RetryableWriteError');
+}
 
 export interface RegistryAccess {
   findForLogin(device: DeviceRef): Promise<LoginRecord | null>;
@@ -32,6 +44,8 @@ interface PendingWrite {
 
 export function registryAccess(store: DevicePresenceStore, writeConcurrency = 2): RegistryAccess {
   type Waiter = { deviceKey: string; resolve: (r: LoginRecord | null) => void; reject: (e: unknown) => void };
+  /** Devices whose last write failed: their retries so far and when the next may go. */
+  const retries = new Map<string, { count: number; notBefore: number }>();
   const lookups = new Map<string, Waiter[]>();
   let lookupCount = 0;
   let lookupsInFlight = 0;
@@ -88,21 +102,43 @@ export function registryAccess(store: DevicePresenceStore, writeConcurrency = 2)
     }
     for (const [id, write] of queued) {
       if (inFlight.size >= (loggingIn ? 1 : writeConcurrency)) return;
-      if (inFlight.has(id)) continue;
+      if (inFlight.has(id) || (retries.get(id)?.notBefore ?? 0) > Date.now()) continue;
       queued.delete(id);
       inFlight.add(id);
       lastWriteAt = Date.now();
       store
         .update(write.device, write.fields)
         .then(
-          () => write.done.forEach((d) => d.resolve()),
-          (err: unknown) => write.done.forEach((d) => d.reject(err)),
+          () => {
+            retries.delete(id);
+            write.done.forEach((d) => d.resolve());
+          },
+          (err: unknown) => (transient(err) ? retryLater(id, write) : write.done.forEach((d) => d.reject(err))),
         )
         .finally(() => {
           inFlight.delete(id);
           pump();
         });
     }
+  };
+
+  /**
+   * Back in the queue, under any later write of the device (its fields win), until the database
+   * takes it: a version or presence a device reported while the database restarted is not lost.
+   * Its callers wait meanwhile, as a device's events wait for its presence to be stored.
+   */
+  const retryLater = (id: string, write: PendingWrite): void => {
+    const count = (retries.get(id)?.count ?? 0) + 1;
+    const delay = Math.min(RETRY_FIRST_MS * 2 ** (count - 1), RETRY_MAX_MS);
+    retries.set(id, { count, notBefore: Date.now() + delay });
+    const later = queued.get(id);
+    queued.delete(id);
+    queued.set(id, {
+      device: write.device,
+      fields: { ...write.fields, ...later?.fields },
+      done: [...write.done, ...(later?.done ?? [])],
+    });
+    setTimeout(pump, delay).unref();
   };
 
   return {

@@ -1,4 +1,5 @@
 /** Batching of login lookups and merging of presence writes, against a recording store. */
+import { MongoNetworkError, MongoServerError } from 'mongodb';
 import type { DevicePresenceStore, PresenceFields } from '../../db/device-presence';
 import { registryAccess } from '../../gateway/registry-access';
 
@@ -89,5 +90,39 @@ describe('registry access', () => {
       { productKey: 'p', deviceKeys: ['a'] },
       { productKey: 'p', deviceKeys: ['b', 'c', 'd'] },
     ]);
+  });
+
+  it('keeps a write the database could not take until it does, later fields of the device winning', async () => {
+    const r = recordingStore(5);
+    let refusals = 2;
+    const store: DevicePresenceStore = {
+      ...r.store,
+      async update(device, fields) {
+        // The database restarting: the driver cannot reach it.
+        if (refusals-- > 0) throw new MongoNetworkError('connection refused');
+        return r.store.update(device, fields);
+      },
+    };
+    const access = registryAccess(store);
+    const x = { productKey: 'p', deviceKey: 'x' };
+    const first = access.update(x, { firmwareVersion: '2.0.0', online: true });
+    await new Promise((res) => setTimeout(res, 50));
+    const later = access.update(x, { online: false });
+    await Promise.all([first, later]);
+    expect(r.writes).toEqual([{ deviceKey: 'x', fields: { firmwareVersion: '2.0.0', online: false } }]);
+  });
+
+  it('fails a write the database answered with an error, without trying it again', async () => {
+    let calls = 0;
+    const store: DevicePresenceStore = {
+      findForLogin: async () => [],
+      async update() {
+        calls += 1;
+        throw new MongoServerError({ message: 'document failed validation', code: 121 });
+      },
+    };
+    const access = registryAccess(store);
+    await expect(access.update({ productKey: 'p', deviceKey: 'x' }, { online: true })).rejects.toThrow(/validation/);
+    expect(calls).toBe(1);
   });
 });
