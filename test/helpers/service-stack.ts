@@ -30,7 +30,12 @@ export interface ServiceStack {
   stop(): Promise<void>;
 }
 
-export async function startServiceStack(name: string): Promise<ServiceStack> {
+export interface ServiceStackOptions {
+  /** More environment for the worker process (e.g. an OTLP endpoint). */
+  workerEnv?: NodeJS.ProcessEnv;
+}
+
+export async function startServiceStack(name: string, options: ServiceStackOptions = {}): Promise<ServiceStack> {
   const db = await testDb(name);
   const taskQueue = unique(`e2e-${name}`);
   // Known before listening: the API stores download URLs naming it, and the worker signs them.
@@ -78,6 +83,7 @@ export async function startServiceStack(name: string): Promise<ServiceStack> {
     OTA_DATA_DIR: config.dataDir,
     OTA_DOWNLOAD_BASE_URL: config.firmwareFiles.downloadBaseUrl,
     OTA_LOG_LEVEL: process.env.OTA_TEST_WORKER_LOG_LEVEL ?? 'warn',
+    ...options.workerEnv,
   };
 
   return {
