@@ -99,7 +99,8 @@ if [ ! -x "$TOOLS/bin/promtool" ]; then
   fi
 fi
 
-# 5. Our own code: compile once, and prebuild the workflow bundle so workers start without webpack.
+# 5. Our own code: compile once, and prebuild the workflow bundles (plain, and with the tracing
+#    interceptors) so workers start without webpack.
 say "compiling TypeScript"
 npx tsc -p tsconfig.build.json
 node dist/worker/build-bundle.js
