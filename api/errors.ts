@@ -67,10 +67,3 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
     res.status(500).json(errorBody('internal', 'internal error; see the API log'));
   };
 }
-
-/** Lets async route handlers throw; Express 4 does not forward rejected promises by itself. */
-export function asyncRoute(fn: (...args: Parameters<RequestHandler>) => Promise<unknown>): RequestHandler {
-  return (req, res, next) => {
-    fn(req, res, next).catch(next);
-  };
-}

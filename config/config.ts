@@ -90,6 +90,8 @@ export interface Config {
   deviceRecheckS: number;
   /** Device events the gateway keeps in its outbox while Temporal is unreachable; past it the oldest is dropped. */
   gatewayOutboxMax: number;
+  /** Where the worker sends OpenTelemetry traces (OTLP over HTTP, README "Tracing"); tracing is off when unset. */
+  otlpTracesUrl: string | undefined;
 }
 
 export interface ApiHttpConfig {
@@ -272,6 +274,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     mqttTls: mqttTls(env),
     deviceRecheckS: count(env, 'OTA_DEVICE_RECHECK_S', DEFAULT_DEVICE_RECHECK_S, 1, 86_400),
     gatewayOutboxMax: count(env, 'OTA_GATEWAY_OUTBOX_MAX', 100_000, 1, 10_000_000),
+    otlpTracesUrl: otlpTracesUrl(env),
   };
 }
 
@@ -371,6 +374,22 @@ function mqttTls(env: NodeJS.ProcessEnv): MqttTlsConfig | undefined {
     clientCaFile: clientCaFile && path.resolve(clientCaFile),
     clientCertificates: mode as MqttTlsConfig['clientCertificates'],
   };
+}
+
+/**
+ * The OTLP/HTTP traces URL from the standard OpenTelemetry variables: the
+ * traces-specific one as given, else the base endpoint plus /v1/traces.
+ */
+function otlpTracesUrl(env: NodeJS.ProcessEnv): string | undefined {
+  const traces = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT || undefined;
+  const base = env.OTEL_EXPORTER_OTLP_ENDPOINT || undefined;
+  const url = traces ?? (base && `${base.replace(/\/+$/, '')}/v1/traces`);
+  if (url === undefined) return undefined;
+  if (!/^https?:\/\/[^\s/?#]+(\/[^\s]*)?$/.test(url)) {
+    const name = traces ? 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT' : 'OTEL_EXPORTER_OTLP_ENDPOINT';
+    throw new ConfigError(`${name} must be an http(s) URL (OTLP over HTTP), got "${traces ?? base}"`);
+  }
+  return url;
 }
 
 /** Stable across restarts of one gateway on one host; two gateways on a host differ by port. */

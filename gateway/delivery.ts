@@ -7,7 +7,7 @@
  * (replies and service commands alike) get compressed.
  */
 import type { AedesPublishPacket, Client } from 'aedes';
-import type Aedes from 'aedes';
+import type { Aedes } from 'aedes';
 import type { PayloadCodec } from './codec';
 import { bump, type GatewayMetrics } from './metrics';
 

@@ -5,8 +5,7 @@
  * tests run it in-process on ephemeral ports (port 0).
  */
 import type * as net from 'node:net';
-import { createBroker } from 'aedes';
-import type Aedes from 'aedes';
+import { Aedes } from 'aedes';
 import type { Client } from 'aedes';
 import type { Db } from 'mongodb';
 import type { CommandDelivery, UpgradeCommand } from '../activities/gateway-contracts';
@@ -117,7 +116,8 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
     intervalMs: limits.identityRecheckMs,
   });
 
-  const broker = createBroker({ connectTimeout: limits.connectTimeoutMs });
+  // Aedes 1.x sets up its persistence before the broker exists: creation is awaited.
+  const broker = await Aedes.createBroker({ connectTimeout: limits.connectTimeoutMs });
   const delivery = new Delivery(broker, (client) => sessions.codecOf(client), limits.maxClientBacklogBytes, metrics);
   const activation = new Activation({ registry, delivery, metrics, log });
   const ota = new OtaHandler({

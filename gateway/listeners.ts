@@ -7,7 +7,7 @@
  */
 import * as net from 'node:net';
 import * as tls from 'node:tls';
-import type Aedes from 'aedes';
+import type { Aedes } from 'aedes';
 import type { Client } from 'aedes';
 import type { MqttLimits, MqttTlsConfig } from '../config/config';
 import type { Logger } from '../runtime/log';

@@ -21,11 +21,14 @@ need() {
 hash_of() { cat "$@" | sha256sum | cut -c1-16; }
 stamp_ok() { [ -f "$1" ] && [ "$(cat "$1")" = "$2" ]; }
 
-need node "Node.js 20 or newer (https://nodejs.org or your package manager)"
+need node "Node.js 20.19 or newer (https://nodejs.org or your package manager)"
 need npm "npm (ships with Node.js)"
 need python3 "Python 3.9+ with the venv module (Debian: apt-get install python3 python3-venv)"
-node_major="$(node -p 'process.versions.node.split(".")[0]')"
-if [ "$node_major" -lt 20 ]; then say "Node.js 20 or newer is required (found $(node --version))"; exit 1; fi
+# 20.19: the MongoDB driver 7 needs it.
+if ! node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 19) ? 0 : 1)'; then
+  say "Node.js 20.19 or newer is required (found $(node --version))"
+  exit 1
+fi
 
 # 1. npm packages, exactly as locked.
 want="$(hash_of package-lock.json)"
@@ -96,7 +99,8 @@ if [ ! -x "$TOOLS/bin/promtool" ]; then
   fi
 fi
 
-# 5. Our own code: compile once, and prebuild the workflow bundle so workers start without webpack.
+# 5. Our own code: compile once, and prebuild the workflow bundles (plain, and with the tracing
+#    interceptors) so workers start without webpack.
 say "compiling TypeScript"
 npx tsc -p tsconfig.build.json
 node dist/worker/build-bundle.js

@@ -10,7 +10,10 @@ import { PROJECT_ROOT } from '../config/config';
 
 export const WORKFLOWS_ENTRY = path.join(PROJECT_ROOT, 'workflows', 'index.ts');
 export const BUNDLE_PATH = path.join(PROJECT_ROOT, 'dist', 'workflow-bundle.js');
-const STAMP_PATH = `${BUNDLE_PATH}.stamp`;
+/** The same workflows with the OpenTelemetry interceptors compiled in, for a worker that traces. */
+export const TRACING_BUNDLE_PATH = path.join(PROJECT_ROOT, 'dist', 'workflow-bundle-tracing.js');
+/** The interceptors that make workflow spans inside the sandbox (worker/tracing.ts exports them). */
+const WORKFLOW_TRACING_MODULE = '@temporalio/interceptors-opentelemetry/lib/workflow-interceptors';
 
 /** Everything webpack may pull into the bundle: our workflow-safe folders and the lockfile. */
 function sourceHash(): string {
@@ -27,16 +30,26 @@ function sourceHash(): string {
   return hash.digest('hex');
 }
 
-export async function buildBundle(force = false): Promise<string> {
+/**
+ * The bundle's path, rebuilt first when its sources changed. Tracing is a
+ * bundle of its own: without an endpoint, workflows make no spans at all.
+ */
+export async function buildBundle(force = false, tracing = false): Promise<string> {
+  const bundlePath = tracing ? TRACING_BUNDLE_PATH : BUNDLE_PATH;
+  const stampPath = `${bundlePath}.stamp`;
   const want = sourceHash();
-  if (!force && fs.existsSync(BUNDLE_PATH) && fs.existsSync(STAMP_PATH)) {
-    if (fs.readFileSync(STAMP_PATH, 'utf8') === want) return BUNDLE_PATH;
+  if (!force && fs.existsSync(bundlePath) && fs.existsSync(stampPath)) {
+    if (fs.readFileSync(stampPath, 'utf8') === want) return bundlePath;
   }
-  const { code } = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_ENTRY, logger: quietLogger });
-  fs.mkdirSync(path.dirname(BUNDLE_PATH), { recursive: true });
-  fs.writeFileSync(BUNDLE_PATH, code);
-  fs.writeFileSync(STAMP_PATH, want);
-  return BUNDLE_PATH;
+  const { code } = await bundleWorkflowCode({
+    workflowsPath: WORKFLOWS_ENTRY,
+    workflowInterceptorModules: tracing ? [require.resolve(WORKFLOW_TRACING_MODULE)] : [],
+    logger: quietLogger,
+  });
+  fs.mkdirSync(path.dirname(bundlePath), { recursive: true });
+  fs.writeFileSync(bundlePath, code);
+  fs.writeFileSync(stampPath, want);
+  return bundlePath;
 }
 
 const noop = (): void => undefined;

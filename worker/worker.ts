@@ -7,13 +7,15 @@ import { startMetricsServer } from '../runtime/metrics';
 import { buildBundle } from './bundle';
 import { createWorkerActivities } from './activities';
 import { installRuntime, workerRegistry } from './telemetry';
+import { workerTracing } from './tracing';
 
 async function main(): Promise<void> {
   const config = loadConfig();
   const log = createLogger('worker', config.logLevel, {}, { format: config.logFormat });
   const sdkMetricsUrl = await installRuntime(config, log);
   const { registry, activityInterceptors } = workerRegistry();
-  const codePath = await buildBundle();
+  const tracing = config.otlpTracesUrl === undefined ? undefined : workerTracing(config.otlpTracesUrl);
+  const codePath = await buildBundle(false, tracing !== undefined);
   // Started during an outage (or restarted by the launcher in one), wait rather than exit.
   await waitForDependencies({ database: config.mongodbUrl, temporal: config.temporalAddress }, log);
   const connection = await NativeConnection.connect({ address: config.temporalAddress });
@@ -24,7 +26,8 @@ async function main(): Promise<void> {
     taskQueue: config.temporalTaskQueue,
     workflowBundle: { codePath },
     activities,
-    interceptors: { activity: [activityInterceptors] },
+    interceptors: { activity: tracing ? [activityInterceptors, tracing.activityInterceptors] : [activityInterceptors] },
+    ...(tracing && { sinks: tracing.sinks }),
     // Sized for a 2-core box that also runs Temporal, the database and the gateway; see README "Worker tuning".
     maxCachedWorkflows: config.worker.maxCachedWorkflows,
     maxConcurrentWorkflowTaskExecutions: config.worker.workflowTaskSlots,
@@ -38,12 +41,14 @@ async function main(): Promise<void> {
   });
   log.info('worker polling', {
     taskQueue: config.temporalTaskQueue,
+    ...(config.otlpTracesUrl && { tracesTo: config.otlpTracesUrl }),
     temporal: config.temporalAddress,
     metrics: `${http.url}/metrics`,
     sdkMetrics: sdkMetricsUrl,
   });
   // Worker.run() returns after SIGINT/SIGTERM once in-flight tasks are done.
   await worker.run();
+  await tracing?.shutdown();
   await http.close();
   await close();
   await connection.close();

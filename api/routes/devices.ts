@@ -25,7 +25,6 @@ import {
 } from '../../db/devices';
 import type { DeviceRef, RegistryEvents } from '../../orchestration/device-events';
 import type { Logger } from '../../runtime/log';
-import { asyncRoute } from '../errors';
 import { DEVICE_LIST_PARAMS, parseQuery, parseTagParams } from '../query';
 
 export interface DeviceRoutesContext {
@@ -80,78 +79,60 @@ const params = (req: Request): { productKey: string; deviceKey: string } => ({
 export function devicesRouter(ctx: DeviceRoutesContext): Router {
   const r = Router();
 
-  r.post(
-    '/devices',
-    asyncRoute(async (req, res) => {
-      const device = await insertDevice(ctx.db, validateDeviceInput(req.body));
-      await notifyRegistered(ctx, [device.productKey]);
-      res.status(201).json({ ...deviceResource(device), deviceSecret: device.deviceSecret });
-    }),
-  );
+  r.post('/devices', async (req, res) => {
+    const device = await insertDevice(ctx.db, validateDeviceInput(req.body));
+    await notifyRegistered(ctx, [device.productKey]);
+    res.status(201).json({ ...deviceResource(device), deviceSecret: device.deviceSecret });
+  });
 
   // A regular expression: in a string path Express would read ":batch" as a parameter.
-  r.post(
-    /^\/devices:batch$/,
-    asyncRoute(async (req, res) => {
-      const { devices } = validateDeviceBatch(req.body);
-      const now = new Date();
-      const failed: BatchFailure[] = [];
-      const valid: { index: number; doc: DeviceDoc }[] = [];
-      devices.forEach((item, index) => {
-        const { value, details } = checkBatchItem(item, index);
-        if (details.length > 0) {
-          failed.push({ index, error: { code: 'invalid_request', message: 'invalid device', details } });
-        } else valid.push({ index, doc: newDeviceDoc(value, now) });
-      });
-      const result = await insertDeviceBatch(ctx.db, valid);
-      await notifyRegistered(ctx, result.createdProducts);
-      failed.push(...result.failed);
-      failed.sort((a, b) => a.index - b.index);
-      res.status(200).json({ created: result.created, failed });
-    }),
-  );
+  r.post(/^\/devices:batch$/, async (req, res) => {
+    const { devices } = validateDeviceBatch(req.body);
+    const now = new Date();
+    const failed: BatchFailure[] = [];
+    const valid: { index: number; doc: DeviceDoc }[] = [];
+    devices.forEach((item, index) => {
+      const { value, details } = checkBatchItem(item, index);
+      if (details.length > 0) {
+        failed.push({ index, error: { code: 'invalid_request', message: 'invalid device', details } });
+      } else valid.push({ index, doc: newDeviceDoc(value, now) });
+    });
+    const result = await insertDeviceBatch(ctx.db, valid);
+    await notifyRegistered(ctx, result.createdProducts);
+    failed.push(...result.failed);
+    failed.sort((a, b) => a.index - b.index);
+    res.status(200).json({ created: result.created, failed });
+  });
 
-  r.get(
-    '/devices',
-    asyncRoute(async (req, res) => {
-      const q = parseQuery<{
-        productKey?: string;
-        version?: string;
-        tag?: string[];
-        online?: boolean;
-        limit: number;
-        cursor?: string;
-      }>(req, DEVICE_LIST_PARAMS);
-      const page = await listDevices(ctx.db, { ...q, tags: parseTagParams(q.tag) });
-      res.json({ items: page.items.map(deviceResource), nextCursor: page.nextCursor });
-    }),
-  );
+  r.get('/devices', async (req, res) => {
+    const q = parseQuery<{
+      productKey?: string;
+      version?: string;
+      tag?: string[];
+      online?: boolean;
+      limit: number;
+      cursor?: string;
+    }>(req, DEVICE_LIST_PARAMS);
+    const page = await listDevices(ctx.db, { ...q, tags: parseTagParams(q.tag) });
+    res.json({ items: page.items.map(deviceResource), nextCursor: page.nextCursor });
+  });
 
-  r.get(
-    '/devices/:productKey/:deviceKey',
-    asyncRoute(async (req, res) => {
-      const { productKey, deviceKey } = params(req);
-      res.json(deviceResource(await requireDevice(ctx.db, productKey, deviceKey)));
-    }),
-  );
+  r.get('/devices/:productKey/:deviceKey', async (req, res) => {
+    const { productKey, deviceKey } = params(req);
+    res.json(deviceResource(await requireDevice(ctx.db, productKey, deviceKey)));
+  });
 
-  r.patch(
-    '/devices/:productKey/:deviceKey',
-    asyncRoute(async (req, res) => {
-      const { productKey, deviceKey } = params(req);
-      const patch = validateDevicePatch(req.body);
-      res.json(deviceResource(await patchDevice(ctx.db, productKey, deviceKey, patch)));
-    }),
-  );
+  r.patch('/devices/:productKey/:deviceKey', async (req, res) => {
+    const { productKey, deviceKey } = params(req);
+    const patch = validateDevicePatch(req.body);
+    res.json(deviceResource(await patchDevice(ctx.db, productKey, deviceKey, patch)));
+  });
 
-  r.delete(
-    '/devices/:productKey/:deviceKey',
-    asyncRoute(async (req, res) => {
-      const { productKey, deviceKey } = params(req);
-      res.json(deviceResource(await deleteDevice(ctx.db, productKey, deviceKey)));
-      void ctx.deviceRemoved?.({ productKey, deviceKey });
-    }),
-  );
+  r.delete('/devices/:productKey/:deviceKey', async (req, res) => {
+    const { productKey, deviceKey } = params(req);
+    res.json(deviceResource(await deleteDevice(ctx.db, productKey, deviceKey)));
+    void ctx.deviceRemoved?.({ productKey, deviceKey });
+  });
 
   return r;
 }

@@ -6,13 +6,13 @@
  * file's sha256.
  */
 import { pipeline } from 'node:stream/promises';
-import { Router, type Request, type Response } from 'express';
+import { Router, type Request, type RequestHandler, type Response } from 'express';
 import type { Db } from 'mongodb';
 import { decideRange, etagOf } from '../../artifacts/range';
 import { checkSignature } from '../../artifacts/signed-url';
 import type { FirmwareFileStore } from '../../artifacts/store';
 import { firmwareFile } from '../../db/firmware';
-import { asyncRoute, errorBody } from '../errors';
+import { errorBody } from '../errors';
 
 export interface DownloadDeps {
   db: Db;
@@ -24,7 +24,7 @@ export interface DownloadDeps {
 export function firmwareDownloadRouter(deps: DownloadDeps): Router {
   const r = Router();
   const now = deps.now ?? Date.now;
-  const serve = asyncRoute(async (req, res) => {
+  const serve: RequestHandler = async (req, res) => {
     const firmwareId = String(req.params.firmwareId);
     const check = checkSignature(deps.signingKey, firmwareId, req.query.expires, req.query.signature, now());
     if (check !== 'valid') {
@@ -51,7 +51,7 @@ export function firmwareDownloadRouter(deps: DownloadDeps): Router {
       return;
     }
     await send(req, res, deps.store, file);
-  });
+  };
   r.get('/firmware-files/:firmwareId', serve);
   r.head('/firmware-files/:firmwareId', serve);
   return r;

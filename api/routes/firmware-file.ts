@@ -8,27 +8,23 @@ import { Router, type Response } from 'express';
 import { FileTooLarge } from '../../artifacts/digest';
 import { parseUploadClaim, uploadFirmwareFile, type FirmwareFilesDeps } from '../../artifacts/firmware-files';
 import { bearerAuth } from '../auth';
-import { asyncRoute, errorBody } from '../errors';
+import { errorBody } from '../errors';
 
 export const UPLOAD_ROUTE = '/v1/firmwares/:firmwareId/file';
 
 export function firmwareFileRouter(deps: FirmwareFilesDeps & { apiToken: string | undefined }): Router {
   const r = Router();
-  r.put(
-    UPLOAD_ROUTE,
-    bearerAuth(deps.apiToken),
-    asyncRoute(async (req, res) => {
-      const claim = parseUploadClaim(req.query);
-      const declared = Number(req.get('content-length'));
-      if (Number.isFinite(declared) && declared > deps.maxBytes) return tooLarge(res, deps.maxBytes);
-      try {
-        res.json(await uploadFirmwareFile(deps, String(req.params.firmwareId), req, claim));
-      } catch (error) {
-        if (error instanceof FileTooLarge) return tooLarge(res, deps.maxBytes);
-        throw error;
-      }
-    }),
-  );
+  r.put(UPLOAD_ROUTE, bearerAuth(deps.apiToken), async (req, res) => {
+    const claim = parseUploadClaim(req.query);
+    const declared = Number(req.get('content-length'));
+    if (Number.isFinite(declared) && declared > deps.maxBytes) return tooLarge(res, deps.maxBytes);
+    try {
+      res.json(await uploadFirmwareFile(deps, String(req.params.firmwareId), req, claim));
+    } catch (error) {
+      if (error instanceof FileTooLarge) return tooLarge(res, deps.maxBytes);
+      throw error;
+    }
+  });
   return r;
 }
 

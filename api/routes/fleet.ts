@@ -10,25 +10,21 @@ import type { Db } from 'mongodb';
 import { invalid } from '../../domain/errors';
 import { IDENTIFIER_PATTERN, MAX_IDENTIFIER_LENGTH } from '../../domain/keys';
 import { readFleetVersions } from '../../db/fleet-versions';
-import { asyncRoute } from '../errors';
 import { parseQuery } from '../query';
 
 const PRODUCT_KEY = new RegExp(IDENTIFIER_PATTERN);
 
 export function fleetRouter(ctx: { db: Db }): Router {
   const r = Router();
-  r.get(
-    '/products/:productKey/versions',
-    asyncRoute(async (req, res) => {
-      parseQuery(req, []); // no parameters: a typo is refused, not ignored
-      const productKey = String(req.params.productKey);
-      if (productKey.length > MAX_IDENTIFIER_LENGTH || !PRODUCT_KEY.test(productKey)) {
-        throw invalid('invalid productKey', [
-          { path: 'params.productKey', message: 'may only contain letters, digits and _ . : @ - (at most 64)' },
-        ]);
-      }
-      res.json(await readFleetVersions(ctx.db, productKey));
-    }),
-  );
+  r.get('/products/:productKey/versions', async (req, res) => {
+    parseQuery(req, []); // no parameters: a typo is refused, not ignored
+    const productKey = String(req.params.productKey);
+    if (productKey.length > MAX_IDENTIFIER_LENGTH || !PRODUCT_KEY.test(productKey)) {
+      throw invalid('invalid productKey', [
+        { path: 'params.productKey', message: 'may only contain letters, digits and _ . : @ - (at most 64)' },
+      ]);
+    }
+    res.json(await readFleetVersions(ctx.db, productKey));
+  });
   return r;
 }

@@ -67,4 +67,24 @@ describe('configuration', () => {
       expect(fs.existsSync(path.join(dir, SERVICE_SECRET_FILE))).toBe(false);
     });
   });
+
+  describe('OpenTelemetry tracing', () => {
+    it('is off without an OTLP endpoint', () => {
+      expect(loadConfig({}).otlpTracesUrl).toBeUndefined();
+    });
+
+    it('sends to /v1/traces under the base endpoint, or to the traces endpoint as given', () => {
+      expect(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318/' }).otlpTracesUrl).toBe(
+        'http://collector:4318/v1/traces',
+      );
+      const both = { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://a:4318', OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'https://b/t' };
+      expect(loadConfig(both).otlpTracesUrl).toBe('https://b/t');
+    });
+
+    it('refuses an endpoint that is not an http(s) URL, naming the variable', () => {
+      expect(() => loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4317' })).toThrow(
+        /OTEL_EXPORTER_OTLP_ENDPOINT must be an http\(s\) URL/,
+      );
+    });
+  });
 });

@@ -39,6 +39,8 @@ export interface ServiceStackOptions {
   gatewayTemporalAddress?: string;
   /** The gateway's event retries and outbox (tests shorten its intervals). */
   outbox?: Partial<OutboxOptions>;
+  /** More environment for the worker process (e.g. an OTLP endpoint). */
+  workerEnv?: NodeJS.ProcessEnv;
 }
 
 export async function startServiceStack(name: string, opts: ServiceStackOptions = {}): Promise<ServiceStack> {
@@ -99,6 +101,7 @@ export async function startServiceStack(name: string, opts: ServiceStackOptions 
     OTA_DATA_DIR: config.dataDir,
     OTA_DOWNLOAD_BASE_URL: config.firmwareFiles.downloadBaseUrl,
     OTA_LOG_LEVEL: process.env.OTA_TEST_WORKER_LOG_LEVEL ?? 'warn',
+    ...opts.workerEnv,
   };
 
   return {
