@@ -207,7 +207,13 @@ function stageMoves(s: TaskState): boolean {
   return false;
 }
 
-/** Completion (snapshot): after records close and nothing is in flight, count the open ones. */
+/**
+ * Completion (snapshot): after records close and nothing is in flight, count the open ones.
+ * None open: complete, once the operator's changes under way have finished and none began
+ * during the count (a retry that requeued devices meanwhile means counting again).
+ * Handlers are waited for, not read once: a signal handled in the same activation as the
+ * count's result is only marked finished a few microtasks later.
+ */
 export async function watchCompletion(s: TaskState, input: TaskWorkflowInput): Promise<void> {
   let counted = -1;
   for (;;) {
@@ -217,9 +223,14 @@ export async function watchCompletion(s: TaskState, input: TaskWorkflowInput): P
     );
     if (s.stopping) return;
     counted = s.closedRecords;
-    if ((await acts.countOpenRecords({ taskId: input.taskId })) === 0 && wf.allHandlersFinished()) {
-      s.completed = true;
-      return;
+    const changesBefore = s.operatorChanges;
+    if ((await acts.countOpenRecords({ taskId: input.taskId })) > 0) continue;
+    await wf.condition(wf.allHandlersFinished);
+    if (s.operatorChanges !== changesBefore) {
+      counted = -1;
+      continue;
     }
+    s.completed = true;
+    return;
   }
 }

@@ -75,6 +75,8 @@ export class TaskState {
   stopping = false;
   /** The task itself is ending (cancelled, completed, end time), not only this run. */
   closing = false;
+  /** The operator's record changes (retry, cancel one device) begun in this run. */
+  operatorChanges = 0;
   /** Devices the gateway saw report a source version, to admit (increment tasks). */
   reported: ReportedDevice[];
   /**

@@ -126,6 +126,7 @@ function handleOperatorRecordChanges(s: TaskState, input: TaskWorkflowInput): vo
   wf.setHandler(
     retryDevices,
     async ({ deviceKeys }) => {
+      s.operatorChanges += 1;
       const retried = await acts.requeueFailed({ taskId: input.taskId, ...(deviceKeys ? { deviceKeys } : {}) });
       if (retried > 0) s.mayHavePushable = true;
       return retried;
@@ -135,6 +136,7 @@ function handleOperatorRecordChanges(s: TaskState, input: TaskWorkflowInput): vo
   wf.setHandler(
     cancelDevice,
     async ({ deviceKey, reason }) => {
+      s.operatorChanges += 1;
       const result = await acts.cancelOneDevice({
         taskId: input.taskId,
         productKey: input.productKey,
