@@ -15,6 +15,9 @@ import { waitFor } from './wait';
 const CLAIM_DEBOUNCE_MS = 2000;
 /** How often a push task with nothing to do checks its waiting devices against the registry. */
 const RECHECK_MS = 5 * 60_000;
+/** Open records with nothing in flight are counted again after this, doubling up to the maximum. */
+const RECOUNT_FIRST_MS = 10_000;
+const RECOUNT_MAX_MS = 15 * 60_000;
 
 /** Admission (increment tasks): rescans from the cursor, and the devices the gateway saw report. */
 export async function admission(s: TaskState, input: TaskWorkflowInput): Promise<void> {
@@ -213,18 +216,30 @@ function stageMoves(s: TaskState): boolean {
  * during the count (a retry that requeued devices meanwhile means counting again).
  * Handlers are waited for, not read once: a signal handled in the same activation as the
  * count's result is only marked finished a few microtasks later.
+ * Some open with nothing in flight (devices waiting offline, or a record whose last write the
+ * count did not see yet): counted again after a pause that doubles up to RECOUNT_MAX_MS, so a
+ * finish the task heard before its record closed cannot leave the task running for ever.
  */
 export async function watchCompletion(s: TaskState, input: TaskWorkflowInput): Promise<void> {
   let counted = -1;
+  let pauseMs = RECOUNT_FIRST_MS;
+  let recountAtMs: number | undefined;
   for (;;) {
-    await wf.condition(
-      () =>
-        s.stopping || (s.closedRecords !== counted && s.inFlight.size === 0 && !s.claiming && wf.allHandlersFinished()),
-    );
+    const changed = () => s.closedRecords !== counted && s.inFlight.size === 0 && !s.claiming;
+    const settled = await waitFor(() => s.stopping || (changed() && wf.allHandlersFinished()), recountAtMs);
     if (s.stopping) return;
+    if (!settled && (s.inFlight.size > 0 || s.claiming)) {
+      recountAtMs = undefined; // devices in flight: their finishes bring the next count
+      continue;
+    }
+    if (settled) pauseMs = RECOUNT_FIRST_MS;
     counted = s.closedRecords;
     const changesBefore = s.operatorChanges;
-    if ((await acts.countOpenRecords({ taskId: input.taskId })) > 0) continue;
+    if ((await acts.countOpenRecords({ taskId: input.taskId })) > 0) {
+      recountAtMs = Date.now() + pauseMs;
+      pauseMs = Math.min(pauseMs * 2, RECOUNT_MAX_MS);
+      continue;
+    }
     await wf.condition(wf.allHandlersFinished);
     if (s.operatorChanges !== changesBefore) {
       counted = -1;
