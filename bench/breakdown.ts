@@ -85,7 +85,10 @@ export async function temporalPerDevice(
   }
   taskShare['workflow starts'] += taskRuns / n;
   const devices: Array<{ workflowId: string; runId: string }> = [];
-  for await (const wf of client.workflow.list({ query: `OtaTaskId = "${taskId}"` })) {
+  for await (const wf of client.workflow.list({
+    // The task workflow carries the same OtaTaskId: it is counted above, as the task's share.
+    query: `OtaTaskId = "${taskId}" AND WorkflowType = "deviceUpgradeWorkflow"`,
+  })) {
     devices.push({ workflowId: wf.workflowId, runId: wf.runId });
   }
   const picked = devices.filter((_, i) => i % Math.max(1, Math.floor(devices.length / sample)) === 0).slice(0, sample);
