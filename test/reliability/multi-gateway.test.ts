@@ -243,7 +243,8 @@ describe('several gateways', () => {
         (await workflow.describe().catch(() => undefined))?.raw.pendingActivities?.map((a) => a.activityType?.name) ??
         [],
       (names) => names.includes('deliverUpgradeCommand'),
-      60_000,
+      // A command that found no gateway is sent again at the device workflow's next re-check (60 s).
+      150_000,
       200,
     );
     // The device comes back through east while the command waits there; north never picks it up.
@@ -256,5 +257,5 @@ describe('several gateways', () => {
       200,
     );
     expect(onNorth.device('mg-orphaned').record.commands).toHaveLength(0);
-  });
+  }, 300_000);
 });
