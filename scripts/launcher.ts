@@ -33,7 +33,8 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const logs = path.join(config.dataDir, 'logs');
   fs.mkdirSync(logs, { recursive: true });
-  await killStale(config.dataDir);
+  // What was just killed may hold its ports a moment longer than its threads live.
+  const portGrace = (await killStale(config.dataDir)) ? 10_000 : 0;
 
   const infra: Supervisor[] = [];
   const services: Supervisor[] = [];
@@ -61,8 +62,8 @@ async function main(): Promise<void> {
   try {
     if (!config.temporalExternal) {
       const port = Number(config.temporalAddress.split(':').pop());
-      await assertFree(port, 'TEMPORAL_ADDRESS');
-      await assertFree(config.temporalUiPort, 'TEMPORAL_UI_PORT');
+      await assertFree(port, 'TEMPORAL_ADDRESS', portGrace);
+      await assertFree(config.temporalUiPort, 'TEMPORAL_UI_PORT', portGrace);
       say(`starting Temporal dev server on ${config.temporalAddress} (logs: ${path.join(logs, 'temporal.log')})`);
       // Every (re)start opens the same SQLite file: a restarted Temporal has every workflow it had.
       const temporal = supervise('temporal', () =>
@@ -79,7 +80,7 @@ async function main(): Promise<void> {
       await temporal.start();
     }
     if (!config.mongodbExternal) {
-      await assertFree(config.embeddedDbPort, 'OTA_DB_PORT');
+      await assertFree(config.embeddedDbPort, 'OTA_DB_PORT', portGrace);
       say(`starting the database on port ${config.embeddedDbPort} (logs: ${path.join(logs, 'database.log')})`);
       const database = supervise('database', () =>
         startDatabase({
@@ -134,7 +135,9 @@ async function healthy(config: Config): Promise<boolean> {
   });
 }
 
-async function assertFree(port: number, setting: string): Promise<void> {
+async function assertFree(port: number, setting: string, graceMs: number): Promise<void> {
+  const deadline = Date.now() + graceMs;
+  while ((await isPortOpen(port)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
   if (await isPortOpen(port)) {
     throw new Error(`port ${port} is already in use: stop what holds it, or set ${setting} to use another`);
   }

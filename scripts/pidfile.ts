@@ -37,10 +37,13 @@ export function writePids(dataDir: string, procs: ManagedProcess[]): void {
   fs.renameSync(`${file}.tmp`, file);
 }
 
-/** Kills what an earlier launcher left running, and waits until it is gone (its ports free again). */
-export async function killStale(dataDir: string): Promise<void> {
+/**
+ * Kills what an earlier launcher left running, and waits until it is gone (its ports free again).
+ * Answers whether it killed anything.
+ */
+export async function killStale(dataDir: string): Promise<boolean> {
   const file = path.join(dataDir, FILE);
-  if (!fs.existsSync(file)) return;
+  if (!fs.existsSync(file)) return false;
   let entries: Entry[] = [];
   try {
     entries = JSON.parse(fs.readFileSync(file, 'utf8')) as Entry[];
@@ -62,15 +65,28 @@ export async function killStale(dataDir: string): Promise<void> {
   const deadline = Date.now() + 10_000;
   while (killed.some(running) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
   fs.rmSync(file, { force: true });
+  return killed.length > 0;
 }
 
-/** Alive and not a zombie waiting to be reaped. */
+/**
+ * Some thread of the process has not finished exiting. The leader of a multi-threaded
+ * process (Temporal, the database) turns zombie while its other threads still hold the
+ * shared sockets open, so the leader's own state says too little.
+ */
 function running(pid: number): boolean {
+  let threads: string[];
   try {
-    return !/\) Z /.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
+    threads = fs.readdirSync(`/proc/${pid}/task`);
   } catch {
     return false;
   }
+  return threads.some((tid) => {
+    try {
+      return !/\) [ZX] /.test(fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8'));
+    } catch {
+      return false;
+    }
+  });
 }
 
 function commandLine(pid: number): string {
