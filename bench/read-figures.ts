@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import type { Db } from 'mongodb';
 import { ensureAllIndexes } from '../db/all-indexes';
-import { encodeCursor } from '../db/paging';
+import { encodeListCursor } from '../db/paging';
 import { recordId, recordsCollection, type RecordDoc } from '../db/records';
 import { listRecords, listTasks, taskWithCounts } from '../db/task-reads';
 import { tasksCollection, type TaskDoc } from '../db/tasks';
@@ -177,9 +177,14 @@ export async function seedTasks(db: Db, n: number): Promise<void> {
 /** The detail-tab pages and the task with counts, over a task of n records. */
 export async function recordReadFigures(read: Reader, task: TaskDoc, n: number, runs = 5): Promise<Figure[]> {
   const goalMs = n <= 10_000 ? 50 : 100;
-  const deep = encodeCursor([deviceKeyOf(Math.floor(n * 0.9))]);
+  const deep = encodeListCursor([deviceKeyOf(Math.floor(n * 0.9))]);
   const prefix = deviceKeyOf(Math.floor(n / 2)).slice(0, 6); // ~10 or ~100 devices share it
   const page = (q: Parameters<Reader['page']>[1]) => () => read.page(task, q);
+  // A cursor the list does not understand would time some other page: check where it lands.
+  const landed = (await read.page(task, { limit: 1, cursor: deep })) as { items: Array<{ deviceKey: string }> };
+  if (landed.items[0]?.deviceKey !== deviceKeyOf(Math.floor(n * 0.9) + 1)) {
+    throw new Error(`the deep cursor landed on ${landed.items[0]?.deviceKey ?? 'nothing'}, not after ${deviceKeyOf(Math.floor(n * 0.9))}`);
+  }
   const figures: Figure[] = [
     { what: `page, all statuses, first (100 of ${n})`, ...(await median(runs, page({ limit: 100 }))), goalMs },
     {
