@@ -183,7 +183,9 @@ export async function recordReadFigures(read: Reader, task: TaskDoc, n: number, 
   // A cursor the list does not understand would time some other page: check where it lands.
   const landed = (await read.page(task, { limit: 1, cursor: deep })) as { items: Array<{ deviceKey: string }> };
   if (landed.items[0]?.deviceKey !== deviceKeyOf(Math.floor(n * 0.9) + 1)) {
-    throw new Error(`the deep cursor landed on ${landed.items[0]?.deviceKey ?? 'nothing'}, not after ${deviceKeyOf(Math.floor(n * 0.9))}`);
+    throw new Error(
+      `the deep cursor landed on ${landed.items[0]?.deviceKey ?? 'nothing'}, not after ${deviceKeyOf(Math.floor(n * 0.9))}`,
+    );
   }
   const figures: Figure[] = [
     { what: `page, all statuses, first (100 of ${n})`, ...(await median(runs, page({ limit: 100 }))), goalMs },

@@ -24,7 +24,7 @@ import type { Db } from 'mongodb';
 import { connectMongo } from '../db/mongo';
 import { Fleet, fleetSpecs, type Behaviour, type DeviceSpec } from '../simulator';
 import { dbCommandCounts, formatPerDevice, perDeviceCommands, temporalPerDevice } from './breakdown';
-import { apiReader, formatFigure, readFigures, watchDatabaseCpu } from './read-figures';
+import { apiReader, formatFigure, processCpuMs, readFigures, watchDatabaseCpu } from './read-figures';
 import { api, startBenchStack, type BenchStack } from './stack';
 
 const { values } = parseArgs({
@@ -103,6 +103,7 @@ async function baseline(stack: BenchStack, client: Client, n: number): Promise<n
     workflowBundle: bundle,
     activities: { noop: async (k: string) => k },
   });
+  const cpuBefore = cpuByProcess(stack);
   const t0 = performance.now();
   await worker.runUntil(async () => {
     const handles = [];
@@ -123,8 +124,11 @@ async function baseline(stack: BenchStack, client: Client, n: number): Promise<n
     for (let i = 0; i < handles.length; i += 200) await Promise.all(handles.slice(i, i + 200).map((h) => h.result()));
   });
   const perMin = (n / (performance.now() - t0)) * 60_000;
+  const cpuAfter = cpuByProcess(stack);
   await nativeConnection.close();
   report(`(a) baseline, ${n} workflows`, `${Math.round(perMin)} per minute`);
+  // Here the benchmark's own process is the worker.
+  report(`(a) baseline: CPU ms per workflow, by process`, formatCpu(cpuBefore, cpuAfter, n));
   return perMin;
 }
 
@@ -235,6 +239,7 @@ async function pushRollout(
   );
   try {
     const commandsBefore = await dbCommandCounts(db);
+    const cpuBefore = cpuByProcess(stack);
     const created = await api<{ taskId: string }>(stack.apiUrl, 'POST', '/v1/upgrade-tasks', {
       firmwareId,
       sourceVersions: ['1.0.0'],
@@ -249,6 +254,7 @@ async function pushRollout(
     // The task workflow ends when every device has; waiting on it puts no load on the database.
     await client.workflow.getHandle(taskId).result();
     const perMin = (n / (performance.now() - t0)) * 60_000;
+    const cpuAfter = cpuByProcess(stack);
     const commands = perDeviceCommands(commandsBefore, await dbCommandCounts(db), n);
     const ratio = (perMin / baselinePerMin) * 100;
     report(
@@ -280,6 +286,7 @@ async function pushRollout(
       `(f) ${n} devices: database commands per device (all processes)`,
       `${commands.total.toFixed(2)}: ${commands.text}`,
     );
+    report(`(f) ${n} devices: CPU ms per device, by process (2 cores)`, formatCpu(cpuBefore, cpuAfter, n));
     report(
       `(b) ${n} devices: peak RSS worker / gateway`,
       `${stack.peakRssMb('worker')} MB / ${stack.peakRssMb('gateway')} MB`,
@@ -291,6 +298,22 @@ async function pushRollout(
   } finally {
     await fleet.close();
   }
+}
+
+/** CPU time so far of every process the rollout loads; `devices` is this benchmark's own (the simulated fleet). */
+function cpuByProcess(stack: BenchStack): Record<string, number> {
+  const own = process.cpuUsage();
+  const out: Record<string, number> = { devices: (own.user + own.system) / 1000 };
+  for (const [name, pid] of Object.entries(stack.pids())) if (pid) out[name] = processCpuMs(pid);
+  return out;
+}
+
+function formatCpu(before: Record<string, number>, after: Record<string, number>, n: number): string {
+  const spent = Object.keys(after)
+    .map((name) => [name, (after[name] - (before[name] ?? 0)) / n] as const)
+    .sort((a, b) => b[1] - a[1]);
+  const total = spent.reduce((sum, [, ms]) => sum + ms, 0);
+  return `${total.toFixed(1)}: ${spent.map(([name, ms]) => `${name} ${ms.toFixed(1)}`).join(', ')}`;
 }
 
 /** (d) getversion → offer latency as a device sees it. */

@@ -20,6 +20,8 @@ export interface BenchStack {
   procs: Record<'api' | 'gateway' | 'worker', ManagedProcess>;
   /** The database process (its CPU is read by the read figures). */
   databasePid: number | undefined;
+  /** Every process of the stack by name, for CPU accounting. */
+  pids(): Record<'temporal' | 'database' | 'api' | 'gateway' | 'worker', number | undefined>;
   /** Peak resident set (VmHWM) of a process, in MB. */
   peakRssMb(name: 'api' | 'gateway' | 'worker'): number;
   stop(): Promise<void>;
@@ -63,7 +65,8 @@ export async function startBenchStack(env: Record<string, string> = {}): Promise
     new ManagedProcess({
       name,
       command: process.execPath,
-      args: [path.join(PROJECT_ROOT, entry)],
+      // OTA_BENCH_PROFILE_DIR: each service writes a V8 CPU profile there when it stops.
+      args: [...profileArgs(name), path.join(PROJECT_ROOT, entry)],
       env: serviceEnv,
       logFile: path.join(dir, `${name}.log`),
     });
@@ -87,6 +90,13 @@ export async function startBenchStack(env: Record<string, string> = {}): Promise
     mqttUrl: `mqtt://127.0.0.1:${mqttPort}`,
     procs,
     databasePid: database.pid,
+    pids: () => ({
+      temporal: temporal.pid,
+      database: database.pid,
+      api: procs.api.pid,
+      gateway: procs.gateway.pid,
+      worker: procs.worker.pid,
+    }),
     peakRssMb(name) {
       const status = fs.readFileSync(`/proc/${procs[name].pid}/status`, 'utf8');
       const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
@@ -98,6 +108,11 @@ export async function startBenchStack(env: Record<string, string> = {}): Promise
       await temporal.stop();
     },
   };
+}
+
+function profileArgs(name: string): string[] {
+  const dir = process.env.OTA_BENCH_PROFILE_DIR;
+  return dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-name=${name}.cpuprofile`] : [];
 }
 
 export async function api<T>(
