@@ -43,7 +43,8 @@ export async function startTcpProxy(target: string): Promise<TcpProxy> {
   const cut = async () => {
     const s = server;
     server = undefined;
-    for (const sock of sockets) sock.destroy();
+    // A reset, not a FIN: what a client sees when the server is unreachable.
+    for (const sock of sockets) sock.resetAndDestroy();
     if (s) await new Promise<void>((resolve) => s.close(() => resolve()));
   };
 

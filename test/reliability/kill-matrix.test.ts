@@ -13,12 +13,11 @@
  * (`OTA_KILL_MATRIX_OUTAGE_MS` sets the outage). Each run prints its figures
  * as one `[kill-matrix]` line.
  */
-import { freePort } from '../../runtime/net';
 import { eventually } from '../helpers/eventually';
 import { temporalAddress, testDb, unique } from '../helpers/stack';
 import { launchStack, type LaunchedStack } from './kill-matrix/launched-stack';
 import { Rollout, type RolloutPlan } from './kill-matrix/rollout';
-import { startTcpProxy, type TcpProxy } from './kill-matrix/tcp-proxy';
+import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy';
 import { judgeRollout } from './kill-matrix/verdict';
 
 const LONG = process.env.OTA_KILL_MATRIX === 'long';
@@ -149,8 +148,7 @@ describe(`kill matrix: Temporal unreachable for ${OUTAGE_MS / 1000} s while devi
 
   it('no device event is lost: every device ends in its true state', async () => {
     // The suite's Temporal behind a relay the test cuts: the server lives on, the services lose it.
-    const [host, port] = temporalAddress().split(':');
-    proxy = await startTcpProxy({ host, port: Number(port) }, await freePort());
+    proxy = await startTcpProxy(temporalAddress());
     db = await testDb('kill-matrix-outage');
     stack = await launchStack({
       name: 'kill-matrix-outage',
