@@ -35,10 +35,11 @@ if [ "${1:-}" = "--test" ]; then
   cd "$work/FerretDB"
   # What FerretDB's test helpers expect of a git checkout of theirs.
   mkdir -p .git && echo "$VERSION" > build/version/version.txt
-  go test -count=1 $TEST_PACKAGES
+  # With upstream's debug tag, as their own test task runs them (some tests check debug builds).
+  go test -count=1 -tags=ferretdb_debug $TEST_PACKAGES
   # The backend contract tests run every backend, PostgreSQL's and MySQL's servers included:
   # -short compiles them and runs what needs no server.
-  go test -count=1 -short ./internal/backends/
+  go test -count=1 -tags=ferretdb_debug -short ./internal/backends/
   exit 0
 fi
 
