@@ -4,15 +4,15 @@
  * and disconnect (db/device-presence.ts), the workflows and the API read it
  * here; records carry no copy of it.
  *
- * Every read addresses a device by its identity-derived `_id`, the only filter
- * the embedded FerretDB answers from an index.
+ * Every read addresses devices by their identity-derived `_id`s, which the
+ * embedded database answers from its index.
  */
 import type { Db } from 'mongodb';
 import { byIdentity, devices } from './devices';
 import type { DeviceRef } from '../domain/types';
 
-/** Lookups in flight at once. */
-const PARALLEL = 64;
+/** Devices asked for in one query (the embedded database serves an `_id` `$in` of up to 1,000 from its index). */
+const PER_QUERY = 500;
 
 export async function isOnline(db: Db, productKey: string, deviceKey: string): Promise<boolean> {
   const doc = await devices(db).findOne(byIdentity({ productKey, deviceKey }), { projection: { online: 1 } });
@@ -22,10 +22,11 @@ export async function isOnline(db: Db, productKey: string, deviceKey: string): P
 /** Which of the product's named devices are online now. */
 export async function onlineAmong(db: Db, productKey: string, deviceKeys: readonly string[]): Promise<Set<string>> {
   const online = new Set<string>();
-  for (let i = 0; i < deviceKeys.length; i += PARALLEL) {
-    const chunk = deviceKeys.slice(i, i + PARALLEL);
-    const states = await Promise.all(chunk.map((deviceKey) => isOnline(db, productKey, deviceKey)));
-    chunk.forEach((deviceKey, j) => states[j] && online.add(deviceKey));
+  for (let i = 0; i < deviceKeys.length; i += PER_QUERY) {
+    const chunk = deviceKeys.slice(i, i + PER_QUERY);
+    const ids = chunk.map((deviceKey) => byIdentity({ productKey, deviceKey })._id);
+    const docs = devices(db).find({ _id: { $in: ids }, online: true }, { projection: { _id: 0, deviceKey: 1 } });
+    for await (const doc of docs) online.add(doc.deviceKey);
   }
   return online;
 }

@@ -9,8 +9,11 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Db } from 'mongodb';
 import { ensureAllIndexes } from '../../db/all-indexes';
+import { byIdentity, devices } from '../../db/devices';
 import { connectMongo, type Mongo } from '../../db/mongo';
+import { onlineAmong } from '../../db/presence';
 import { recordCountsByStatus } from '../../db/record-counts';
+import { encodeListCursor } from '../../db/paging';
 import { recordId, recordsCollection, type RecordDoc } from '../../db/records';
 import { listRecords, listTasks } from '../../db/task-reads';
 import { tasksCollection, type TaskDoc } from '../../db/tasks';
@@ -25,6 +28,20 @@ const STATUSES: RecordStatus[] = ['to_be_pushed', 'upgrading', 'success', 'failu
 // Keys that order differently as JSON text if pushed naively: a space and '!' sort below
 // the closing quote, and a prefix of another key.
 const ODD_KEYS = ['d0005 ', 'd0005!', 'd0005a', 'd0005-x', 'D0005', 'd0005~'];
+// Cursors no listing hands out (a client made them up): keys with what JSON escapes or reorders.
+const MADE_UP_CURSOR_KEYS = [
+  '["d0100"]',
+  'd01 ',
+  'd0150"',
+  'd02\\',
+  'd01<',
+  'd01&',
+  'd01\u007f',
+  'd01\u2028',
+  '\u0001',
+  'd01é',
+  '',
+];
 
 function records(taskId: string, n: number, odd: boolean): RecordDoc[] {
   const at = new Date(Date.UTC(2026, 10, 1));
@@ -85,6 +102,15 @@ async function readsOf(db: Db, tasks: TaskDoc[]) {
       out[`records ${status} ${deviceKey}`] = await allPages((cursor) =>
         listRecords(db, task, { status, deviceKey, limit: 17, cursor }),
       );
+    }
+  }
+  for (const key of MADE_UP_CURSOR_KEYS) {
+    for (const status of [undefined, 'success']) {
+      out[`records ${status} after made-up ${key}`] = await listRecords(db, task, {
+        status,
+        limit: 17,
+        cursor: encodeListCursor([key]),
+      });
     }
   }
   out.counts = await recordCountsByStatus(db, task.taskId);
@@ -152,5 +178,49 @@ describe('index pushdown parity', () => {
     const text = JSON.stringify(explained);
     expect(text).toMatch(/USING (COVERING )?INDEX \S+taskId_1_status_1_deviceKey_1/);
     expect(explained).toMatchObject({ filterPushdown: true, sortPushdown: true, limitPushdown: true });
+  });
+
+  it("reads many devices' presence in one query served by the _id index, with the same answer", async () => {
+    const keys = [...Array.from({ length: 600 }, (_, i) => `d${i}`), ...ODD_KEYS, 'd0005"', 'ünï'];
+    const answers = [];
+    for (const db of [pushed.db.client.db('parity_presence'), plain.db.client.db('parity_presence')]) {
+      await db.dropDatabase();
+      await ensureAllIndexes(db);
+      await devices(db).insertMany(
+        keys.map((deviceKey, i) => ({
+          ...byIdentity({ productKey: 'pk', deviceKey }),
+          productKey: 'pk',
+          deviceKey,
+          online: i % 3 !== 0,
+        })) as never,
+      );
+      // Asked for more than one query holds, some not registered, some of another product.
+      const asked = [...keys.filter((_, i) => i % 2 === 0), 'missing', 'd1"', ...keys.slice(0, 3)];
+      answers.push([...(await onlineAmong(db, 'pk', asked))].sort());
+      expect([...(await onlineAmong(db, 'other', asked))]).toEqual([]);
+    }
+    expect(answers[0]).toEqual(answers[1]);
+    expect(answers[0].length).toBeGreaterThan(150);
+    const ids = ['d1', 'd2', 'd0005"'].map((deviceKey) => byIdentity({ productKey: 'pk', deviceKey })._id);
+    const explained = await devices(pushed.db.client.db('parity_presence'))
+      .find({ _id: { $in: ids }, online: true })
+      .explain();
+    expect(JSON.stringify(explained)).toMatch(/SEARCH \S+ USING INDEX \S+__id_ /);
+  });
+
+  it('serves a page after a made-up cursor from the index too, not by reading every record', async () => {
+    for (const key of MADE_UP_CURSOR_KEYS) {
+      const explained = await recordsCollection(pushed.db)
+        .find({ $and: [{ taskId: 'task-044' }, { status: 'success' }, { deviceKey: { $gt: key } }] })
+        .sort({ deviceKey: 1 })
+        .limit(101)
+        .explain();
+      expect({ key, ...explained }).toMatchObject({
+        key,
+        filterPushdown: true,
+        sortPushdown: true,
+        limitPushdown: true,
+      });
+    }
   });
 });
