@@ -23,6 +23,10 @@ export interface Claim {
   /** Pushes of this device in this task by earlier runs (an operator's retry, a re-admission). */
   attempts: number;
   online: boolean;
+  /** The gateway holding the device's session now (null: none): where its first command goes. */
+  gatewayId: string | null;
+  /** The worker's re-check period for waiting device workflows (config), read with the claim to save a step. */
+  recheckS: number;
 }
 
 /** The registry's view of a device now. */
@@ -49,8 +53,6 @@ export interface DeviceActivities {
   takeOfferSlot(input: { taskId: string; deviceKey: string; limit: number }): Promise<boolean>;
   /** Presence and reported version from the registry: what the device's events said, should one have been lost. */
   lookUpDevice(input: { productKey: string; deviceKey: string }): Promise<DeviceNow>;
-  /** The worker's settings for device workflows, read once per upgrade. */
-  deviceSettings(): Promise<{ recheckS: number }>;
   updateRecord(update: RecordUpdate): Promise<void>;
   /**
    * The device's last record write (and its offer slot, if any, given back), then the task told how the device ended:

@@ -7,8 +7,8 @@ import type { Db } from 'mongodb';
 import { releaseOfferSlot, takeOfferSlot } from '../db/offer-slots';
 import { admit } from '../db/admission';
 import { byIdentity, devices } from '../db/devices';
-import { isOnline } from '../db/presence';
-import { applyRecordUpdate, markOwned, recordId, recordsCollection } from '../db/records';
+import { sessionOf } from '../db/presence';
+import { applyRecordUpdate, recordId, recordsCollection, takeWaitingRecord } from '../db/records';
 import { taskFinishes } from '../orchestration/task-finishes';
 import type { RecordUpdate } from '../domain/rollout';
 import type { DeviceActivities } from './contracts';
@@ -29,22 +29,24 @@ export function createDeviceActivities(deps: {
   return {
     async claimRecord({ taskId, productKey, deviceKey, join }) {
       const _id = recordId(taskId, deviceKey);
-      let rec = await recordsCollection(db).findOne({ _id });
+      // Only a waiting record is taken: a second run started from an outdated read must not touch a decided one.
+      let rec = await takeWaitingRecord(db, taskId, deviceKey);
       if (!rec && join) {
         const doc = await devices(db).findOne(byIdentity({ productKey, deviceKey }), {
           projection: { firmwareVersion: 1 },
         });
         await admit(db, { taskId, productKey, ...join }, [{ deviceKey, version: doc?.firmwareVersion ?? null }]);
-        rec = await recordsCollection(db).findOne({ _id });
+        rec = await takeWaitingRecord(db, taskId, deviceKey);
       }
-      // Only a waiting record is taken: a second run started from an outdated read must not touch a decided one.
-      if (rec?.status === 'to_be_pushed') await markOwned(db, taskId, deviceKey);
+      rec ??= await recordsCollection(db).findOne({ _id });
+      // Presence is the registry's, the one source of truth (db/presence.ts).
+      const session = rec ? await sessionOf(db, { productKey, deviceKey }) : { online: false, gatewayId: null };
       return {
         status: rec?.status ?? null,
         fromVersion: rec?.fromVersion ?? null,
         attempts: rec?.attempts ?? 0,
-        // Presence is the registry's, the one source of truth (db/presence.ts).
-        online: rec ? await isOnline(db, productKey, deviceKey) : false,
+        ...session,
+        recheckS,
       };
     },
 
@@ -57,10 +59,6 @@ export function createDeviceActivities(deps: {
         projection: { online: 1, firmwareVersion: 1 },
       });
       return { online: doc?.online === true, version: doc?.firmwareVersion ?? null };
-    },
-
-    async deviceSettings() {
-      return { recheckS };
     },
 
     updateRecord,

@@ -31,8 +31,14 @@ export async function onlineAmong(db: Db, productKey: string, deviceKeys: readon
   return online;
 }
 
-/** The gateway that holds the device's session (it wrote `online` with its id); null when offline. */
-export async function sessionGatewayOf(db: Db, device: DeviceRef): Promise<string | null> {
+/** Whether the device is online and which gateway holds its session (it wrote `online` with its id). */
+export async function sessionOf(db: Db, device: DeviceRef): Promise<{ online: boolean; gatewayId: string | null }> {
   const doc = await devices(db).findOne(byIdentity(device), { projection: { online: 1, gatewayId: 1 } });
-  return doc?.online === true && typeof doc.gatewayId === 'string' ? doc.gatewayId : null;
+  const online = doc?.online === true;
+  return { online, gatewayId: online && typeof doc?.gatewayId === 'string' ? doc.gatewayId : null };
+}
+
+/** The gateway that holds the device's session; null when offline. */
+export async function sessionGatewayOf(db: Db, device: DeviceRef): Promise<string | null> {
+  return (await sessionOf(db, device)).gatewayId;
 }

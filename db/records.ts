@@ -234,11 +234,15 @@ export async function skipBusyRecord(db: Db, taskId: string, deviceKey: string, 
   return res.modifiedCount === 1;
 }
 
-/** A device workflow takes the record over: the task starts no second one for it. */
-export async function markOwned(db: Db, taskId: string, deviceKey: string): Promise<void> {
-  await recordsCollection(db).updateOne(
-    { _id: recordId(taskId, deviceKey) },
+/**
+ * A device workflow takes a waiting record over (the task starts no second one for it), in one
+ * command; null when the record is not waiting, or absent.
+ */
+export async function takeWaitingRecord(db: Db, taskId: string, deviceKey: string): Promise<RecordDoc | null> {
+  return recordsCollection(db).findOneAndUpdate(
+    { _id: recordId(taskId, deviceKey), status: 'to_be_pushed' },
     { $set: { inWorkflow: true, updatedAt: new Date() } },
+    { returnDocument: 'after' },
   );
 }
 

@@ -41,12 +41,17 @@ function gatewayActivities(gatewayId: string): GatewayActivities {
 /**
  * Delivers the command to the device's live session, wherever it is; `not-connected` when presence
  * finds no gateway holding it (the device is pushed again when it is back, as after any reconnect).
+ * `knownGateway`: presence read just before (the claim's), tried first without reading it again.
  */
-export async function sendUpgradeCommand(command: UpgradeCommand): Promise<CommandDelivery> {
+export async function sendUpgradeCommand(
+  command: UpgradeCommand,
+  knownGateway: string | null = null,
+): Promise<CommandDelivery> {
   const device = { productKey: command.productKey, deviceKey: command.deviceKey };
   for (let look = 1; look <= MAX_ROUTES; look++) {
     if (look > 1) await wf.sleep(RELOOK);
-    const { gatewayId } = await locateDeviceSession(device);
+    const { gatewayId } =
+      look === 1 && knownGateway !== null ? { gatewayId: knownGateway } : await locateDeviceSession(device);
     if (gatewayId === null) return 'not-connected';
     try {
       const result = await gatewayActivities(gatewayId).deliverUpgradeCommand(command);

@@ -20,7 +20,7 @@ const retry: wf.ActivityOptions['retry'] = { initialInterval: '1 second', maximu
  * within the workflow task: one marker in history each and no round trip through the server
  * (a getversion waits for the claim and the offer slot).
  */
-export const { claimRecord, takeOfferSlot, lookUpDevice, deviceSettings, updateRecord, finishRecord } =
+export const { claimRecord, takeOfferSlot, lookUpDevice, updateRecord, finishRecord } =
   wf.proxyLocalActivities<DeviceActivities>({ startToCloseTimeout: '30 seconds', retry });
 
 export type RecordSet = Omit<RecordUpdate, 'taskId' | 'deviceKey' | 'timeline'>;

@@ -40,6 +40,11 @@ export class DeviceSession implements SessionState {
   lastReply: SessionState['lastReply'] = null;
   recheckS = DEFAULT_RECHECK_S;
   /**
+   * The gateway the claim saw holding the device's session, for the first command only (any
+   * presence signal makes it stale); not carried into a continued run.
+   */
+  sessionGateway: string | null = null;
+  /**
    * Request mode: a getversion waits for the claim, which takes one of the task's slots (its
    * concurrency limit). A continued run has long decided.
    */
@@ -56,6 +61,7 @@ export class DeviceSession implements SessionState {
     wf.setHandler(devicePresence, ({ online }) => {
       this.online = online;
       this.presenceSignals += 1;
+      this.sessionGateway = null;
       this.queue({ kind: online ? 'online' : 'offline' });
     });
     wf.setHandler(deviceProgress, ({ step, desc }) => {
@@ -110,6 +116,13 @@ export class DeviceSession implements SessionState {
 
   get cancelled(): boolean {
     return this.cancelReason !== null;
+  }
+
+  /** The gateway the claim saw, once: a later command asks presence again. */
+  takeSessionGateway(): string | null {
+    const gatewayId = this.sessionGateway;
+    this.sessionGateway = null;
+    return gatewayId;
   }
 
   takeReport(): Report | undefined {

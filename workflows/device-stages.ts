@@ -73,12 +73,10 @@ const following = (input: DeviceUpgradeInput, started: boolean): Following => ({
  */
 async function push(s: DeviceSession, input: DeviceUpgradeInput, event: string): Promise<Following> {
   const cmd = commandId(input.taskId, input.deviceKey, s.attempt);
-  const delivery = await sendUpgradeCommand({
-    productKey: input.productKey,
-    deviceKey: input.deviceKey,
-    commandId: cmd,
-    firmware: input.firmware,
-  });
+  const delivery = await sendUpgradeCommand(
+    { productKey: input.productKey, deviceKey: input.deviceKey, commandId: cmd, firmware: input.firmware },
+    s.takeSessionGateway(),
+  );
   if (delivery === 'delivered') {
     await record(s, input, opened(s), [event, `command ${cmd}`]);
     return following(input, false);

@@ -16,7 +16,7 @@
 import * as wf from '@temporalio/workflow';
 import { taskWorkflowId } from '../domain/ids';
 import type { DeviceCarried } from './device-state';
-import { claimRecord, details, deviceSettings, finishRecord, recordUpdate, takeOfferSlot } from './device-io';
+import { claimRecord, details, finishRecord, recordUpdate, takeOfferSlot } from './device-io';
 import { DeviceSession } from './device-session';
 import { end, follow, offered, retry, soak, startAttempt, type Ending, type Next } from './device-stages';
 import { deviceFinished, type DeviceOutcome, type DeviceUpgradeInput } from './messages';
@@ -63,18 +63,19 @@ function step(s: DeviceSession, input: DeviceUpgradeInput, stage: Exclude<Next, 
 async function begin(s: DeviceSession, input: DeviceUpgradeInput): Promise<Next> {
   const target = input.firmware.version;
   const seenBefore = s.presenceSignals;
-  const [claim, settings] = await Promise.all([
-    claimRecord({
-      taskId: input.taskId,
-      productKey: input.productKey,
-      deviceKey: input.deviceKey,
-      ...(input.method === 'request' ? { join: { strategy: input.strategy, toVersion: target } } : {}),
-    }),
-    deviceSettings(),
-  ]);
-  s.recheckS = settings.recheckS;
+  const claim = await claimRecord({
+    taskId: input.taskId,
+    productKey: input.productKey,
+    deviceKey: input.deviceKey,
+    ...(input.method === 'request' ? { join: { strategy: input.strategy, toVersion: target } } : {}),
+  });
+  s.recheckS = claim.recheckS;
   // A presence signal that arrived during the claim is newer than the claim's read.
-  if (s.presenceSignals === seenBefore) s.online = claim.online;
+  if (s.presenceSignals === seenBefore) {
+    s.online = claim.online;
+    // The first command goes straight to the gateway the claim saw holding the session.
+    s.sessionGateway = claim.gatewayId;
+  }
   // Attempt numbers (and command ids) go on from this device's earlier runs in the task.
   s.attemptsBefore = claim.attempts;
   s.attempt = claim.attempts;

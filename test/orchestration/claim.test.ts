@@ -22,7 +22,7 @@ it('takes a waiting record and answers its facts, and leaves a finished record a
     const base = { taskId: 't1', productKey: 'pk', toVersion: '2.0.0', fromVersion: '1.0.0' };
     // Presence is the registry's (db/presence.ts).
     const device = newDeviceDoc({ productKey: 'pk', deviceKey: 'waiting', firmwareVersion: '1.0.0' }, new Date());
-    await devices(mongo.db).insertOne({ ...device, online: true });
+    await devices(mongo.db).insertOne({ ...device, online: true, gatewayId: 'gw-1' });
     await insertWaitingRecords(
       mongo.db,
       [
@@ -37,7 +37,14 @@ it('takes a waiting record and answers its facts, and leaves a finished record a
     );
     const claim = (deviceKey: string) => acts.claimRecord({ taskId: 't1', productKey: 'pk', deviceKey });
 
-    expect(await claim('waiting')).toEqual({ status: 'to_be_pushed', fromVersion: '1.0.0', attempts: 0, online: true });
+    expect(await claim('waiting')).toEqual({
+      status: 'to_be_pushed',
+      fromVersion: '1.0.0',
+      attempts: 0,
+      online: true,
+      gatewayId: 'gw-1',
+      recheckS: 60,
+    });
     expect(await recordsCollection(mongo.db).findOne({ _id: recordId('t1', 'waiting') })).toMatchObject({
       status: 'to_be_pushed',
       inWorkflow: true,

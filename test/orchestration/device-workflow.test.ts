@@ -23,17 +23,24 @@ class StubDevice {
   readonly writes: RecordUpdate[] = [];
   finished: DeviceOutcome | null = null;
   lookUps = 0;
+  locates = 0;
   /** Whether the gateway that presence names still holds the device's session. */
   connected = true;
   readonly gatewayId = unique('gw');
 
   activities(recheckS: number): DeviceActivities & RouteActivities {
     return {
-      locateDeviceSession: async () => ({ gatewayId: this.now.online ? this.gatewayId : null }),
-      claimRecord: async () => ({ status: 'to_be_pushed', fromVersion: '1.0.0', attempts: 0, online: this.now.online }),
+      locateDeviceSession: async () => ((this.locates += 1), { gatewayId: this.now.online ? this.gatewayId : null }),
+      claimRecord: async () => ({
+        status: 'to_be_pushed',
+        fromVersion: '1.0.0',
+        attempts: 0,
+        online: this.now.online,
+        gatewayId: this.now.online ? this.gatewayId : null,
+        recheckS,
+      }),
       takeOfferSlot: async () => true,
       lookUpDevice: async () => ((this.lookUps += 1), this.now),
-      deviceSettings: async () => ({ recheckS }),
       updateRecord: async (update) => void this.writes.push(update),
       finishRecord: async (update, outcome) => {
         this.writes.push(update);
@@ -156,6 +163,26 @@ it('waits out a two-day pause between attempts in bounded runs, carrying its att
     }
     expect(lengths.length).toBeGreaterThan(1);
     expect(Math.max(...lengths)).toBeLessThan(2000);
+  });
+});
+
+it('sends the first command to the gateway the claim saw, without reading presence again', async () => {
+  const device = new StubDevice();
+  const taskQueue = unique('device-wf');
+  await withWorkers(device, 600, taskQueue, async () => {
+    const handle = await env.client.workflow.start<typeof deviceUpgradeWorkflow>('deviceUpgradeWorkflow', {
+      workflowId: unique('dev'),
+      taskQueue,
+      args: [input('d3')],
+    });
+    await eventually(
+      'the command delivered',
+      () => device.pushes,
+      (p) => p.length === 1,
+    );
+    expect(device.locates).toBe(0);
+    await handle.signal(deviceProgress, { step: 100, desc: 'done' });
+    expect(await handle.result()).toBe('success');
   });
 });
 
