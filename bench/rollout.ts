@@ -3,7 +3,8 @@
  *
  *   npx tsc -p tsconfig.build.json && node dist/bench/rollout.js [--sizes 1000,10000] [--offline 10000] [--requests 200]
  *
- * (a) baseline: one trivial workflow with one no-op activity per device, same server;
+ * (a) baseline: one trivial workflow with one no-op activity per device, same server, right
+ *     before each push rollout and at its size;
  * (b) snapshot push tasks over simulated devices that succeed at once: devices per
  *     minute, ratio to the baseline, task-workflow history events per device and the
  *     largest run's event count, worker and gateway peak RSS;
@@ -61,12 +62,13 @@ async function main(): Promise<void> {
   try {
     // A size of 0 skips a phase (e.g. --sizes 0 --requests 0 --offline 100000 for the large-fleet figures only).
     const pushSizes = sizes.filter((n) => n > 0);
-    if (pushSizes.length > 0) {
-      const baselinePerMin = await baseline(stack, client, Math.max(...pushSizes));
-      let productN = 0;
-      for (const n of pushSizes) {
-        await pushRollout(stack, client, mongo.db, `bench-p${(productN += 1)}`, n, baselinePerMin);
-      }
+    let productN = 0;
+    for (const n of pushSizes) {
+      // Right before each push, at its size: the server slows as its store fills (the baseline
+      // of 10,000 costs it half again as much per workflow as one of 1,000), so the two compared
+      // runs meet the same server.
+      const baselinePerMin = await baseline(stack, client, n, `b${productN}-`);
+      await pushRollout(stack, client, mongo.db, `bench-p${(productN += 1)}`, n, baselinePerMin);
     }
     if (Number(values.requests) > 0) await offerLatency(stack, `bench-req`, Number(values.requests));
     if (Number(values.offline) > 0) await offlineWaiting(stack, 'bench-off', Number(values.offline));
@@ -91,7 +93,7 @@ async function main(): Promise<void> {
 }
 
 /** (a) The same server doing the least a per-device workflow can do. */
-async function baseline(stack: BenchStack, client: Client, n: number): Promise<number> {
+async function baseline(stack: BenchStack, client: Client, n: number, idPrefix: string): Promise<number> {
   process.stdout.write(`(a) baseline: ${n} trivial workflows, one no-op activity each\n`);
   const bundle = await bundleWorkflowCode({
     workflowsPath: path.join(PROJECT_ROOT, 'dist/bench/baseline-workflows.js'),
@@ -113,7 +115,7 @@ async function baseline(stack: BenchStack, client: Client, n: number): Promise<n
           Array.from({ length: Math.min(100, n - i) }, (_, j) =>
             client.workflow.start('baselineDeviceWorkflow', {
               taskQueue: 'bench-baseline',
-              workflowId: `baseline-${i + j}`,
+              workflowId: `baseline-${idPrefix}${i + j}`,
               args: [`d${i + j}`],
             }),
           ),
