@@ -71,12 +71,22 @@ it('keeps at most the configured number of events, dropping the oldest, and deli
     );
   }
   // connected, 10, 20, 30, 40: five events into an outbox of three.
-  await until(() => gateway.metrics.outbox.dropped === 2, 10_000, 'two events dropped');
+  // The oldest goes before the newest is stored: wait for both.
+  await until(
+    () => gateway.metrics.outbox.dropped === 2 && gateway.metrics.outbox.appended === 5,
+    10_000,
+    'two events dropped and the last one stored',
+  );
   expect(await mongo.db.collection(EVENT_OUTBOX).countDocuments()).toBe(3);
   expect(events.calls).toHaveLength(0);
 
   events.down = false;
-  await until(() => events.of('progressReported').length === 3, 10_000, 'the kept events delivered');
+  // A row leaves the outbox (and its depth) just after its event is delivered.
+  await until(
+    () => events.of('progressReported').length === 3 && gateway.metrics.outbox.depth === 0,
+    10_000,
+    'the kept events delivered and removed',
+  );
   expect(events.of('progressReported').map((c) => c.step)).toEqual([20, 30, 40]);
   expect(events.of('connected')).toHaveLength(0);
   expect(gateway.metrics.outbox).toMatchObject({ appended: 5, delivered: 3, dropped: 2, depth: 0 });
