@@ -148,7 +148,7 @@ export function registryAccess(store: DevicePresenceStore, writeConcurrency = 2)
         list.push({ deviceKey: device.deviceKey, resolve, reject });
         lookups.set(device.productKey, list);
         lookupCount += 1;
-        // One lookup at a time: logins arriving meanwhile gather into the next one (the database scans anyway).
+        // One lookup at a time: logins arriving meanwhile gather into the next one (one query per batch).
         if (lookupsInFlight > 0) return;
         if (lookupCount >= BATCH_MAX) flushLookups();
         else timer ??= setTimeout(flushLookups, BATCH_WINDOW_MS);
