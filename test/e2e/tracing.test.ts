@@ -136,11 +136,20 @@ it('exports the spans of a rollout, workflows and activities in one trace, to th
   );
   expect(fleet.device(device.deviceKey).record.version).toBe('2.0.0');
 
-  // Spans leave in batches about every second: wait until the workflow's and an activity's have arrived.
+  // Spans leave in batches about every second, each workflow's as it runs: wait until both
+  // workflows' and an activity's with its parent have arrived.
   const spans = await eventually(
     'workflow and activity spans at the receiver',
     async () => spansOf(receiver.received),
-    (all) => all.some((s) => s.name.startsWith('RunWorkflow:')) && all.some((s) => s.name.startsWith('RunActivity:')),
+    (all) => {
+      const names = new Set(all.map((s) => s.name));
+      const ids = new Set(all.map((s) => s.spanId));
+      return (
+        names.has('RunWorkflow:upgradeTaskWorkflow') &&
+        names.has('RunWorkflow:deviceUpgradeWorkflow') &&
+        all.some((s) => s.name.startsWith('RunActivity:') && ids.has(s.parentSpanId))
+      );
+    },
     60_000,
     250,
   );
