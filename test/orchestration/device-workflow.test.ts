@@ -108,16 +108,20 @@ const input = (deviceKey: string): DeviceUpgradeInput => ({
   maxConcurrency: 10,
 });
 
+/** Starts one device's upgrade workflow on the test's task queue. */
+const startUpgrade = (taskQueue: string, deviceKey: string, workflowId = unique('dev')) =>
+  env.client.workflow.start<typeof deviceUpgradeWorkflow>('deviceUpgradeWorkflow', {
+    workflowId,
+    taskQueue,
+    args: [input(deviceKey)],
+  });
+
 it('waits out a two-day pause between attempts in bounded runs, carrying its attempt across them', async () => {
   const device = new StubDevice();
   const taskQueue = unique('device-wf');
   await withWorkers(device, 600, taskQueue, async () => {
     const workflowId = unique('dev');
-    const handle = await env.client.workflow.start<typeof deviceUpgradeWorkflow>('deviceUpgradeWorkflow', {
-      workflowId,
-      taskQueue,
-      args: [input('d1')],
-    });
+    const handle = await startUpgrade(taskQueue, 'd1', workflowId);
     await eventually(
       'the first push',
       () => device.pushes.length,
@@ -170,11 +174,7 @@ it('sends the first command to the gateway the claim saw, without reading presen
   const device = new StubDevice();
   const taskQueue = unique('device-wf');
   await withWorkers(device, 600, taskQueue, async () => {
-    const handle = await env.client.workflow.start<typeof deviceUpgradeWorkflow>('deviceUpgradeWorkflow', {
-      workflowId: unique('dev'),
-      taskQueue,
-      args: [input('d3')],
-    });
+    const handle = await startUpgrade(taskQueue, 'd3');
     await eventually(
       'the command delivered',
       () => device.pushes,
@@ -191,11 +191,7 @@ it('pushes again once the device is back when the gateway presence named no long
   device.connected = false; // presence says online, but the session is gone: its offline event is late
   const taskQueue = unique('device-wf');
   await withWorkers(device, 600, taskQueue, async () => {
-    const handle = await env.client.workflow.start<typeof deviceUpgradeWorkflow>('deviceUpgradeWorkflow', {
-      workflowId: unique('dev'),
-      taskQueue,
-      args: [input('d2')],
-    });
+    const handle = await startUpgrade(taskQueue, 'd2');
     await eventually(
       'the undelivered push recorded',
       () => device.details(),
