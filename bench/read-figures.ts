@@ -177,15 +177,14 @@ export async function seedTasks(db: Db, n: number): Promise<void> {
 /** The detail-tab pages and the task with counts, over a task of n records. */
 export async function recordReadFigures(read: Reader, task: TaskDoc, n: number, runs = 5): Promise<Figure[]> {
   const goalMs = n <= 10_000 ? 50 : 100;
-  const deep = encodeListCursor([deviceKeyOf(Math.floor(n * 0.9))]);
+  const deepKey = deviceKeyOf(Math.floor(n * 0.9));
+  const deep = encodeListCursor([deepKey]);
   const prefix = deviceKeyOf(Math.floor(n / 2)).slice(0, 6); // ~10 or ~100 devices share it
   const page = (q: Parameters<Reader['page']>[1]) => () => read.page(task, q);
   // A cursor the list does not understand would time some other page: check where it lands.
   const landed = (await read.page(task, { limit: 1, cursor: deep })) as { items: Array<{ deviceKey: string }> };
   if (landed.items[0]?.deviceKey !== deviceKeyOf(Math.floor(n * 0.9) + 1)) {
-    throw new Error(
-      `the deep cursor landed on ${landed.items[0]?.deviceKey ?? 'nothing'}, not after ${deviceKeyOf(Math.floor(n * 0.9))}`,
-    );
+    throw new Error(`the deep cursor landed on ${landed.items[0]?.deviceKey ?? 'nothing'}, not after ${deepKey}`);
   }
   const figures: Figure[] = [
     { what: `page, all statuses, first (100 of ${n})`, ...(await median(runs, page({ limit: 100 }))), goalMs },
@@ -208,7 +207,7 @@ export async function recordReadFigures(read: Reader, task: TaskDoc, n: number, 
     });
   }
   // A client's own cursor, with characters the embedded database's index order cannot hold as they are.
-  const madeUp = encodeListCursor([`["${deviceKeyOf(Math.floor(n * 0.9))}"]`]);
+  const madeUp = encodeListCursor([`["${deepKey}"]`]);
   figures.push({
     what: `page, success, made-up cursor (${n} records)`,
     ...(await median(runs, page({ status: 'success', limit: 100, cursor: madeUp }))),

@@ -8,7 +8,7 @@
  * embedded database answers from its index.
  */
 import type { Db } from 'mongodb';
-import { byIdentity, devices } from './devices';
+import { byIdentity, deviceDocId, devices } from './devices';
 import type { DeviceRef } from '../domain/types';
 
 /** Devices asked for in one query (the embedded database serves an `_id` `$in` of up to 1,000 from its index). */
@@ -24,7 +24,7 @@ export async function onlineAmong(db: Db, productKey: string, deviceKeys: readon
   const online = new Set<string>();
   for (let i = 0; i < deviceKeys.length; i += PER_QUERY) {
     const chunk = deviceKeys.slice(i, i + PER_QUERY);
-    const ids = chunk.map((deviceKey) => byIdentity({ productKey, deviceKey })._id);
+    const ids = chunk.map((deviceKey) => deviceDocId(productKey, deviceKey));
     const docs = devices(db).find({ _id: { $in: ids }, online: true }, { projection: { _id: 0, deviceKey: 1 } });
     for await (const doc of docs) online.add(doc.deviceKey);
   }
