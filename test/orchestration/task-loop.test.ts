@@ -394,12 +394,13 @@ describe('task workflow loop (stubbed activities)', () => {
         ...keys.map((deviceKey) => tell(handle.workflowId, { deviceKey, outcome: 'success', attempt: 1 })),
         tell(handle.workflowId, { deviceKey: 'b0', outcome: 'success', attempt: 1 }),
       ]);
-      signals = await signalCount(env.client, handle.workflowId, 'devicesFinished');
       progress = await eventually(
         'the finishes counted',
         () => handle.query(taskProgress),
         (p) => p.finished >= 12,
       );
+      // Read once they are counted: by then every signal that carried them is in the history.
+      signals = await signalCount(env.client, handle.workflowId, 'devicesFinished');
     });
     expect(outcome).toBe('completed');
     expect(signals).toBeGreaterThanOrEqual(1);
