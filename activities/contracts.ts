@@ -75,6 +75,8 @@ export interface StartResult {
   skipped: number;
   /** Fewer pushable records than asked for: nothing more to claim right now. */
   exhausted: boolean;
+  /** The last waiting record looked at: the next claim reads on from it (db/records.ts `pushableRecords`). */
+  lastKey: string | null;
 }
 
 /**
@@ -93,7 +95,7 @@ export interface TaskActivities {
   /** Increment: admits devices that reported a source version (domain/admission.ts), scope checked here. */
   admitReported(input: { task: AdmissionSettings; devices: ReportedDevice[] }): Promise<{ admitted: number }>;
   /** Starts device workflows for up to `limit` waiting records whose devices are online. */
-  startPushableDevices(input: { device: DeviceStartSettings; limit: number }): Promise<StartResult>;
+  startPushableDevices(input: { device: DeviceStartSettings; limit: number; after?: string }): Promise<StartResult>;
   /** Records that are not final yet (to be pushed, pushed, upgrading). */
   countOpenRecords(input: { taskId: string }): Promise<number>;
   /** A staged task's phase, for the API (waiting devices say `first_stage` while it is "first"). */

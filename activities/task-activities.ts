@@ -126,8 +126,8 @@ export function createTaskActivities(deps: TaskActivityDeps): TaskActivities {
       return { admitted };
     },
 
-    async startPushableDevices({ device, limit }): Promise<StartResult> {
-      const pushable = await pushableRecords(db, device, limit);
+    async startPushableDevices({ device, limit, after }): Promise<StartResult> {
+      const pushable = await pushableRecords(db, device, limit, after ?? null);
       const started: string[] = [];
       let skipped = 0;
       // Several starts in flight: one start waits on the server's persistence, and one after another
@@ -143,7 +143,7 @@ export function createTaskActivities(deps: TaskActivityDeps): TaskActivities {
         });
         Context.current().heartbeat(i);
       }
-      return { started, skipped, exhausted: pushable.exhausted };
+      return { started, skipped, exhausted: pushable.exhausted, lastKey: pushable.lastKey };
     },
 
     async countOpenRecords({ taskId }) {

@@ -109,38 +109,51 @@ export async function applyRecordUpdate(db: Db, update: RecordUpdate, at = new D
 
 /**
  * Up to `limit` waiting records that no device workflow owns and whose device
- * is online now (the registry says so, db/presence.ts). `exhausted`: every
- * such record was looked at, so nothing more is pushable right now.
- * Unsorted on purpose: the order does not matter, and FerretDB streams an
- * unsorted query without reading the whole collection first.
+ * is online now (the registry says so, db/presence.ts), in deviceKey order
+ * from just after `after`. `exhausted`: every such record up to the last key
+ * was looked at; `lastKey`: the last record looked at, where the next claim
+ * reads on.
+ *
+ * Why a cursor: a device workflow marks its record as owned only when its
+ * claim runs, which on a busy worker is a while after the start. Read from the
+ * first key each time, the next claim met those records first and spent its
+ * starts on workflows already running, claim after claim until the workflows
+ * caught up. The task reads from the first key again when something can have
+ * made a record behind the cursor pushable (workflows/task-state.ts).
  */
 export async function pushableRecords(
   db: Db,
   task: { taskId: string; productKey: string },
   limit: number,
-): Promise<{ deviceKeys: string[]; exhausted: boolean }> {
+  after: string | null = null,
+): Promise<{ deviceKeys: string[]; exhausted: boolean; lastKey: string | null }> {
   const deviceKeys: string[] = [];
-  if (limit <= 0) return { deviceKeys, exhausted: false };
-  const waiting = recordsCollection(db)
-    .find({ taskId: task.taskId, status: 'to_be_pushed', inWorkflow: false }, { projection: { _id: 0, deviceKey: 1 } })
-    .batchSize(PRESENCE_BATCH);
-  let batch: string[] = [];
-  const take = async () => {
-    const online = await onlineAmong(db, task.productKey, batch);
-    for (const key of batch) if (online.has(key) && deviceKeys.length < limit) deviceKeys.push(key);
-    batch = [];
-  };
-  for await (const rec of waiting) {
-    batch.push(rec.deviceKey);
-    if (batch.length < PRESENCE_BATCH) continue;
-    await take();
-    if (deviceKeys.length >= limit) {
-      await waiting.close();
-      return { deviceKeys, exhausted: false };
+  let lastKey = after;
+  if (limit <= 0) return { deviceKeys, exhausted: false, lastKey };
+  // Pages by key, each one query the index serves with its sort and limit (a sort without a limit is not pushed).
+  for (;;) {
+    const page = await recordsCollection(db)
+      .find(
+        {
+          taskId: task.taskId,
+          status: 'to_be_pushed',
+          inWorkflow: false,
+          ...(lastKey !== null && { deviceKey: { $gt: lastKey } }),
+        },
+        { projection: { _id: 0, deviceKey: 1 } },
+      )
+      .sort({ deviceKey: 1 })
+      .limit(PRESENCE_BATCH)
+      .toArray();
+    const keys = page.map((r) => r.deviceKey);
+    const online = await onlineAmong(db, task.productKey, keys);
+    for (const key of keys) {
+      lastKey = key;
+      if (online.has(key)) deviceKeys.push(key);
+      if (deviceKeys.length >= limit) return { deviceKeys, exhausted: false, lastKey };
     }
+    if (keys.length < PRESENCE_BATCH) return { deviceKeys, exhausted: true, lastKey };
   }
-  await take();
-  return { deviceKeys, exhausted: deviceKeys.length < limit };
 }
 
 export async function countOpenRecords(db: Db, taskId: string): Promise<number> {

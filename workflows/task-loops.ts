@@ -28,11 +28,11 @@ export async function admission(s: TaskState, input: TaskWorkflowInput): Promise
       s.rescanWanted = false;
       const rescan = await acts.admitNewDevices({ task: admissionSettings(input), sinceMs: s.cursorMs });
       s.cursorMs = rescan.cursorMs;
-      if (rescan.admitted > 0) s.mayHavePushable = true;
+      if (rescan.admitted > 0) s.mayHaveAnyPushable();
     } else {
       const devices = s.reported.splice(0, s.reported.length);
       const { admitted } = await acts.admitReported({ task: admissionSettings(input), devices });
-      if (admitted > 0) s.mayHavePushable = true;
+      if (admitted > 0) s.mayHaveAnyPushable();
     }
   }
 }
@@ -76,7 +76,7 @@ export async function dispatch(s: TaskState, input: TaskWorkflowInput): Promise<
       // Slots freed while none were: start the batching pause (a rate-limited task has its own timer).
       return now.worth || (!input.rateLimit && !batching && now.limit > 0);
     }, wakeAt);
-    if (!changed && Date.now() >= recheckAt) s.mayHavePushable = true;
+    if (!changed && Date.now() >= recheckAt) s.mayHaveAnyPushable();
     if (!changed && Date.now() >= batchDueAt) claimDue = true;
   }
 }
@@ -88,7 +88,13 @@ async function claim(
 ): Promise<void> {
   s.mayHavePushable = false; // a devicesReady signal during the call sets it again
   s.claiming = true;
-  const result = await acts.startPushableDevices({ device: deviceStartSettings(input), limit: allowance.limit });
+  const resets = s.cursorResets;
+  const result = await acts.startPushableDevices({
+    device: deviceStartSettings(input),
+    limit: allowance.limit,
+    ...(s.claimedUpTo !== null ? { after: s.claimedUpTo } : {}),
+  });
+  if (s.cursorResets === resets) s.claimedUpTo = result.lastKey;
   if (allowance.bucket) s.bucket = { ...allowance.bucket, tokens: allowance.bucket.tokens - result.started.length };
   for (const deviceKey of result.started) if (!s.finishedEarly.has(deviceKey)) s.inFlight.add(deviceKey);
   s.finishedEarly.clear();
@@ -197,7 +203,7 @@ export async function judgeStage(s: TaskState, input: TaskWorkflowInput, firstSt
     stage.phase = next;
     if (deadlineMs !== undefined) stage.deadlineMs = deadlineMs;
     if (pause) s.pauseFor(pause);
-    s.mayHavePushable = true;
+    s.mayHaveAnyPushable();
   }
 }
 

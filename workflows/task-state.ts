@@ -40,6 +40,8 @@ export interface CarriedTaskState {
   status: TaskStatus;
   runs: number;
   reported: ReportedDevice[];
+  /** Where the next claim reads on in the waiting records (db/records.ts `pushableRecords`). */
+  claimedUpTo?: string | null;
   /** The finishes this run counted (`deviceKey@attempt`): a late repeat in the next run counts no more. */
   counted: string[];
 }
@@ -66,6 +68,10 @@ export class TaskState {
   runs: number;
   /** Signals' hints: waiting devices may be pushable; devices may have joined (rescan). */
   mayHavePushable = true;
+  /** The last waiting record a claim looked at: the next one reads on from there (null: from the first). */
+  claimedUpTo: string | null;
+  /** Resets of `claimedUpTo`: one during a claim outlives the claim's own cursor. */
+  cursorResets = 0;
   rescanWanted = true;
   /** Records closed (devices finished or skipped): the completion watch counts open ones after a change. */
   closedRecords = 0;
@@ -119,6 +125,7 @@ export class TaskState {
     this.runs = (carried?.runs ?? 0) + 1;
     this.statusWritten = carried !== undefined;
     this.reported = [...(carried?.reported ?? [])];
+    this.claimedUpTo = carried?.claimedUpTo ?? null;
     this.counted = new Set();
     this.countedBefore = new Set(carried?.counted ?? []);
 
@@ -126,9 +133,7 @@ export class TaskState {
     wf.setHandler(devicesFinished, ({ finishes }) => {
       for (const finish of finishes) this.finishedDevice(finish);
     });
-    wf.setHandler(devicesReady, () => {
-      this.mayHavePushable = true;
-    });
+    wf.setHandler(devicesReady, () => this.mayHaveAnyPushable());
     wf.setHandler(devicesAdded, () => {
       this.rescanWanted = true;
     });
@@ -143,7 +148,7 @@ export class TaskState {
       this.pauseReason = null;
       // Auto-pause judges what happens after the operator's look, not the failures that caused it.
       this.tally = emptyTally();
-      this.mayHavePushable = true;
+      this.mayHaveAnyPushable();
     });
     wf.setHandler(cancelTask, ({ reason }) => {
       this.cancelReason ??= reason;
@@ -156,6 +161,16 @@ export class TaskState {
       succeeded: this.succeeded,
       runs: this.runs,
     }));
+  }
+
+  /**
+   * Any waiting record may be pushable, also one behind the claims' cursor (a device came back, a record
+   * waits again): the next claim reads from the first. A freed slot alone does not reset it.
+   */
+  mayHaveAnyPushable(): void {
+    this.mayHavePushable = true;
+    this.claimedUpTo = null;
+    this.cursorResets += 1;
   }
 
   /** A device's part ended: its slot is free, and a first report of it counts (a repeat changes nothing). */
@@ -235,6 +250,7 @@ export class TaskState {
       status: this.status,
       runs: this.runs,
       reported: [...this.reported],
+      claimedUpTo: this.claimedUpTo,
       counted: [...this.counted],
     };
   }

@@ -128,7 +128,7 @@ function handleOperatorRecordChanges(s: TaskState, input: TaskWorkflowInput): vo
     async ({ deviceKeys }) => {
       s.operatorChanges += 1;
       const retried = await acts.requeueFailed({ taskId: input.taskId, ...(deviceKeys ? { deviceKeys } : {}) });
-      if (retried > 0) s.mayHavePushable = true;
+      if (retried > 0) s.mayHaveAnyPushable();
       return retried;
     },
     { validator },

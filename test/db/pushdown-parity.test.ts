@@ -180,6 +180,20 @@ describe('index pushdown parity', () => {
     expect(explained).toMatchObject({ filterPushdown: true, sortPushdown: true, limitPushdown: true });
   });
 
+  it('serves the waiting records a claim reads on from, in key order, from the index', async () => {
+    for (const deviceKey of [{ $gt: 'd0100' }, { $gt: 'd0005', $lte: 'd0100' }]) {
+      const explained = await recordsCollection(pushed.db)
+        .find({ taskId: 'task-044', status: 'to_be_pushed', inWorkflow: false, deviceKey })
+        .sort({ deviceKey: 1 })
+        .limit(128)
+        .explain();
+      expect(JSON.stringify(explained)).toMatch(
+        /USING (COVERING )?INDEX \S+taskId_1_status_1_inWorkflow_1_deviceKey_1/,
+      );
+      expect(explained).toMatchObject({ filterPushdown: true, sortPushdown: true, limitPushdown: true });
+    }
+  });
+
   it("reads many devices' presence in one query served by the _id index, with the same answer", async () => {
     const keys = [...Array.from({ length: 600 }, (_, i) => `d${i}`), ...ODD_KEYS, 'd0005"', 'ünï'];
     const answers = [];

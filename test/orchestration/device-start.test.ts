@@ -4,12 +4,17 @@
  * waits is skipped, and a holder that cannot be told is not guessed.
  */
 import { Client, type WorkflowClientInterceptor } from '@temporalio/client';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { MockActivityEnvironment, type TestWorkflowEnvironment } from '@temporalio/testing';
+import type { StartResult } from '../../activities/contracts';
 import { startDeviceWorkflow } from '../../activities/device-start';
+import { createTaskActivities } from '../../activities/task-activities';
 import { ensureAllIndexes } from '../../db/all-indexes';
+import { devices, newDeviceDoc } from '../../db/devices';
 import { insertWaitingRecords, recordId, recordsCollection } from '../../db/records';
+import { deviceWorkflowId } from '../../domain/ids';
 import type { DeviceStartSettings } from '../../domain/rollout';
 import { deviceStartOptions } from '../../orchestration/device-workflows';
+import { silentLogger } from '../../runtime/log';
 import { devServerEnv, testDb, unique } from '../helpers/stack';
 
 const firmware = { version: '2.0.0', signMethod: 'md5' as const, sign: 'ab'.repeat(16), fileUrl: '/fw', fileSize: 1 };
@@ -110,4 +115,49 @@ it('fails (and so is retried) when Temporal cannot say who holds the device, wri
   const unknown = await record('task-b', 'unknown');
   expect(unknown).toMatchObject({ status: 'to_be_pushed' });
   expect(unknown?.skipReason ?? null).toBeNull();
+});
+
+describe('a task starting its waiting devices, claim after claim', () => {
+  /** Waiting records of `taskId` for devices that are online; their workflows, once started, never claim them. */
+  async function onlineWaiting(taskId: string, keys: string[]): Promise<void> {
+    const at = new Date();
+    await devices(mongo.db).insertMany(
+      keys.map((deviceKey) => ({
+        ...newDeviceDoc({ productKey: PK, deviceKey, firmwareVersion: '1.0.0' }, at),
+        online: true,
+      })) as never,
+    );
+    await insertWaitingRecords(
+      mongo.db,
+      keys.map((deviceKey) => ({ taskId, productKey: PK, deviceKey, fromVersion: '1.0.0', toVersion: '2.0.0' })),
+      at,
+    );
+  }
+
+  it('reads on after the devices it started, which still look unowned until their claims run', async () => {
+    const taskId = unique('task-laps');
+    const keys = ['lap-a', 'lap-b', 'lap-c', 'lap-d', 'lap-e'];
+    await onlineWaiting(taskId, keys);
+    const acts = createTaskActivities({ db: mongo.db, client: env.client, taskQueue: IDLE_QUEUE, log: silentLogger });
+    const claim = (after: string | null): Promise<StartResult> =>
+      new MockActivityEnvironment().run(acts.startPushableDevices, {
+        device: settings(taskId),
+        limit: 2,
+        ...(after !== null ? { after } : {}),
+      });
+
+    const first = await claim(null);
+    holders.push(...first.started.map((deviceKey) => deviceWorkflowId({ productKey: PK, deviceKey })));
+    expect(first).toMatchObject({ started: ['lap-a', 'lap-b'], exhausted: false, lastKey: 'lap-b' });
+    // Not the two already running again: the next ones.
+    const second = await claim(first.lastKey);
+    holders.push(...second.started.map((deviceKey) => deviceWorkflowId({ productKey: PK, deviceKey })));
+    expect(second).toMatchObject({ started: ['lap-c', 'lap-d'], exhausted: false, lastKey: 'lap-d' });
+    const third = await claim(second.lastKey);
+    holders.push(...third.started.map((deviceKey) => deviceWorkflowId({ productKey: PK, deviceKey })));
+    expect(third).toMatchObject({ started: ['lap-e'], exhausted: true, lastKey: 'lap-e' });
+    // Past the last key nothing is read again; from the first, the running ones are found and left alone.
+    expect(await claim(third.lastKey)).toMatchObject({ started: [], exhausted: true, lastKey: 'lap-e' });
+    expect(await claim(null)).toMatchObject({ started: [], exhausted: false, lastKey: 'lap-b' });
+  });
 });

@@ -12,6 +12,7 @@ import type { FirmwareOffer, TaskStatus } from '../../domain/types';
 import {
   cancelTask,
   deviceFinished,
+  devicesReady,
   devicesReported,
   retryDevices,
   taskProgress,
@@ -62,7 +63,12 @@ class StubTask {
         for (const k of started) this.inFlight.add(k);
         for (const k of started) this.attempts.set(k, (this.attempts.get(k) ?? 0) + 1);
         this.maxInFlight = Math.max(this.maxInFlight, this.inFlight.size);
-        return { started, skipped: 0, exhausted: this.waiting.length === 0 };
+        return {
+          started,
+          skipped: 0,
+          exhausted: this.waiting.length === 0,
+          lastKey: started.at(-1) ?? input.after ?? null,
+        };
       },
       countOpenRecords: async () => this.waiting.length + this.inFlight.size,
       setTaskStagePhase: async (input) => log('setTaskStagePhase', input),
@@ -187,6 +193,30 @@ describe('task workflow loop (stubbed activities)', () => {
       expect(limit).toBeLessThanOrEqual(3);
     }
     expect(stub.statuses.at(-1)).toEqual({ status: 'completed' });
+  });
+
+  it('reads the waiting records on from where the last claim stopped, and from the first after a reconnect hint', async () => {
+    const stub = new StubTask(['r0', 'r1', 'r2', 'r3', 'r4', 'r5']);
+    const claims = () => stub.called('startPushableDevices') as Array<{ after?: string }>;
+    const outcome = await run(stub, { maxConcurrency: 2 }, async (h) => {
+      await eventually(
+        'the first claim',
+        async () => stub.inFlight.size,
+        (n) => n === 2,
+      );
+      for (const k of [...stub.inFlight]) await stub.finish(h, k, 'success');
+      await eventually(
+        'the second claim',
+        async () => stub.inFlight.size,
+        (n) => n === 2,
+      );
+      await h.signal(devicesReady);
+      await finishAll(stub, h);
+    });
+    expect(outcome).toBe('completed');
+    const afters = claims().map((c) => c.after ?? null);
+    expect(afters.slice(0, 2)).toEqual([null, 'r1']);
+    expect(afters.slice(2)).toContain(null);
   });
 
   it('pauses itself on failures, tells the devices in flight, and cancels on request', async () => {
