@@ -27,6 +27,8 @@ export class DeviceSession implements SessionState {
   online = false;
   /** Presence signals seen in this run; lets the body tell whether a registry read is older than a signal. */
   presenceSignals = 0;
+  /** Disconnects heard in this run (a step compares counts, so it is not carried). */
+  disconnects = 0;
   reports: Report[] = [];
   cancelReason: string | null = null;
   /** The task is paused: hold every push until it resumes. */
@@ -61,6 +63,7 @@ export class DeviceSession implements SessionState {
     wf.setHandler(devicePresence, ({ online }) => {
       this.online = online;
       this.presenceSignals += 1;
+      if (!online) this.disconnects += 1;
       this.sessionGateway = null;
       this.queue({ kind: online ? 'online' : 'offline' });
     });
@@ -127,6 +130,11 @@ export class DeviceSession implements SessionState {
 
   takeReport(): Report | undefined {
     return this.reports.shift();
+  }
+
+  /** A command went to the session that a queued reconnect opened: that reconnect is no reason to push again. */
+  forgetReconnects(): void {
+    this.reports = this.reports.filter((r) => r.kind !== 'online');
   }
 
   /**

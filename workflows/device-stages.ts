@@ -73,11 +73,15 @@ const following = (input: DeviceUpgradeInput, started: boolean): Following => ({
  */
 async function push(s: DeviceSession, input: DeviceUpgradeInput, event: string): Promise<Following> {
   const cmd = commandId(input.taskId, input.deviceKey, s.attempt);
+  const disconnectsBefore = s.disconnects;
   const delivery = await sendUpgradeCommand(
     { productKey: input.productKey, deviceKey: input.deviceKey, commandId: cmd, firmware: input.firmware },
     s.takeSessionGateway(),
   );
   if (delivery === 'delivered') {
+    // With no disconnect heard while it went out, the session that took the command is the one
+    // any reconnect heard so far opened (often the reconnect that got the device started).
+    if (s.disconnects === disconnectsBefore) s.forgetReconnects();
     await record(s, input, opened(s), [event, `command ${cmd}`]);
     return following(input, false);
   }

@@ -27,18 +27,18 @@ class StubDevice {
   /** Whether the gateway that presence names still holds the device's session. */
   connected = true;
   readonly gatewayId = unique('gw');
+  /** Claims made so far; each waits for `claimHeld` to settle. */
+  claims = 0;
+  claimHeld: Promise<void> = Promise.resolve();
 
   activities(recheckS: number): DeviceActivities & RouteActivities {
     return {
       locateDeviceSession: async () => ((this.locates += 1), { gatewayId: this.now.online ? this.gatewayId : null }),
-      claimRecord: async () => ({
-        status: 'to_be_pushed',
-        fromVersion: '1.0.0',
-        attempts: 0,
-        online: this.now.online,
-        gatewayId: this.now.online ? this.gatewayId : null,
-        recheckS,
-      }),
+      claimRecord: async () => {
+        this.claims += 1;
+        await this.claimHeld;
+        return this.claimed(recheckS);
+      },
       takeOfferSlot: async () => true,
       lookUpDevice: async () => ((this.lookUps += 1), this.now),
       updateRecord: async (update) => void this.writes.push(update),
@@ -46,6 +46,17 @@ class StubDevice {
         this.writes.push(update);
         this.finished = outcome;
       },
+    };
+  }
+
+  private claimed(recheckS: number) {
+    return {
+      status: 'to_be_pushed' as const,
+      fromVersion: '1.0.0',
+      attempts: 0,
+      online: this.now.online,
+      gatewayId: this.now.online ? this.gatewayId : null,
+      recheckS,
     };
   }
 
@@ -183,6 +194,32 @@ it('sends the first command to the gateway the claim saw, without reading presen
     expect(device.locates).toBe(0);
     await handle.signal(deviceProgress, { step: 100, desc: 'done' });
     expect(await handle.result()).toBe('success');
+  });
+});
+
+it('sends one command when the reconnect that got the device started is heard during its claim', async () => {
+  const device = new StubDevice();
+  let release = () => {};
+  device.claimHeld = new Promise((resolve) => (release = resolve));
+  const taskQueue = unique('device-wf');
+  await withWorkers(device, 600, taskQueue, async () => {
+    const handle = await startUpgrade(taskQueue, 'd4');
+    await eventually(
+      'the claim under way',
+      async () => device.claims,
+      (n) => n === 1,
+    );
+    // The gateway hinted the task, which started this workflow; now its "online" arrives.
+    await handle.signal(devicePresence, { online: true });
+    release();
+    await eventually(
+      'the command delivered',
+      () => device.pushes,
+      (p) => p.length >= 1,
+    );
+    await handle.signal(deviceProgress, { step: 100, desc: 'done' });
+    expect(await handle.result()).toBe('success');
+    expect(device.pushes).toEqual(['task-1.d4.1']);
   });
 });
 
