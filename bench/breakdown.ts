@@ -41,16 +41,53 @@ const EVENT_KINDS: Array<[string, (type: string) => boolean]> = [
   ['continue-as-new', (t) => t === 'EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW'],
 ];
 
+type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
+
 /** Counts of history events by kind, plus "events" for all of them. */
 async function historyCounts(client: Client, workflowId: string, runId?: string): Promise<Record<string, number>> {
-  const history = await client.workflow.getHandle(workflowId, runId).fetchHistory();
-  const out: Record<string, number> = { events: history.events?.length ?? 0 };
-  for (const event of history.events ?? []) {
-    const type = String(event.eventType ?? '');
-    const name = typeof event.eventType === 'number' ? eventTypeName(event.eventType) : type;
+  return countsOf((await client.workflow.getHandle(workflowId, runId).fetchHistory()).events ?? []);
+}
+
+function countsOf(events: HistoryEvent[]): Record<string, number> {
+  const out: Record<string, number> = { events: events.length };
+  for (const event of events) {
+    const name = nameOf(event);
     for (const [kind, match] of EVENT_KINDS) if (match(name)) out[kind] = (out[kind] ?? 0) + 1;
   }
   return out;
+}
+
+const nameOf = (event: HistoryEvent): string =>
+  typeof event.eventType === 'number' ? eventTypeName(event.eventType) : String(event.eventType ?? '');
+
+/**
+ * Where one device workflow's time went, in ms: waiting for its first workflow task, for the
+ * gateway to pick the command up and deliver it, for the device's reports, and from the last
+ * report to its end.
+ */
+function phasesOf(events: HistoryEvent[]): Record<string, number> {
+  const at = (e: HistoryEvent | undefined) =>
+    e?.eventTime ? Number(e.eventTime.seconds ?? 0) * 1000 + (e.eventTime.nanos ?? 0) / 1e6 : NaN;
+  const first = (type: string, after = 0) => events.find((e, i) => i >= after && nameOf(e) === `EVENT_TYPE_${type}`);
+  const index = (e: HistoryEvent | undefined) => (e ? events.indexOf(e) : events.length);
+  const started = events[0];
+  const firstTask = first('WORKFLOW_TASK_STARTED');
+  const scheduled = first('ACTIVITY_TASK_SCHEDULED');
+  const picked = first('ACTIVITY_TASK_STARTED', index(scheduled));
+  const delivered = first('ACTIVITY_TASK_COMPLETED', index(picked));
+  const report = first('WORKFLOW_EXECUTION_SIGNALED', index(delivered));
+  const closed = events[events.length - 1];
+  const lastReport = [...events].reverse().find((e) => nameOf(e) === 'EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED');
+  const phases: Record<string, number> = {
+    'to first workflow task': at(firstTask) - at(started),
+    'first task to command scheduled': at(scheduled) - at(firstTask),
+    'gateway pickup': at(picked) - at(scheduled),
+    'gateway delivery': at(delivered) - at(picked),
+    'to first report': at(report) - at(delivered),
+    'last report to end': at(closed) - at(lastReport),
+    total: at(closed) - at(started),
+  };
+  return Object.fromEntries(Object.entries(phases).filter(([, ms]) => Number.isFinite(ms)));
 }
 
 /** fetchHistory decodes enums as numbers: their names, for reading. */
@@ -74,6 +111,8 @@ export async function temporalPerDevice(
   perDevice: Record<string, number>;
   taskShare: Record<string, number>;
   deviceWorkflow: Record<string, number>;
+  /** Mean ms of one device workflow's phases (phasesOf). */
+  phases: Record<string, number>;
   deviceWorkflows: number;
   sampled: number;
 }> {
@@ -93,12 +132,17 @@ export async function temporalPerDevice(
   }
   const picked = devices.filter((_, i) => i % Math.max(1, Math.floor(devices.length / sample)) === 0).slice(0, sample);
   const deviceWorkflow: Record<string, number> = {};
-  for (const d of picked) add(deviceWorkflow, await historyCounts(client, d.workflowId, d.runId), 1 / picked.length);
+  const phases: Record<string, number> = {};
+  for (const d of picked) {
+    const history = await client.workflow.getHandle(d.workflowId, d.runId).fetchHistory();
+    add(deviceWorkflow, countsOf(history.events ?? []), 1 / picked.length);
+    add(phases, phasesOf(history.events ?? []), 1 / picked.length);
+  }
   const perDevice: Record<string, number> = {};
   add(perDevice, taskShare);
   add(perDevice, deviceWorkflow, devices.length / n);
   perDevice['workflow starts'] += devices.length / n;
-  return { perDevice, taskShare, deviceWorkflow, deviceWorkflows: devices.length, sampled: picked.length };
+  return { perDevice, taskShare, deviceWorkflow, phases, deviceWorkflows: devices.length, sampled: picked.length };
 }
 
 export const formatPerDevice = (perDevice: Record<string, number>): string =>

@@ -248,7 +248,7 @@ async function pushRollout(
       strategy: 'snapshot',
       scope: 'all',
       method: 'push',
-      maxConcurrency: 300,
+      maxConcurrency: Number(process.env.OTA_BENCH_MAX_CONCURRENCY ?? 300),
     });
     report(`(c) task creation latency, ${n} devices in scope`, `${created.ms.toFixed(0)} ms`);
     const t0 = performance.now();
@@ -284,6 +284,12 @@ async function pushRollout(
     );
     report(`(f) ${n} devices: of which the task workflow's share`, formatPerDevice(temporalCost.taskShare));
     report(`(f) ${n} devices: of which one device workflow (mean)`, formatPerDevice(temporalCost.deviceWorkflow));
+    report(
+      `(f) ${n} devices: one device workflow's time, ms (mean)`,
+      Object.entries(temporalCost.phases)
+        .map(([phase, ms]) => `${phase} ${ms.toFixed(0)}`)
+        .join(', '),
+    );
     report(
       `(f) ${n} devices: database commands per device (all processes)`,
       `${commands.total.toFixed(2)}: ${commands.text}`,

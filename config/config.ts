@@ -56,7 +56,7 @@ export interface Config {
   serviceMqttPassword: string;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   /** Worker tuning (README "Worker tuning"): sticky cache size and task slots. */
-  worker: { maxCachedWorkflows: number; workflowTaskSlots: number; activityTaskSlots: number };
+  worker: { maxCachedWorkflows: number; workflowTaskSlots: number; activityTaskSlots: number; maxPollers: number };
   /** `json` (one line per event) or `pretty` (readable; the launcher's choice at a terminal). */
   logFormat: 'json' | 'pretty';
   /** The worker's small HTTP port (/metrics, /healthz) and its address. */
@@ -263,6 +263,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxCachedWorkflows: count(env, 'OTA_WORKER_MAX_CACHED_WORKFLOWS', 1000, 0, 100_000),
       workflowTaskSlots: count(env, 'OTA_WORKER_WORKFLOW_TASKS', 40, 2, 1000),
       activityTaskSlots: count(env, 'OTA_WORKER_ACTIVITY_TASKS', 100, 1, 10_000),
+      maxPollers: count(env, 'OTA_WORKER_MAX_POLLERS', 100, 2, 1000),
     },
     logFormat,
     workerHttpPort: port(env, 'OTA_WORKER_HTTP_PORT', 8082),

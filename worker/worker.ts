@@ -32,6 +32,10 @@ async function main(): Promise<void> {
     maxCachedWorkflows: config.worker.maxCachedWorkflows,
     maxConcurrentWorkflowTaskExecutions: config.worker.workflowTaskSlots,
     maxConcurrentActivityTaskExecutions: config.worker.activityTaskSlots,
+    // Pollers as many as the server has tasks for, not the SDK's fixed ten (two of them on the
+    // queue new workflows start on): a 1,000-device push ran about a fifth faster in the benchmark.
+    workflowTaskPollerBehavior: { type: 'autoscaling', maximum: config.worker.maxPollers },
+    activityTaskPollerBehavior: { type: 'autoscaling', maximum: config.worker.maxPollers },
   });
   const http = await startMetricsServer({
     host: config.workerHttpHost,
