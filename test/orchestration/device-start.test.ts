@@ -34,11 +34,14 @@ const settings = (taskId: string): DeviceStartSettings => ({
 const IDLE_QUEUE = unique('nobody-polls');
 
 let env: TestWorkflowEnvironment;
+/** The worker's activities reach Temporal through the SDK's native connection (worker/activities.ts): so does this client. */
+let client: Client;
 let mongo: Awaited<ReturnType<typeof testDb>>;
 const holders: string[] = [];
 
 beforeAll(async () => {
   env = await devServerEnv();
+  client = new Client({ connection: env.nativeConnection, namespace: env.client.options.namespace });
   mongo = await testDb('device-start');
   await ensureAllIndexes(mongo.db);
 });
@@ -71,7 +74,7 @@ const record = (taskId: string, deviceKey: string) =>
 
 it('skips a waiting device that another task is upgrading, naming that task', async () => {
   await heldDevice('busy', 'task-a', 'task-b');
-  expect(await startDeviceWorkflow(env.client, mongo.db, settings('task-b'), 'busy', IDLE_QUEUE)).toBe('busy');
+  expect(await startDeviceWorkflow(client, mongo.db, settings('task-b'), 'busy', IDLE_QUEUE)).toBe('busy');
   expect(await record('task-b', 'busy')).toMatchObject({
     status: 'skipped',
     skipReason: 'busy: being upgraded by task-a',
@@ -80,7 +83,7 @@ it('skips a waiting device that another task is upgrading, naming that task', as
 
 it("leaves alone a device held by this task's own workflow", async () => {
   await heldDevice('ours', 'task-b', 'task-b');
-  expect(await startDeviceWorkflow(env.client, mongo.db, settings('task-b'), 'ours', IDLE_QUEUE)).toBe('running');
+  expect(await startDeviceWorkflow(client, mongo.db, settings('task-b'), 'ours', IDLE_QUEUE)).toBe('running');
   expect(await record('task-b', 'ours')).toMatchObject({ status: 'to_be_pushed' });
 });
 
@@ -90,7 +93,7 @@ it('never overwrites a record that its own workflow decided meanwhile', async ()
     { _id: recordId('task-b', 'decided') },
     { $set: { status: 'success', progress: 100 } },
   );
-  expect(await startDeviceWorkflow(env.client, mongo.db, settings('task-b'), 'decided', IDLE_QUEUE)).toBe('settled');
+  expect(await startDeviceWorkflow(client, mongo.db, settings('task-b'), 'decided', IDLE_QUEUE)).toBe('settled');
   const decided = await record('task-b', 'decided');
   expect(decided).toMatchObject({ status: 'success' });
   expect(decided?.skipReason ?? null).toBeNull();
@@ -104,14 +107,14 @@ it('fails (and so is retried) when Temporal cannot say who holds the device, wri
       throw new Error('14 UNAVAILABLE: connection refused');
     },
   };
-  const client = new Client({
-    connection: env.client.connection,
+  const unreachableClient = new Client({
+    connection: env.nativeConnection,
     namespace: env.client.options.namespace,
     interceptors: { workflow: [unreachable] },
   });
-  await expect(startDeviceWorkflow(client, mongo.db, settings('task-b'), 'unknown', IDLE_QUEUE)).rejects.toThrow(
-    /UNAVAILABLE/,
-  );
+  await expect(
+    startDeviceWorkflow(unreachableClient, mongo.db, settings('task-b'), 'unknown', IDLE_QUEUE),
+  ).rejects.toThrow(/UNAVAILABLE/);
   const unknown = await record('task-b', 'unknown');
   expect(unknown).toMatchObject({ status: 'to_be_pushed' });
   expect(unknown?.skipReason ?? null).toBeNull();
@@ -138,7 +141,7 @@ describe('a task starting its waiting devices, claim after claim', () => {
     const taskId = unique('task-laps');
     const keys = ['lap-a', 'lap-b', 'lap-c', 'lap-d', 'lap-e'];
     await onlineWaiting(taskId, keys);
-    const acts = createTaskActivities({ db: mongo.db, client: env.client, taskQueue: IDLE_QUEUE, log: silentLogger });
+    const acts = createTaskActivities({ db: mongo.db, client, taskQueue: IDLE_QUEUE, log: silentLogger });
     const claim = (after: string | null): Promise<StartResult> =>
       new MockActivityEnvironment().run(acts.startPushableDevices, {
         device: settings(taskId),
