@@ -78,13 +78,15 @@ function phasesOf(events: HistoryEvent[]): Record<string, number> {
   const report = first('WORKFLOW_EXECUTION_SIGNALED', index(delivered));
   const closed = events[events.length - 1];
   const lastReport = [...events].reverse().find((e) => nameOf(e) === 'EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED');
+  const lastTask = first('WORKFLOW_TASK_STARTED', index(lastReport));
   const phases: Record<string, number> = {
     'to first workflow task': at(firstTask) - at(started),
     'first task to command scheduled': at(scheduled) - at(firstTask),
     'gateway pickup': at(picked) - at(scheduled),
     'gateway delivery': at(delivered) - at(picked),
     'to first report': at(report) - at(delivered),
-    'last report to end': at(closed) - at(lastReport),
+    'last report to its workflow task': at(lastTask) - at(lastReport),
+    'that task to end': at(closed) - at(lastTask),
     total: at(closed) - at(started),
   };
   return Object.fromEntries(Object.entries(phases).filter(([, ms]) => Number.isFinite(ms)));

@@ -56,7 +56,13 @@ export interface Config {
   serviceMqttPassword: string;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   /** Worker tuning (README "Worker tuning"): sticky cache size and task slots. */
-  worker: { maxCachedWorkflows: number; workflowTaskSlots: number; activityTaskSlots: number; maxPollers: number };
+  worker: {
+    maxCachedWorkflows: number;
+    workflowTaskSlots: number;
+    activityTaskSlots: number;
+    localActivitySlots: number;
+    maxPollers: number;
+  };
   /** `json` (one line per event) or `pretty` (readable; the launcher's choice at a terminal). */
   logFormat: 'json' | 'pretty';
   /** The worker's small HTTP port (/metrics, /healthz) and its address. */
@@ -261,8 +267,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: logLevel as Config['logLevel'],
     worker: {
       maxCachedWorkflows: count(env, 'OTA_WORKER_MAX_CACHED_WORKFLOWS', 1000, 0, 100_000),
-      workflowTaskSlots: count(env, 'OTA_WORKER_WORKFLOW_TASKS', 40, 2, 1000),
+      workflowTaskSlots: count(env, 'OTA_WORKER_WORKFLOW_TASKS', 200, 2, 1000),
       activityTaskSlots: count(env, 'OTA_WORKER_ACTIVITY_TASKS', 100, 1, 10_000),
+      localActivitySlots: count(env, 'OTA_WORKER_LOCAL_ACTIVITIES', 200, 1, 10_000),
       maxPollers: count(env, 'OTA_WORKER_MAX_POLLERS', 100, 2, 1000),
     },
     logFormat,

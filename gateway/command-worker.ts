@@ -54,6 +54,8 @@ export function startCommandWorker(deps: CommandWorkerDeps): CommandWorker {
       namespace: deps.namespace,
       taskQueue,
       activities: createGatewayActivities(gateway),
+      // As many pollers as there are commands waiting, not a fixed ten: a rollout pushes in bursts.
+      activityTaskPollerBehavior: { type: 'autoscaling' },
     });
     log.info('gateway worker polling', { taskQueue });
     await worker.run();

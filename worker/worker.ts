@@ -28,10 +28,12 @@ async function main(): Promise<void> {
     activities,
     interceptors: { activity: tracing ? [activityInterceptors, tracing.activityInterceptors] : [activityInterceptors] },
     ...(tracing && { sinks: tracing.sinks }),
-    // Sized for a 2-core box that also runs Temporal, the database and the gateway; see README "Worker tuning".
+    // Sized for a 2-core box that also runs Temporal, the database and the gateway; see README "Worker tuning":
+    // a workflow task keeps its slot while its local activities wait on the database.
     maxCachedWorkflows: config.worker.maxCachedWorkflows,
     maxConcurrentWorkflowTaskExecutions: config.worker.workflowTaskSlots,
     maxConcurrentActivityTaskExecutions: config.worker.activityTaskSlots,
+    maxConcurrentLocalActivityExecutions: config.worker.localActivitySlots,
     // Pollers as many as the server has tasks for, not the SDK's fixed ten (two of them on the
     // queue new workflows start on): a 1,000-device push ran about a fifth faster in the benchmark.
     workflowTaskPollerBehavior: { type: 'autoscaling', maximum: config.worker.maxPollers },

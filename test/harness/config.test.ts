@@ -16,7 +16,13 @@ describe('configuration', () => {
       temporalExternal: false,
       mongodbExternal: false,
       mongodbUrl: 'mongodb://127.0.0.1:27017/ota',
-      worker: { maxCachedWorkflows: 1000, workflowTaskSlots: 40, activityTaskSlots: 100, maxPollers: 100 },
+      worker: {
+        maxCachedWorkflows: 1000,
+        workflowTaskSlots: 200,
+        activityTaskSlots: 100,
+        localActivitySlots: 200,
+        maxPollers: 100,
+      },
     });
     expect(c.apiToken).toBeUndefined();
   });
