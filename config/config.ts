@@ -55,7 +55,7 @@ export interface Config {
   /** Configured, or generated once into the data folder (never a fixed default). */
   serviceMqttPassword: string;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
-  /** Worker tuning (README "Worker tuning"): sticky cache size and task slots. */
+  /** Worker tuning (README "Worker tuning"): sticky cache size, task slots and pollers. */
   worker: {
     maxCachedWorkflows: number;
     workflowTaskSlots: number;

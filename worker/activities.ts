@@ -18,7 +18,8 @@ export async function createWorkerActivities(config: Config, log: Logger): Promi
   const mongo = await connectMongo(config.mongodbUrl);
   await ensureAllIndexes(mongo.db);
   // The SDK's native (Rust) connection: the activities start a workflow per device, and through
-  // it each start cost the worker a fraction of the JavaScript gRPC client's CPU.
+  // it each start costs the worker a fraction of the JavaScript gRPC client's CPU. Its own, not the
+  // worker's, which carries up to twice OTA_WORKER_MAX_POLLERS long polls.
   const connection = await NativeConnection.connect({ address: config.temporalAddress });
   const client = new Client({ connection, namespace: config.temporalNamespace });
   return {

@@ -35,7 +35,7 @@ async function main(): Promise<void> {
     maxConcurrentActivityTaskExecutions: config.worker.activityTaskSlots,
     maxConcurrentLocalActivityExecutions: config.worker.localActivitySlots,
     // Pollers as many as the server has tasks for, not the SDK's fixed ten (two of them on the
-    // queue new workflows start on): a 1,000-device push ran about a fifth faster in the benchmark.
+    // queue new workflows start on).
     workflowTaskPollerBehavior: { type: 'autoscaling', maximum: config.worker.maxPollers },
     activityTaskPollerBehavior: { type: 'autoscaling', maximum: config.worker.maxPollers },
   });

@@ -142,22 +142,22 @@ describe('a task starting its waiting devices, claim after claim', () => {
     const keys = ['lap-a', 'lap-b', 'lap-c', 'lap-d', 'lap-e'];
     await onlineWaiting(taskId, keys);
     const acts = createTaskActivities({ db: mongo.db, client, taskQueue: IDLE_QUEUE, log: silentLogger });
-    const claim = (after: string | null): Promise<StartResult> =>
-      new MockActivityEnvironment().run(acts.startPushableDevices, {
+    const claim = async (after: string | null): Promise<StartResult> => {
+      const result: StartResult = await new MockActivityEnvironment().run(acts.startPushableDevices, {
         device: settings(taskId),
         limit: 2,
         ...(after !== null ? { after } : {}),
       });
+      holders.push(...result.started.map((deviceKey) => deviceWorkflowId({ productKey: PK, deviceKey })));
+      return result;
+    };
 
     const first = await claim(null);
-    holders.push(...first.started.map((deviceKey) => deviceWorkflowId({ productKey: PK, deviceKey })));
     expect(first).toMatchObject({ started: ['lap-a', 'lap-b'], exhausted: false, lastKey: 'lap-b' });
     // Not the two already running again: the next ones.
     const second = await claim(first.lastKey);
-    holders.push(...second.started.map((deviceKey) => deviceWorkflowId({ productKey: PK, deviceKey })));
     expect(second).toMatchObject({ started: ['lap-c', 'lap-d'], exhausted: false, lastKey: 'lap-d' });
     const third = await claim(second.lastKey);
-    holders.push(...third.started.map((deviceKey) => deviceWorkflowId({ productKey: PK, deviceKey })));
     expect(third).toMatchObject({ started: ['lap-e'], exhausted: true, lastKey: 'lap-e' });
     // Past the last key nothing is read again; from the first, the running ones are found and left alone.
     expect(await claim(third.lastKey)).toMatchObject({ started: [], exhausted: true, lastKey: 'lap-e' });

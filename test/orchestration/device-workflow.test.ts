@@ -37,7 +37,14 @@ class StubDevice {
       claimRecord: async () => {
         this.claims += 1;
         await this.claimHeld;
-        return this.claimed(recheckS);
+        return {
+          status: 'to_be_pushed',
+          fromVersion: '1.0.0',
+          attempts: 0,
+          online: this.now.online,
+          gatewayId: this.now.online ? this.gatewayId : null,
+          recheckS,
+        };
       },
       takeOfferSlot: async () => true,
       lookUpDevice: async () => ((this.lookUps += 1), this.now),
@@ -46,17 +53,6 @@ class StubDevice {
         this.writes.push(update);
         this.finished = outcome;
       },
-    };
-  }
-
-  private claimed(recheckS: number) {
-    return {
-      status: 'to_be_pushed' as const,
-      fromVersion: '1.0.0',
-      attempts: 0,
-      online: this.now.online,
-      gatewayId: this.now.online ? this.gatewayId : null,
-      recheckS,
     };
   }
 
