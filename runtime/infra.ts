@@ -52,6 +52,10 @@ export async function startTemporalDevServer(opts: TemporalDevServerOptions): Pr
   args.push('--sqlite-pragma', 'journal_mode=WAL');
   // The project's bounded history needs no raised limits; this only lifts the dev server's visibility rate cap.
   args.push('--dynamic-config-value', 'frontend.namespaceRPS.visibility=500');
+  // The search attributes are all registered at start (above). Without this the dev server reads its
+  // cluster metadata and namespace back from the store over and over: about ten reads per device
+  // workflow in a push, each waiting its turn with the writes on the one SQLite database.
+  args.push('--dynamic-config-value', 'system.forceSearchAttributesCacheRefreshOnRead=false');
   if (opts.dbFile) args.push('--db-filename', opts.dbFile);
   if (opts.uiPort) args.push('--ui-port', String(opts.uiPort), '--ui-ip', '127.0.0.1');
   else args.push('--headless');
