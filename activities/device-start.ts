@@ -25,12 +25,14 @@ export async function startDeviceWorkflow(
   task: DeviceStartSettings,
   deviceKey: string,
   taskQueue: string,
+  eager = false,
 ): Promise<DeviceStart> {
   try {
-    await client.workflow.start<typeof deviceUpgradeWorkflow>(
-      'deviceUpgradeWorkflow',
-      deviceStartOptions(task, deviceKey, taskQueue),
-    );
+    await client.workflow.start<typeof deviceUpgradeWorkflow>('deviceUpgradeWorkflow', {
+      ...deviceStartOptions(task, deviceKey, taskQueue),
+      // The worker that asked takes the first workflow task from the start's answer, without a poll.
+      ...(eager && { requestEagerStart: true }),
+    });
     return 'started';
   } catch (err) {
     if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;

@@ -41,10 +41,12 @@ export interface TaskActivityDeps {
   client: Client;
   taskQueue: string;
   log: Logger;
+  /** The client shares the connection of a worker polling `taskQueue`: device workflows start eagerly on it. */
+  eagerStart?: boolean;
 }
 
 export function createTaskActivities(deps: TaskActivityDeps): TaskActivities {
-  const { db, client, taskQueue, log } = deps;
+  const { db, client, taskQueue, log, eagerStart = false } = deps;
 
   return {
     async prepareTask({ task, createdAtMs }) {
@@ -135,7 +137,7 @@ export function createTaskActivities(deps: TaskActivityDeps): TaskActivities {
       for (let i = 0; i < pushable.deviceKeys.length; i += PARALLEL_STARTS) {
         const chunk = pushable.deviceKeys.slice(i, i + PARALLEL_STARTS);
         const outcomes = await Promise.all(
-          chunk.map((deviceKey) => startDeviceWorkflow(client, db, device, deviceKey, taskQueue)),
+          chunk.map((deviceKey) => startDeviceWorkflow(client, db, device, deviceKey, taskQueue, eagerStart)),
         );
         outcomes.forEach((outcome, j) => {
           if (outcome === 'started') started.push(chunk[j]);

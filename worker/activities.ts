@@ -14,22 +14,21 @@ export interface WorkerActivities {
   close(): Promise<void>;
 }
 
-export async function createWorkerActivities(config: Config, log: Logger): Promise<WorkerActivities> {
+export async function createWorkerActivities(
+  config: Config,
+  log: Logger,
+  connection: NativeConnection,
+): Promise<WorkerActivities> {
   const mongo = await connectMongo(config.mongodbUrl);
   await ensureAllIndexes(mongo.db);
-  // The SDK's native (Rust) connection: the activities start a workflow per device, and through
-  // it each start costs the worker a fraction of the JavaScript gRPC client's CPU. Its own, not the
-  // worker's, which carries up to twice OTA_WORKER_MAX_POLLERS long polls.
-  const connection = await NativeConnection.connect({ address: config.temporalAddress });
   const client = new Client({ connection, namespace: config.temporalNamespace });
   return {
     activities: {
       ...createDeviceActivities({ db: mongo.db, client, recheckS: config.deviceRecheckS }),
       ...createRouteActivities({ db: mongo.db }),
-      ...createTaskActivities({ db: mongo.db, client, taskQueue: config.temporalTaskQueue, log }),
+      ...createTaskActivities({ db: mongo.db, client, taskQueue: config.temporalTaskQueue, log, eagerStart: true }),
     },
     async close() {
-      await connection.close();
       await mongo.close();
     },
   };

@@ -19,7 +19,7 @@ async function main(): Promise<void> {
   // Started during an outage (or restarted by the launcher in one), wait rather than exit.
   await waitForDependencies({ database: config.mongodbUrl, temporal: config.temporalAddress }, log);
   const connection = await NativeConnection.connect({ address: config.temporalAddress });
-  const { activities, close } = await createWorkerActivities(config, log);
+  const { activities, close } = await createWorkerActivities(config, log, connection);
   const worker = await Worker.create({
     connection,
     namespace: config.temporalNamespace,

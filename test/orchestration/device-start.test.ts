@@ -5,6 +5,7 @@
  */
 import { Client, type WorkflowClientInterceptor } from '@temporalio/client';
 import { MockActivityEnvironment, type TestWorkflowEnvironment } from '@temporalio/testing';
+import { NativeConnection, Worker } from '@temporalio/worker';
 import type { StartResult } from '../../activities/contracts';
 import { startDeviceWorkflow } from '../../activities/device-start';
 import { createTaskActivities } from '../../activities/task-activities';
@@ -15,7 +16,7 @@ import { deviceWorkflowId } from '../../domain/ids';
 import type { DeviceStartSettings } from '../../domain/rollout';
 import { deviceStartOptions } from '../../orchestration/device-workflows';
 import { silentLogger } from '../../runtime/log';
-import { devServerEnv, testDb, unique } from '../helpers/stack';
+import { devServerEnv, temporalAddress, testDb, unique, workflowBundle } from '../helpers/stack';
 
 const firmware = { version: '2.0.0', signMethod: 'md5' as const, sign: 'ab'.repeat(16), fileUrl: '/fw', fileSize: 1 };
 const PK = unique('pk-start');
@@ -162,5 +163,51 @@ describe('a task starting its waiting devices, claim after claim', () => {
     // Past the last key nothing is read again; from the first, the running ones are found and left alone.
     expect(await claim(third.lastKey)).toMatchObject({ started: [], exhausted: true, lastKey: 'lap-e' });
     expect(await claim(null)).toMatchObject({ started: [], exhausted: false, lastKey: 'lap-b' });
+  });
+});
+
+describe("starting on the worker that shares the client's connection", () => {
+  /** Whether the device's first workflow task went to a worker with the start, or waits for a poll. */
+  async function firstTaskOf(deviceKey: string): Promise<'started' | 'scheduled'> {
+    const { raw } = await env.client.workflow.getHandle(deviceWorkflowId({ productKey: PK, deviceKey })).describe();
+    const state = raw.pendingWorkflowTask?.state;
+    return state === 2 ? 'started' : 'scheduled';
+  }
+
+  it("hands each device workflow its first workflow task in the start's answer, with no poll", async () => {
+    const taskId = unique('task-eager');
+    const queue = unique('eager');
+    await insertWaitingRecords(
+      mongo.db,
+      ['eager-a', 'lazy-a'].map((deviceKey) => ({
+        taskId,
+        productKey: PK,
+        deviceKey,
+        fromVersion: '1.0.0',
+        toVersion: '2.0.0',
+      })),
+      new Date(),
+    );
+    // As in worker/worker.ts: the worker and the activities' client on one native connection. The
+    // worker is created but not run, so no poll can take a workflow task: only the start hands it over.
+    const connection = await NativeConnection.connect({ address: temporalAddress() });
+    const shared = new Client({ connection, namespace: env.client.options.namespace });
+    const worker = await Worker.create({ connection, taskQueue: queue, workflowBundle: await workflowBundle() });
+    try {
+      for (const [deviceKey, eager] of [
+        ['eager-a', true],
+        ['lazy-a', false],
+      ] as const) {
+        holders.push(deviceWorkflowId({ productKey: PK, deviceKey }));
+        expect(await startDeviceWorkflow(shared, mongo.db, settings(taskId), deviceKey, queue, eager)).toBe('started');
+      }
+      expect(await firstTaskOf('eager-a')).toBe('started');
+      expect(await firstTaskOf('lazy-a')).toBe('scheduled');
+    } finally {
+      for (const deviceKey of ['eager-a', 'lazy-a'])
+        await env.client.workflow.getHandle(deviceWorkflowId({ productKey: PK, deviceKey })).terminate('test over');
+      await worker.runUntil(Promise.resolve());
+      await connection.close();
+    }
   });
 });
