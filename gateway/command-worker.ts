@@ -8,6 +8,7 @@
  * while Temporal is still down, and the worker joins (and rejoins after a
  * failure) once Temporal answers.
  */
+import { Context } from '@temporalio/activity';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import type { GatewayActivities } from '../activities/gateway-contracts';
 import { gatewayTaskQueue } from '../domain/gateway-queue';
@@ -31,7 +32,10 @@ export interface CommandWorker {
 const RESTART_DELAY_MS = 2_000;
 
 export function createGatewayActivities(gateway: CommandWorkerDeps['gateway']): GatewayActivities {
-  return { deliverUpgradeCommand: (command) => gateway.deliverUpgradeCommand(command) };
+  return {
+    deliverUpgradeCommand: (command) =>
+      gateway.deliverUpgradeCommand(command, Context.current().info.workflowExecution?.runId),
+  };
 }
 
 export function startCommandWorker(deps: CommandWorkerDeps): CommandWorker {

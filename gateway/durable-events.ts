@@ -115,6 +115,9 @@ export class DurableDeviceEvents implements DeviceEvents {
   firmwareRequested(device: DeviceRef) {
     return this.inner.firmwareRequested(device);
   }
+  commandDelivered(device: DeviceRef, runId: string): void {
+    this.inner.commandDelivered?.(device, runId);
+  }
 
   /** Stops the drain loop; what is still in the outbox stays for the next start. */
   async close(): Promise<void> {

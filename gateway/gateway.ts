@@ -66,7 +66,7 @@ export interface Gateway {
   /** Names this gateway in presence; its Temporal worker polls the task queue named after it. */
   gatewayId: string;
   /** Hands an upgrade command to the device's session here (the gateway worker's activity). */
-  deliverUpgradeCommand(command: UpgradeCommand): Promise<CommandDelivery>;
+  deliverUpgradeCommand(command: UpgradeCommand, runId?: string): Promise<CommandDelivery>;
   close(): Promise<void>;
 }
 
@@ -252,7 +252,12 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
     httpUrl: `http://127.0.0.1:${httpPort}`,
     metrics,
     gatewayId,
-    deliverUpgradeCommand: (command) => commands.deliverUpgrade(command),
+    async deliverUpgradeCommand(command, runId) {
+      const delivery = await commands.deliverUpgrade(command);
+      if (delivery === 'delivered' && runId)
+        events.commandDelivered({ productKey: command.productKey, deviceKey: command.deviceKey }, runId);
+      return delivery;
+    },
     async close() {
       revocation.stop();
       await new Promise<void>((resolve) => broker.close(() => resolve()));

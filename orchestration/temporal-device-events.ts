@@ -55,14 +55,24 @@ const HINT_WINDOW_MS = 500;
  * minute against a Temporal that is down): the gateway then retries it and keeps it in its outbox.
  */
 const SIGNAL_DEADLINE_MS = 3_000;
+/** Runs remembered for the devices that took a command here (about 100 bytes each). */
+const MAX_COMMAND_RUNS = 100_000;
 
-export function createTemporalDeviceEvents(deps: TemporalDeviceEventsDeps): DeviceEvents & RegistryEvents {
+export function createTemporalDeviceEvents(deps: TemporalDeviceEventsDeps): Required<DeviceEvents> & RegistryEvents {
   const { client, db, taskQueue, log } = deps;
 
+  /** Device workflow id → the run that last sent the device a command; the oldest are forgotten first. */
+  const commandRuns = new Map<string, string>();
   const signalDevice = async <T>(device: DeviceRef, signal: SignalDefinition<[T]>, arg: T) => {
-    await client.connection.withDeadline(Date.now() + SIGNAL_DEADLINE_MS, () =>
-      signalIfRunning(client.workflow.getHandle(deviceWorkflowId(device)), signal, arg),
-    );
+    const workflowId = deviceWorkflowId(device);
+    const runId = commandRuns.get(workflowId);
+    await client.connection.withDeadline(Date.now() + SIGNAL_DEADLINE_MS, async () => {
+      // Addressed to its run, a signal spares the server a read of which run is current.
+      if (runId && (await signalIfRunning(client.workflow.getHandle(workflowId, runId), signal, arg))) return;
+      // That run has ended (its upgrade is over, or it continued as new): whichever run is current now.
+      if (runId) commandRuns.delete(workflowId);
+      await signalIfRunning(client.workflow.getHandle(workflowId), signal, arg);
+    });
   };
   const hintTask = (signalName: string) =>
     coalesce(async (taskId) => {
@@ -109,6 +119,12 @@ export function createTemporalDeviceEvents(deps: TemporalDeviceEventsDeps): Devi
     },
     async upgradeReplied(device, commandId, code, message) {
       await signalDevice(device, deviceUpgradeReply, replyForSignal({ commandId, code, message }));
+    },
+    commandDelivered(device, runId) {
+      const workflowId = deviceWorkflowId(device);
+      commandRuns.delete(workflowId);
+      commandRuns.set(workflowId, runId);
+      if (commandRuns.size > MAX_COMMAND_RUNS) commandRuns.delete(commandRuns.keys().next().value as string);
     },
     async firmwareRequested(device) {
       for (const task of await activeRequestTasks(db, device.productKey)) {

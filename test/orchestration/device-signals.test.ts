@@ -1,0 +1,136 @@
+/**
+ * Where the gateway's device events go, against the real dev server: to the run that sent the
+ * device its command when the gateway knows it (the server then need not read which run is
+ * current), and to the current run when it does not, or when that run has ended.
+ */
+import { Client, type WorkflowClientInterceptor } from '@temporalio/client';
+import { MockActivityEnvironment, type TestWorkflowEnvironment } from '@temporalio/testing';
+import type { UpgradeCommand } from '../../activities/gateway-contracts';
+import { deviceWorkflowId } from '../../domain/ids';
+import type { DeviceStartSettings } from '../../domain/rollout';
+import { createGatewayActivities } from '../../gateway/command-worker';
+import { deviceStartOptions } from '../../orchestration/device-workflows';
+import { createTemporalDeviceEvents } from '../../orchestration/temporal-device-events';
+import { silentLogger } from '../../runtime/log';
+import { deviceProgress } from '../../workflows/messages';
+import { devServerEnv, testDb, unique } from '../helpers/stack';
+
+const firmware = { version: '2.0.0', signMethod: 'md5' as const, sign: 'ab'.repeat(16), fileUrl: '/fw', fileSize: 1 };
+const PK = unique('pk-signals');
+const settings: DeviceStartSettings = {
+  taskId: 'task-signals',
+  kind: 'batch',
+  strategy: 'snapshot',
+  productKey: PK,
+  firmwareId: 'fw-1',
+  firmware,
+  method: 'push',
+  upgradeTimeout: 3600,
+  maxConcurrency: 10,
+};
+/** No worker polls it: the workflows here only take signals. */
+const IDLE_QUEUE = unique('nobody-polls');
+
+let env: TestWorkflowEnvironment;
+let mongo: Awaited<ReturnType<typeof testDb>>;
+/** The run each device signal was addressed to (undefined: the current one). */
+const addressed: Array<string | undefined> = [];
+let events: ReturnType<typeof createTemporalDeviceEvents>;
+
+beforeAll(async () => {
+  env = await devServerEnv();
+  mongo = await testDb('device-signals');
+  const seeSignals: WorkflowClientInterceptor = {
+    async signal(input, next) {
+      addressed.push(input.workflowExecution.runId);
+      return next(input);
+    },
+  };
+  const client = new Client({
+    connection: env.client.connection,
+    namespace: env.client.options.namespace,
+    interceptors: { workflow: [seeSignals] },
+  });
+  events = createTemporalDeviceEvents({ client, db: mongo.db, taskQueue: IDLE_QUEUE, log: silentLogger });
+});
+afterAll(async () => {
+  await mongo?.close();
+  await env?.teardown();
+});
+
+async function startRun(deviceKey: string): Promise<string> {
+  const handle = await env.client.workflow.start(
+    'deviceUpgradeWorkflow',
+    deviceStartOptions(settings, deviceKey, IDLE_QUEUE),
+  );
+  return handle.firstExecutionRunId;
+}
+
+async function progressSignalsOf(deviceKey: string, runId: string): Promise<number> {
+  const history = await env.client.workflow
+    .getHandle(deviceWorkflowId({ productKey: PK, deviceKey }), runId)
+    .fetchHistory();
+  return (history.events ?? []).filter(
+    (e) => e.workflowExecutionSignaledEventAttributes?.signalName === deviceProgress.name,
+  ).length;
+}
+
+const terminate = (deviceKey: string) =>
+  env.client.workflow.getHandle(deviceWorkflowId({ productKey: PK, deviceKey })).terminate('test over');
+
+beforeEach(() => {
+  addressed.length = 0;
+});
+
+it('sends a device event to the run whose command the device took', async () => {
+  const device = { productKey: PK, deviceKey: 'took-one' };
+  const runId = await startRun(device.deviceKey);
+  events.commandDelivered(device, runId);
+  await events.progressReported(device, 50, 'installing');
+  expect(addressed).toEqual([runId]);
+  expect(await progressSignalsOf(device.deviceKey, runId)).toBe(1);
+  await terminate(device.deviceKey);
+});
+
+it('sends it to the current run when no command went out from here', async () => {
+  const device = { productKey: PK, deviceKey: 'no-command' };
+  const runId = await startRun(device.deviceKey);
+  await events.progressReported(device, 50, 'installing');
+  expect(addressed).toEqual([undefined]);
+  expect(await progressSignalsOf(device.deviceKey, runId)).toBe(1);
+  await terminate(device.deviceKey);
+});
+
+it('sends it to the current run once the run that sent the command has ended, and forgets that run', async () => {
+  const device = { productKey: PK, deviceKey: 'ended' };
+  const first = await startRun(device.deviceKey);
+  events.commandDelivered(device, first);
+  await terminate(device.deviceKey);
+  const second = await startRun(device.deviceKey);
+
+  await events.progressReported(device, 20, 'downloading');
+  expect(addressed).toEqual([first, undefined]);
+  expect(await progressSignalsOf(device.deviceKey, second)).toBe(1);
+  // The ended run is not tried again.
+  await events.progressReported(device, 40, 'installing');
+  expect(addressed).toEqual([first, undefined, undefined]);
+  expect(await progressSignalsOf(device.deviceKey, second)).toBe(2);
+  await terminate(device.deviceKey);
+});
+
+it('passes the run of the workflow that sent the command on to the gateway', async () => {
+  const received: Array<string | undefined> = [];
+  const activities = createGatewayActivities({
+    gatewayId: 'gw-test',
+    deliverUpgradeCommand: async (_command: UpgradeCommand, runId?: string) => {
+      received.push(runId);
+      return 'delivered';
+    },
+  });
+  const command: UpgradeCommand = { productKey: PK, deviceKey: 'd', commandId: 'c-1', firmware };
+  const activityEnv = new MockActivityEnvironment({
+    workflowExecution: { workflowId: 'ota-device-x', runId: 'run-that-sent-it' },
+  });
+  expect(await activityEnv.run(activities.deliverUpgradeCommand, command)).toBe('delivered');
+  expect(received).toEqual(['run-that-sent-it']);
+});
