@@ -38,6 +38,10 @@ export async function startBenchStack(env: Record<string, string> = {}): Promise
     port: temporalPort,
     dbFile: path.join(dir, 'temporal.sqlite'),
     logFile: path.join(dir, 'temporal.log'),
+    // Where the server's own store goes per device: see docs/capacity.md, "The embedded Temporal".
+    ...(process.env.OTA_BENCH_TEMPORAL_METRICS_PORT && {
+      metricsPort: Number(process.env.OTA_BENCH_TEMPORAL_METRICS_PORT),
+    }),
   });
   const database = await startDatabase({
     toolsDir: config.toolsDir,

@@ -40,6 +40,8 @@ export interface TemporalDevServerOptions {
   uiPort?: number;
   /** Omit for an in-memory server (tests). */
   dbFile?: string;
+  /** The server's own Prometheus metrics (its store's requests by operation, among others); none when omitted. */
+  metricsPort?: number;
   logFile?: string;
   detached?: boolean;
 }
@@ -56,6 +58,7 @@ export async function startTemporalDevServer(opts: TemporalDevServerOptions): Pr
   // cluster metadata and namespace back from the store over and over: about ten reads per device
   // workflow in a push, each waiting its turn with the writes on the one SQLite database.
   args.push('--dynamic-config-value', 'system.forceSearchAttributesCacheRefreshOnRead=false');
+  if (opts.metricsPort) args.push('--metrics-port', String(opts.metricsPort));
   if (opts.dbFile) args.push('--db-filename', opts.dbFile);
   if (opts.uiPort) args.push('--ui-port', String(opts.uiPort), '--ui-ip', '127.0.0.1');
   else args.push('--headless');

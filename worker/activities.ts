@@ -21,6 +21,8 @@ export async function createWorkerActivities(
 ): Promise<WorkerActivities> {
   const mongo = await connectMongo(config.mongodbUrl);
   await ensureAllIndexes(mongo.db);
+  // The worker's own native connection: a device workflow started through it comes back with its
+  // first workflow task for this worker (eager start), with no poll and one history write fewer.
   const client = new Client({ connection, namespace: config.temporalNamespace });
   return {
     activities: {
