@@ -126,8 +126,9 @@ describe('gateway OTA topics', () => {
       { qos: 1 },
     );
     await until(() => box.some((m) => m.topic.endsWith('inform_reply')), 10_000, 'inform reply');
-    // The reply came while the orchestration was still busy with the report: it did not wait for it.
-    expect(slow.events.of('versionReported', d)).toHaveLength(1);
+    // The report reaches the orchestration after the reply has gone (the reply does not wait for it),
+    // and the orchestration is still busy with it: the reply did not wait for it either.
+    await slow.events.waitFor(() => slow.events.of('versionReported', d).length === 1);
     expect(slow.events.returned).toBe(returnedBefore);
     await client.endAsync();
     await slow.close();
