@@ -7,27 +7,16 @@ import { Client, type WorkflowClientInterceptor } from '@temporalio/client';
 import { MockActivityEnvironment, type TestWorkflowEnvironment } from '@temporalio/testing';
 import type { UpgradeCommand } from '../../activities/gateway-contracts';
 import { deviceWorkflowId } from '../../domain/ids';
-import type { DeviceStartSettings } from '../../domain/rollout';
 import { createGatewayActivities } from '../../gateway/command-worker';
 import { deviceStartOptions } from '../../orchestration/device-workflows';
 import { createTemporalDeviceEvents } from '../../orchestration/temporal-device-events';
 import { silentLogger } from '../../runtime/log';
 import { deviceProgress } from '../../workflows/messages';
+import { pushSettings, TEST_FIRMWARE } from '../fixtures/device-start-settings';
 import { devServerEnv, testDb, unique } from '../helpers/stack';
 
-const firmware = { version: '2.0.0', signMethod: 'md5' as const, sign: 'ab'.repeat(16), fileUrl: '/fw', fileSize: 1 };
 const PK = unique('pk-signals');
-const settings: DeviceStartSettings = {
-  taskId: 'task-signals',
-  kind: 'batch',
-  strategy: 'snapshot',
-  productKey: PK,
-  firmwareId: 'fw-1',
-  firmware,
-  method: 'push',
-  upgradeTimeout: 3600,
-  maxConcurrency: 10,
-};
+const settings = pushSettings(PK, 'task-signals');
 /** No worker polls it: the workflows here only take signals. */
 const IDLE_QUEUE = unique('nobody-polls');
 
@@ -127,7 +116,7 @@ it('passes the run of the workflow that sent the command on to the gateway', asy
       return 'delivered';
     },
   });
-  const command: UpgradeCommand = { productKey: PK, deviceKey: 'd', commandId: 'c-1', firmware };
+  const command: UpgradeCommand = { productKey: PK, deviceKey: 'd', commandId: 'c-1', firmware: TEST_FIRMWARE };
   const activityEnv = new MockActivityEnvironment({
     workflowExecution: { workflowId: 'ota-device-x', runId: 'run-that-sent-it' },
   });

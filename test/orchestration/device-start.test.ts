@@ -5,6 +5,7 @@
  */
 import { Client, type WorkflowClientInterceptor } from '@temporalio/client';
 import { MockActivityEnvironment, type TestWorkflowEnvironment } from '@temporalio/testing';
+import { temporal } from '@temporalio/proto';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import type { StartResult } from '../../activities/contracts';
 import { startDeviceWorkflow } from '../../activities/device-start';
@@ -13,24 +14,13 @@ import { ensureAllIndexes } from '../../db/all-indexes';
 import { devices, newDeviceDoc } from '../../db/devices';
 import { insertWaitingRecords, recordId, recordsCollection } from '../../db/records';
 import { deviceWorkflowId } from '../../domain/ids';
-import type { DeviceStartSettings } from '../../domain/rollout';
 import { deviceStartOptions } from '../../orchestration/device-workflows';
 import { silentLogger } from '../../runtime/log';
+import { pushSettings } from '../fixtures/device-start-settings';
 import { devServerEnv, temporalAddress, testDb, unique, workflowBundle } from '../helpers/stack';
 
-const firmware = { version: '2.0.0', signMethod: 'md5' as const, sign: 'ab'.repeat(16), fileUrl: '/fw', fileSize: 1 };
 const PK = unique('pk-start');
-const settings = (taskId: string): DeviceStartSettings => ({
-  taskId,
-  kind: 'batch',
-  strategy: 'snapshot',
-  productKey: PK,
-  firmwareId: 'fw-1',
-  firmware,
-  method: 'push',
-  upgradeTimeout: 3600,
-  maxConcurrency: 10,
-});
+const settings = (taskId: string) => pushSettings(PK, taskId);
 /** No worker polls it: a workflow started here holds its device and never moves. */
 const IDLE_QUEUE = unique('nobody-polls');
 
@@ -170,8 +160,8 @@ describe("starting on the worker that shares the client's connection", () => {
   /** Whether the device's first workflow task went to a worker with the start, or waits for a poll. */
   async function firstTaskOf(deviceKey: string): Promise<'started' | 'scheduled'> {
     const { raw } = await env.client.workflow.getHandle(deviceWorkflowId({ productKey: PK, deviceKey })).describe();
-    const state = raw.pendingWorkflowTask?.state;
-    return state === 2 ? 'started' : 'scheduled';
+    const started = temporal.api.enums.v1.PendingWorkflowTaskState.PENDING_WORKFLOW_TASK_STATE_STARTED;
+    return raw.pendingWorkflowTask?.state === started ? 'started' : 'scheduled';
   }
 
   it("hands each device workflow its first workflow task in the start's answer, with no poll", async () => {

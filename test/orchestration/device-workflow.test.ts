@@ -11,10 +11,9 @@ import type { RecordUpdate } from '../../domain/rollout';
 import type { DeviceOutcome, DeviceUpgradeInput } from '../../workflows/messages';
 import { devicePresence, deviceProgress, taskPauseChanged } from '../../workflows/messages';
 import type { deviceUpgradeWorkflow } from '../../workflows/device-upgrade';
+import { TEST_FIRMWARE } from '../fixtures/device-start-settings';
 import { timeSkippingEnv, unique, workflowBundle } from '../helpers/stack';
 import { eventually } from './world';
-
-const firmware = { version: '2.0.0', signMethod: 'md5' as const, sign: 'ab'.repeat(16), fileUrl: '/fw', fileSize: 1 };
 
 /** One device as the activities would find it, and what the workflow did to it. */
 class StubDevice {
@@ -107,7 +106,7 @@ const input = (deviceKey: string): DeviceUpgradeInput => ({
   productKey: 'pk',
   deviceKey,
   firmwareId: 'fw-1',
-  firmware,
+  firmware: TEST_FIRMWARE,
   method: 'push',
   upgradeTimeoutS: 3600,
   retry: { maxAttempts: 2, intervalSeconds: 60 },
