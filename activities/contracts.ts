@@ -27,6 +27,11 @@ export interface Claim {
   gatewayId: string | null;
   /** The worker's re-check period for waiting device workflows (config), read with the claim to save a step. */
   recheckS: number;
+  /**
+   * This very run took the record before: the workflow task that did was lost with its worker,
+   * after its later steps had written the record. The record is ours whatever its status says.
+   */
+  retaken: boolean;
 }
 
 /** The registry's view of a device now. */
@@ -47,6 +52,8 @@ export interface DeviceActivities {
     taskId: string;
     productKey: string;
     deviceKey: string;
+    /** The run that claims: it may take the record again, whatever its status (Claim.retaken). */
+    runId: string;
     join?: { strategy: Strategy; toVersion: string };
   }): Promise<Claim>;
   /** Request tasks: takes one of the task's slots for the device (db/offer-slots.ts); false when all are taken. */

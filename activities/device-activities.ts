@@ -8,7 +8,7 @@ import { releaseOfferSlot, takeOfferSlot } from '../db/offer-slots';
 import { admit } from '../db/admission';
 import { byIdentity, devices } from '../db/devices';
 import { sessionOf } from '../db/presence';
-import { applyRecordUpdate, recordId, recordsCollection, takeWaitingRecord } from '../db/records';
+import { applyRecordUpdate, recordId, recordsCollection, takeOwnRecord, takeWaitingRecord } from '../db/records';
 import { taskFinishes } from '../orchestration/task-finishes';
 import type { RecordUpdate } from '../domain/rollout';
 import type { DeviceActivities } from './contracts';
@@ -27,18 +27,19 @@ export function createDeviceActivities(deps: {
   }
 
   return {
-    async claimRecord({ taskId, productKey, deviceKey, join }) {
+    async claimRecord({ taskId, productKey, deviceKey, runId, join }) {
       const _id = recordId(taskId, deviceKey);
       // Only a waiting record is taken: a second run started from an outdated read must not touch a decided one.
-      let rec = await takeWaitingRecord(db, taskId, deviceKey);
+      let rec = await takeWaitingRecord(db, taskId, deviceKey, runId);
       if (!rec && join) {
         const doc = await devices(db).findOne(byIdentity({ productKey, deviceKey }), {
           projection: { firmwareVersion: 1 },
         });
         await admit(db, { taskId, productKey, ...join }, [{ deviceKey, version: doc?.firmwareVersion ?? null }]);
-        rec = await takeWaitingRecord(db, taskId, deviceKey);
+        rec = await takeWaitingRecord(db, taskId, deviceKey, runId);
       }
-      rec ??= await recordsCollection(db).findOne({ _id });
+      const retaken = rec ? null : await takeOwnRecord(db, taskId, deviceKey, runId);
+      rec ??= retaken ?? (await recordsCollection(db).findOne({ _id }));
       // Presence is the registry's, the one source of truth (db/presence.ts).
       const session = rec ? await sessionOf(db, { productKey, deviceKey }) : { online: false, gatewayId: null };
       return {
@@ -47,6 +48,7 @@ export function createDeviceActivities(deps: {
         attempts: rec?.attempts ?? 0,
         ...session,
         recheckS,
+        retaken: retaken !== null,
       };
     },
 

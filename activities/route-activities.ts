@@ -1,12 +1,76 @@
-/** Where a device's commands go: read from the registry's presence, the one source of truth. */
+/**
+ * Where a device's commands go, and the hand-over: presence (the registry's, the one source
+ * of truth) names the gateway holding the device's session, the gateway directory names that
+ * gateway's command endpoint, and the command is posted there with the service secret.
+ */
 import type { Db } from 'mongodb';
+import { gatewayCommandUrl } from '../db/gateway-directory';
 import { sessionGatewayOf } from '../db/presence';
-import type { RouteActivities } from './gateway-contracts';
+import type { Logger } from '../runtime/log';
+import type { CommandHandover, CommandRequest, RouteActivities } from './gateway-contracts';
 
-export function createRouteActivities(deps: { db: Db }): RouteActivities {
+/** A gateway that has not answered by then is taken for gone (the device workflow asks presence again). */
+const DELIVERY_TIMEOUT_MS = 10_000;
+/** A gateway's address is read again after this long, and at once after a failed call. */
+const ADDRESS_TTL_MS = 30_000;
+
+export interface RouteDeps {
+  db: Db;
+  /** The service identity's secret: commanding a device is its right. */
+  serviceSecret: string;
+  log: Logger;
+}
+
+export function createRouteActivities(deps: RouteDeps): RouteActivities {
+  const addresses = new Map<string, { url: string; readAt: number }>();
+
+  const addressOf = async (gatewayId: string): Promise<string> => {
+    const known = addresses.get(gatewayId);
+    if (known && Date.now() - known.readAt < ADDRESS_TTL_MS) return known.url;
+    const url = await gatewayCommandUrl(deps.db, gatewayId);
+    if (url === null) throw new Error(`gateway ${gatewayId} is not in the gateway directory`);
+    addresses.set(gatewayId, { url, readAt: Date.now() });
+    return url;
+  };
+
   return {
     async locateDeviceSession(device) {
       return { gatewayId: await sessionGatewayOf(deps.db, device) };
     },
+
+    async deliverUpgradeCommand({ gatewayId, ...request }) {
+      const url = await addressOf(gatewayId);
+      try {
+        return await post(url, request, deps.serviceSecret);
+      } catch (err) {
+        addresses.delete(gatewayId);
+        if (err instanceof Refused) deps.log.error('gateway refused the service secret', { gatewayId, url });
+        throw new Error(`gateway ${gatewayId} at ${url}: ${(err as Error).message}`);
+      }
+    },
   };
+}
+
+/** The gateway does not take our service secret: a configuration error, not a gone gateway. */
+class Refused extends Error {}
+
+async function post(url: string, request: CommandRequest, secret: string): Promise<CommandHandover> {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${secret}` },
+    body: JSON.stringify(request),
+    signal: AbortSignal.timeout(DELIVERY_TIMEOUT_MS),
+  });
+  const body = (await res.json().catch(() => null)) as {
+    delivery?: unknown;
+    sessionSince?: unknown;
+    error?: { message?: unknown };
+  } | null;
+  if (res.status === 401) throw new Refused("answered 401: the service secret differs from the gateway's");
+  if (!res.ok) throw new Error(`answered ${res.status}: ${String(body?.error?.message ?? 'no reason given')}`);
+  if (body?.delivery !== 'delivered' && body?.delivery !== 'not-connected') {
+    throw new Error(`answered without a delivery: ${JSON.stringify(body)}`);
+  }
+  const { sessionSince } = body;
+  return typeof sessionSince === 'number' ? { delivery: body.delivery, sessionSince } : { delivery: body.delivery };
 }

@@ -30,6 +30,11 @@ export interface Config {
   gatewayHttpHost: string;
   /** Where the API finds the gateway's HTTP port (health). */
   gatewayUrl: string;
+  /**
+   * Where workers reach this gateway's command endpoint, as the gateway enters it in the
+   * gateway directory; unset: `http://127.0.0.1:<its HTTP port>/commands` (one host).
+   */
+  gatewayCommandUrl: string | undefined;
   /** Where `npm run demo` connects its simulated devices (the gateway's MQTT broker). */
   mqttUrl: string;
   /** Temporal frontend host:port. */
@@ -248,6 +253,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     gatewayHttpPort,
     gatewayHttpHost: text(env, 'OTA_GATEWAY_HTTP_HOST', '127.0.0.1'),
     gatewayUrl: text(env, 'OTA_GATEWAY_URL', `http://127.0.0.1:${gatewayHttpPort}`),
+    gatewayCommandUrl: gatewayCommandUrl(env),
     mqttUrl: text(env, 'OTA_MQTT_URL', `mqtt://127.0.0.1:${mqttPort}`),
     temporalAddress: hostPort(
       'TEMPORAL_ADDRESS',
@@ -396,6 +402,14 @@ function otlpTracesUrl(env: NodeJS.ProcessEnv): string | undefined {
   if (!/^https?:\/\/[^\s/?#]+(\/[^\s]*)?$/.test(url)) {
     const name = traces ? 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT' : 'OTEL_EXPORTER_OTLP_ENDPOINT';
     throw new ConfigError(`${name} must be an http(s) URL (OTLP over HTTP), got "${traces ?? base}"`);
+  }
+  return url;
+}
+
+function gatewayCommandUrl(env: NodeJS.ProcessEnv): string | undefined {
+  const url = env.OTA_GATEWAY_COMMAND_URL || undefined;
+  if (url !== undefined && !/^https?:\/\/[^\s/?#]+(\/[^\s?#]*)?$/.test(url)) {
+    throw new ConfigError(`OTA_GATEWAY_COMMAND_URL must be an http(s) URL without query, got "${url}"`);
   }
   return url;
 }

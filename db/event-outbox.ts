@@ -14,7 +14,7 @@ export const EVENT_OUTBOX = 'device_event_outbox';
 
 /** A device event as the gateway tells it (orchestration/device-events.ts, all but the firmware request). */
 export type OutboxEvent =
-  | { kind: 'connected' }
+  | { kind: 'connected'; sessionSince?: number }
   | { kind: 'disconnected'; reason: string }
   | { kind: 'versionReported'; version: string }
   | { kind: 'progressReported'; step: number; desc: string }

@@ -10,7 +10,7 @@
  * device's presence is not copied here: it is read from the registry
  * (db/presence.ts).
  */
-import type { Collection, Db } from 'mongodb';
+import type { Collection, Db, Filter } from 'mongodb';
 import type { RecordUpdate } from '../domain/rollout';
 import { onlineAmong } from './presence';
 import type { DeviceUpgradeRecord, RecordStatus, TimelineEntry } from '../domain/types';
@@ -28,6 +28,8 @@ export interface RecordDoc extends Omit<DeviceUpgradeRecord, 'createdAt' | 'upda
   _id?: string;
   waitReason: DeviceUpgradeRecord['waitReason'] | 'retry_scheduled';
   inWorkflow: boolean;
+  /** The device workflow run that last took the record (it may take it again: takeOwnRecord). */
+  claimedBy?: string;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -251,10 +253,23 @@ export async function skipBusyRecord(db: Db, taskId: string, deviceKey: string, 
  * A device workflow takes a waiting record over (the task starts no second one for it), in one
  * command; null when the record is not waiting, or absent.
  */
-export async function takeWaitingRecord(db: Db, taskId: string, deviceKey: string): Promise<RecordDoc | null> {
+export function takeWaitingRecord(db: Db, taskId: string, deviceKey: string, runId: string) {
+  return takeRecord(db, { _id: recordId(taskId, deviceKey), status: 'to_be_pushed' }, runId);
+}
+
+/**
+ * The record this run took before, in whatever state its steps since left it: a device workflow
+ * claims, pushes and writes `pushed` within one workflow task, and when its worker dies before
+ * that task completes, the task runs again from the claim.
+ */
+export function takeOwnRecord(db: Db, taskId: string, deviceKey: string, runId: string) {
+  return takeRecord(db, { _id: recordId(taskId, deviceKey), claimedBy: runId }, runId);
+}
+
+function takeRecord(db: Db, filter: Filter<RecordDoc>, runId: string): Promise<RecordDoc | null> {
   return recordsCollection(db).findOneAndUpdate(
-    { _id: recordId(taskId, deviceKey), status: 'to_be_pushed' },
-    { $set: { inWorkflow: true, updatedAt: new Date() } },
+    filter,
+    { $set: { inWorkflow: true, claimedBy: runId, updatedAt: new Date() } },
     { returnDocument: 'after' },
   );
 }

@@ -49,7 +49,8 @@ export function soakFailure(targetVersion: string, report: Report): Failure | nu
 export type Report =
   | { kind: 'progress'; step: number; desc: string }
   | { kind: 'version'; version: string }
-  | { kind: 'online' }
+  /** `sessionSince`: which session connected, when the gateway said (not for a registry re-check's). */
+  | { kind: 'online'; sessionSince?: number }
   | { kind: 'offline' };
 
 export interface UpgradeView {

@@ -96,8 +96,8 @@ export class DurableDeviceEvents implements DeviceEvents {
     return this.deps.metrics.outbox.depth;
   }
 
-  connected(device: DeviceRef): Promise<void> {
-    return this.tell(device, { kind: 'connected' });
+  connected(device: DeviceRef, sessionSince?: number): Promise<void> {
+    return this.tell(device, { kind: 'connected', ...(sessionSince !== undefined && { sessionSince }) });
   }
   disconnected(device: DeviceRef, reason: string): Promise<void> {
     return this.tell(device, { kind: 'disconnected', reason });
@@ -160,7 +160,7 @@ export class DurableDeviceEvents implements DeviceEvents {
   private deliver(device: DeviceRef, event: OutboxEvent): Promise<void> {
     switch (event.kind) {
       case 'connected':
-        return this.inner.connected(device);
+        return this.inner.connected(device, event.sessionSince);
       case 'disconnected':
         return this.inner.disconnected(device, event.reason);
       case 'versionReported':

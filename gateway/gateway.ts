@@ -8,10 +8,11 @@ import type * as net from 'node:net';
 import { Aedes } from 'aedes';
 import type { Client } from 'aedes';
 import type { Db } from 'mongodb';
-import type { CommandDelivery, UpgradeCommand } from '../activities/gateway-contracts';
+import type { CommandHandover, UpgradeCommand } from '../activities/gateway-contracts';
 import { DEFAULT_MQTT_LIMITS, defaultGatewayId, type Config } from '../config/config';
 import { devicePresenceStore, devicesLeftOnline, type DevicePresenceStore } from '../db/device-presence';
 import { sessionGatewayOf } from '../db/presence';
+import { registerGateway } from '../db/gateway-directory';
 import { findProductForLogin } from '../db/products';
 import type { DeviceEvents } from '../orchestration/device-events';
 import type { Logger } from '../runtime/log';
@@ -19,6 +20,7 @@ import { Activation } from './activation';
 import { Commands } from './commands';
 import { Delivery } from './delivery';
 import { DurableDeviceEvents, type OutboxOptions } from './durable-events';
+import { createCommandEndpoint } from './command-endpoint';
 import { createHttpServer } from './http';
 import { fileUrlSigner } from '../artifacts/signed-url';
 import { createListeners, type Connection } from './listeners';
@@ -39,7 +41,12 @@ import { KeyedBuckets } from './token-bucket';
 
 export interface GatewayDeps {
   config: Pick<Config, 'mqttPort' | 'mqttHost' | 'gatewayHttpPort' | 'serviceMqttUsername' | 'serviceMqttPassword'> &
-    Partial<Pick<Config, 'gatewayHttpHost' | 'gatewayId' | 'firmwareFiles' | 'mqttTls' | 'gatewayOutboxMax'>> & {
+    Partial<
+      Pick<
+        Config,
+        'gatewayHttpHost' | 'gatewayId' | 'gatewayCommandUrl' | 'firmwareFiles' | 'mqttTls' | 'gatewayOutboxMax'
+      >
+    > & {
       /** Defaults (config DEFAULT_MQTT_LIMITS) for what is not given. */
       mqttLimits?: Partial<Config['mqttLimits']>;
     };
@@ -63,10 +70,12 @@ export interface Gateway {
   mqttTlsPort: number | undefined;
   httpUrl: string;
   metrics: GatewayMetrics;
-  /** Names this gateway in presence; its Temporal worker polls the task queue named after it. */
+  /** Names this gateway in presence and in the gateway directory, where the worker finds its command endpoint. */
   gatewayId: string;
-  /** Hands an upgrade command to the device's session here (the gateway worker's activity). */
-  deliverUpgradeCommand(command: UpgradeCommand, runId?: string): Promise<CommandDelivery>;
+  /** Where the worker hands this gateway upgrade commands (its entry in the gateway directory). */
+  commandUrl: string;
+  /** Hands an upgrade command to the device's session here (what the command endpoint does). */
+  deliverUpgradeCommand(command: UpgradeCommand, runId?: string): Promise<CommandHandover>;
   close(): Promise<void>;
 }
 
@@ -175,7 +184,7 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
     if (identity?.kind === 'activation') return activation.start(client, identity);
     if (identity?.kind !== 'device' || !sessions.isCurrent(client)) return;
     log.info('device connected', { ...identity.device, ...(identity.codec && { compress: identity.codec.name }) });
-    void presence.connected(identity.device);
+    void presence.connected(identity.device, identity.since);
   });
   broker.on('keepaliveTimeout', (client) => endReasons.set(client, 'keepalive timeout'));
   broker.on('clientError', (client, err) => {
@@ -231,13 +240,20 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
     connections: () => broker.connectedClients,
     queueDepths: () => ({ presence: queue.pendingKeys, reports: reports.pendingKeys }),
   });
+  const deliverUpgradeCommand = async (command: UpgradeCommand, runId?: string): Promise<CommandHandover> => {
+    const handover = await commands.deliverUpgrade(command);
+    if (handover.delivery === 'delivered' && runId)
+      events.commandDelivered({ productKey: command.productKey, deviceKey: command.deviceKey }, runId);
+    return handover;
+  };
   const httpServer = createHttpServer(
     () => ({ status: 'up', clients: broker.connectedClients }),
     metrics,
     prometheus,
     (device) => revocation.changed(device),
+    createCommandEndpoint({ secret: deps.config.serviceMqttPassword, deliver: deliverUpgradeCommand, log }),
   );
-  // Loopback unless configured: the API of another container (compose) must reach it then.
+  // Loopback unless configured: the API and the worker of other containers (compose) must reach it then.
   await listen(httpServer, deps.config.gatewayHttpPort, deps.config.gatewayHttpHost ?? '127.0.0.1');
   revocation.start();
 
@@ -245,6 +261,9 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
   const mqttTlsPort = listeners.secure ? (listeners.secure.address() as net.AddressInfo).port : undefined;
   const httpPort = (httpServer.address() as net.AddressInfo).port;
   const servers = [listeners.plain, httpServer, ...(listeners.secure ? [listeners.secure] : [])];
+  // Last, once it can take them: from here on the worker hands this gateway the commands of its devices.
+  const commandUrl = deps.config.gatewayCommandUrl ?? `http://127.0.0.1:${httpPort}/commands`;
+  await registerGateway(deps.db, gatewayId, commandUrl);
   return {
     broker,
     mqttPort,
@@ -252,12 +271,8 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
     httpUrl: `http://127.0.0.1:${httpPort}`,
     metrics,
     gatewayId,
-    async deliverUpgradeCommand(command, runId) {
-      const delivery = await commands.deliverUpgrade(command);
-      if (delivery === 'delivered' && runId)
-        events.commandDelivered({ productKey: command.productKey, deviceKey: command.deviceKey }, runId);
-      return delivery;
-    },
+    commandUrl,
+    deliverUpgradeCommand,
     async close() {
       revocation.stop();
       await new Promise<void>((resolve) => broker.close(() => resolve()));

@@ -32,7 +32,8 @@ export class Presence {
 
   constructor(private readonly deps: PresenceDeps) {}
 
-  connected(device: DeviceRef): Promise<void> {
+  /** `sessionSince`: when the session started (Sessions), which the orchestration hears with it. */
+  connected(device: DeviceRef, sessionSince?: number): Promise<void> {
     const id = deviceId(device);
     this.lastWrite.set(id, Date.now());
     const stored = this.write(
@@ -44,7 +45,7 @@ export class Presence {
     // is the one record of presence that the orchestration reads when it decides whom to push.
     return this.deps.queue.run(id, async () => {
       await stored;
-      await this.notify(device, 'connected', () => this.deps.events.connected(device));
+      await this.notify(device, 'connected', () => this.deps.events.connected(device, sessionSince));
     });
   }
 

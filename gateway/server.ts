@@ -2,8 +2,8 @@
  * The gateway process: the EnOS device endpoint (embedded MQTT broker on
  * OTA_MQTT_PORT, and over TLS when configured; HTTP health and metrics), the
  * device registry in MongoDB, and the orchestration reached through Temporal
- * signals and updates; its own Temporal worker takes the upgrade commands for
- * the devices connected here (gateway/command-worker.ts).
+ * signals and updates; the worker hands it the upgrade commands for the devices
+ * connected here at its command endpoint (gateway/command-endpoint.ts).
  */
 import { Client, Connection } from '@temporalio/client';
 import { loadConfig } from '../config/config';
@@ -12,7 +12,6 @@ import { createTemporalDeviceEvents } from '../orchestration/temporal-device-eve
 import { waitForDependencies } from '../runtime/dependencies';
 import { createLogger } from '../runtime/log';
 import { onShutdown } from '../runtime/shutdown';
-import { startCommandWorker } from './command-worker';
 import { startGateway } from './gateway';
 
 async function main(): Promise<void> {
@@ -26,22 +25,14 @@ async function main(): Promise<void> {
   const client = new Client({ connection, namespace: config.temporalNamespace });
   const events = createTemporalDeviceEvents({ client, db: mongo.db, taskQueue: config.temporalTaskQueue, log });
   const gateway = await startGateway({ config, log, db: mongo.db, events });
-  const commandWorker = startCommandWorker({
-    gateway,
-    temporalAddress: config.temporalAddress,
-    namespace: config.temporalNamespace,
-    log,
-  });
   log.info('gateway listening', {
     mqtt: `mqtt://${config.mqttHost}:${gateway.mqttPort}`,
     ...(config.mqttTls && { mqtts: `mqtts://${config.mqttTls.host}:${gateway.mqttTlsPort}` }),
     http: gateway.httpUrl,
     gatewayId: gateway.gatewayId,
-    commandQueue: commandWorker.taskQueue,
+    commands: gateway.commandUrl,
   });
   onShutdown(log, async () => {
-    // Commands first: an activity in flight still finds its session open.
-    await commandWorker.stop();
     await gateway.close();
     await connection.close();
     await mongo.close();

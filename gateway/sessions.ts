@@ -13,6 +13,12 @@ export interface DeviceIdentity {
   kind: 'device';
   device: DeviceRef;
   id: string;
+  /**
+   * When the session started (ms, this gateway's clock, unique among the device's sessions
+   * here): a command's delivery and the session's "connected" event both carry it, so the
+   * device's workflow can tell the session that took its command from a later one.
+   */
+  since: number;
   /** The session's payload compression (Java 2.x `compress=`); absent for raw JSON. */
   codec?: PayloadCodec;
 }
@@ -46,6 +52,7 @@ export function scopedClientId(
 export class Sessions {
   private readonly identities = new WeakMap<Client, Identity>();
   private readonly current = new Map<string, Client>();
+  private lastSince = 0;
 
   identify(client: Client): Identity | undefined {
     return this.identities.get(client);
@@ -63,7 +70,9 @@ export class Sessions {
   /** Makes `client` the device's session; returns the session it replaces, if any. */
   claim(client: Client, device: DeviceRef, codec?: PayloadCodec): Client | undefined {
     const id = deviceId(device);
-    this.identities.set(client, { kind: 'device', device, id, codec });
+    // Strictly increasing, so two sessions started in one millisecond are still told apart.
+    this.lastSince = Math.max(Date.now(), this.lastSince + 1);
+    this.identities.set(client, { kind: 'device', device, id, since: this.lastSince, codec });
     const previous = this.current.get(id);
     this.current.set(id, client);
     return previous !== client ? previous : undefined;

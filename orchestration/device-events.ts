@@ -10,8 +10,11 @@ import type { DeviceRef, FirmwareOffer } from '../domain/types';
 export type { DeviceRef };
 
 export interface DeviceEvents {
-  /** The device logged in (MQTT CONNECT accepted). */
-  connected(device: DeviceRef): Promise<void>;
+  /**
+   * The device logged in (MQTT CONNECT accepted). `sessionSince` names the session: when it
+   * started, on the gateway's clock (the same value a command delivered to it answers with).
+   */
+  connected(device: DeviceRef, sessionSince?: number): Promise<void>;
   /** The device's session ended: clean disconnect, socket error or keepalive timeout. */
   disconnected(device: DeviceRef, reason: string): Promise<void>;
   /**

@@ -94,10 +94,10 @@ export function createTemporalDeviceEvents(deps: TemporalDeviceEventsDeps): Requ
   };
 
   return {
-    async connected(device) {
+    async connected(device, sessionSince) {
       const active = await activeTaskIds(db, device.productKey);
       for (const taskId of await tasksWaitingFor(db, active, device.deviceKey)) readyHint(taskId);
-      await signalDevice(device, devicePresence, { online: true });
+      await signalDevice(device, devicePresence, { online: true, ...(sessionSince !== undefined && { sessionSince }) });
     },
     async disconnected(device, reason) {
       await signalDevice(device, devicePresence, { online: false, reason });

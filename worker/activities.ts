@@ -27,7 +27,7 @@ export async function createWorkerActivities(
   return {
     activities: {
       ...createDeviceActivities({ db: mongo.db, client, recheckS: config.deviceRecheckS }),
-      ...createRouteActivities({ db: mongo.db }),
+      ...createRouteActivities({ db: mongo.db, serviceSecret: config.serviceMqttPassword, log }),
       ...createTaskActivities({ db: mongo.db, client, taskQueue: config.temporalTaskQueue, log, eagerStart: true }),
     },
     async close() {

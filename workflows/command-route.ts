@@ -1,63 +1,57 @@
 /**
- * How a device workflow hands an upgrade command to the device: through the
- * task queue of the gateway that holds the device's session. The registry's
- * presence names that gateway; the gateway's own worker publishes to its
- * local session. A device that moved to another gateway, or a gateway that
- * is gone (its queue has no poller: the activity times out before it
- * starts), sends the workflow back to presence for the current one.
+ * How a device workflow hands an upgrade command to the device: to the gateway
+ * that holds the device's session, at its command endpoint. The registry's
+ * presence names that gateway; the gateway publishes to its local session and
+ * answers whether the session took it. A device that moved to another gateway,
+ * or a gateway that is gone (it does not answer, or is not in the gateway
+ * directory), sends the workflow back to presence for the current one.
+ *
+ * Both steps are local activities, run by the worker within the workflow task:
+ * the command costs the workflow's history a marker, not an activity's events
+ * and a workflow task of its own.
  */
 import * as wf from '@temporalio/workflow';
-import type {
-  CommandDelivery,
-  GatewayActivities,
-  RouteActivities,
-  UpgradeCommand,
-} from '../activities/gateway-contracts';
-import { gatewayTaskQueue } from '../domain/gateway-queue';
+import type { CommandHandover, RouteActivities, UpgradeCommand } from '../activities/gateway-contracts';
 
 /** Looks at presence this many times before it says the device is not connected. */
 const MAX_ROUTES = 3;
-/** A gateway that has not picked the command up by then is taken for gone. */
-const GATEWAY_PICKUP = '10 seconds';
 /** Between two looks: long enough for a moving device's presence write to land. */
 const RELOOK = '1 second';
 
-/** Read in the worker, within the workflow task: no server round trip for a registry read. */
 const { locateDeviceSession } = wf.proxyLocalActivities<RouteActivities>({
   startToCloseTimeout: '10 seconds',
   retry: { initialInterval: '1 second', maximumInterval: '10 seconds' },
 });
 
-function gatewayActivities(gatewayId: string): GatewayActivities {
-  return wf.proxyActivities<GatewayActivities>({
-    taskQueue: gatewayTaskQueue(gatewayId),
-    scheduleToStartTimeout: GATEWAY_PICKUP,
-    startToCloseTimeout: '10 seconds',
-    // A failure goes back to presence: the device may be elsewhere by now.
-    retry: { maximumAttempts: 1 },
-  });
-}
+const { deliverUpgradeCommand } = wf.proxyLocalActivities<RouteActivities>({
+  // Past the activity's own 10 s wait for the gateway's answer.
+  startToCloseTimeout: '15 seconds',
+  // A failure goes back to presence: the device may be elsewhere by now.
+  retry: { maximumAttempts: 1 },
+});
 
 /**
- * Delivers the command to the device's live session, wherever it is; `not-connected` when presence
+ * Delivers the command to the device's live session, wherever it is, and names the session that
+ * took it; `not-connected` when presence
  * finds no gateway holding it (the device is pushed again when it is back, as after any reconnect).
  * `knownGateway`: presence read just before (the claim's), tried first without reading it again.
  */
 export async function sendUpgradeCommand(
   command: UpgradeCommand,
   knownGateway: string | null = null,
-): Promise<CommandDelivery> {
+): Promise<CommandHandover> {
   const device = { productKey: command.productKey, deviceKey: command.deviceKey };
   for (let look = 1; look <= MAX_ROUTES; look++) {
     if (look > 1) await wf.sleep(RELOOK);
     const { gatewayId } =
       look === 1 && knownGateway !== null ? { gatewayId: knownGateway } : await locateDeviceSession(device);
-    if (gatewayId === null) return 'not-connected';
+    if (gatewayId === null) return NOT_CONNECTED;
     try {
-      const result = await gatewayActivities(gatewayId).deliverUpgradeCommand(command);
-      if (result === 'delivered') return result;
+      const handover = await deliverUpgradeCommand({ gatewayId, command, runId: wf.workflowInfo().runId });
+      if (handover.delivery === 'delivered') return handover;
     } catch (err) {
-      if (!(err instanceof wf.ActivityFailure)) throw err;
+      // A local activity's failure arrives as its cause (no ActivityFailure around it); a cancel goes on up.
+      if (!(err instanceof wf.TemporalFailure) || err instanceof wf.CancelledFailure) throw err;
       wf.log.warn('upgrade command not taken by the gateway holding the session', {
         ...device,
         gatewayId,
@@ -65,5 +59,7 @@ export async function sendUpgradeCommand(
       });
     }
   }
-  return 'not-connected';
+  return NOT_CONNECTED;
 }
+
+const NOT_CONNECTED: CommandHandover = { delivery: 'not-connected' };

@@ -41,6 +41,8 @@ export class DeviceSession implements SessionState {
   offering: boolean;
   lastReply: SessionState['lastReply'] = null;
   recheckS = DEFAULT_RECHECK_S;
+  /** The session that took the last command (its gateway's name for it), if the gateway named it. */
+  commandSession: number | null = null;
   /**
    * The gateway the claim saw holding the device's session, for the first command only (any
    * presence signal makes it stale); not carried into a continued run.
@@ -60,12 +62,16 @@ export class DeviceSession implements SessionState {
     this.offering = input.method === 'request';
     this.offerDecided = input.method !== 'request' || carried !== undefined;
     if (carried) Object.assign(this, carried);
-    wf.setHandler(devicePresence, ({ online }) => {
+    wf.setHandler(devicePresence, ({ online, sessionSince }) => {
+      // The connect of the session that took the command, heard only now: no reconnect, no news.
+      if (online && sessionSince !== undefined && sessionSince === this.commandSession) return;
       this.online = online;
       this.presenceSignals += 1;
       if (!online) this.disconnects += 1;
       this.sessionGateway = null;
-      this.queue({ kind: online ? 'online' : 'offline' });
+      this.queue(
+        online ? { kind: 'online', ...(sessionSince !== undefined && { sessionSince }) } : { kind: 'offline' },
+      );
     });
     wf.setHandler(deviceProgress, ({ step, desc }) => {
       this.queue({ kind: 'progress', step, desc });
@@ -132,9 +138,17 @@ export class DeviceSession implements SessionState {
     return this.reports.shift();
   }
 
-  /** A command went to the session that a queued reconnect opened: that reconnect is no reason to push again. */
-  forgetReconnects(): void {
-    this.reports = this.reports.filter((r) => r.kind !== 'online');
+  /**
+   * A command went to the session `session`: the reconnect that opened it is no reason to push
+   * again, whether it was heard already or comes later. With no disconnect heard while the
+   * command went out, any reconnect heard so far opened that session (often the reconnect that
+   * got the device started).
+   */
+  commandTaken(session: number | null, { disconnectHeard }: { disconnectHeard: boolean }): void {
+    this.commandSession = session;
+    this.reports = this.reports.filter(
+      (r) => r.kind !== 'online' || (disconnectHeard && (session === null || r.sessionSince !== session)),
+    );
   }
 
   /**
@@ -157,7 +171,7 @@ export class DeviceSession implements SessionState {
   /** The state a continued run starts from. */
   carry(): SessionState {
     const { online, reports, cancelReason, taskPaused, status, progress, attempt, attemptsBefore } = this;
-    const { offering, lastReply, recheckS } = this;
+    const { offering, lastReply, recheckS, commandSession } = this;
     return {
       online,
       reports,
@@ -170,6 +184,7 @@ export class DeviceSession implements SessionState {
       offering,
       lastReply,
       recheckS,
+      commandSession,
     };
   }
 

@@ -49,6 +49,21 @@ export async function startAttempt(s: DeviceSession, input: DeviceUpgradeInput):
   return push(s, input, 'pushed');
 }
 
+/**
+ * The attempt this run had under way when its workflow task ran again from the claim (see
+ * `begin`). What the device said since is still in hand, as signals stay in history: with a
+ * report, the command reached it and the attempt is followed; with none, the command goes out
+ * again under the same id (or the offer opens again), as after any redelivery.
+ */
+export async function resumeAttempt(s: DeviceSession, input: DeviceUpgradeInput): Promise<Stage> {
+  if (s.reports.some((r) => r.kind === 'progress' || r.kind === 'version')) return following(input, false);
+  if (input.method === 'request') {
+    s.offering = true;
+    return { kind: 'offered', expiresAtMs: Date.now() + input.offerTtlS * 1000 };
+  }
+  return push(s, input, 'pushed again');
+}
+
 const opened = (s: DeviceSession): RecordSet => ({
   status: 'pushed',
   attempts: s.attempt,
@@ -74,14 +89,12 @@ const following = (input: DeviceUpgradeInput, started: boolean): Following => ({
 async function push(s: DeviceSession, input: DeviceUpgradeInput, event: string): Promise<Following> {
   const cmd = commandId(input.taskId, input.deviceKey, s.attempt);
   const disconnectsBefore = s.disconnects;
-  const delivery = await sendUpgradeCommand(
+  const handover = await sendUpgradeCommand(
     { productKey: input.productKey, deviceKey: input.deviceKey, commandId: cmd, firmware: input.firmware },
     s.takeSessionGateway(),
   );
-  if (delivery === 'delivered') {
-    // With no disconnect heard while it went out, the session that took the command is the one
-    // any reconnect heard so far opened (often the reconnect that got the device started).
-    if (s.disconnects === disconnectsBefore) s.forgetReconnects();
+  if (handover.delivery === 'delivered') {
+    s.commandTaken(handover.sessionSince ?? null, { disconnectHeard: s.disconnects !== disconnectsBefore });
     await record(s, input, opened(s), [event, `command ${cmd}`]);
     return following(input, false);
   }

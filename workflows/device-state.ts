@@ -24,6 +24,8 @@ export interface SessionState {
   lastReply: { commandId: string; code: number; message: string } | null;
   /** The worker's re-check period (seconds), read once when the upgrade starts. */
   recheckS: number;
+  /** The session that took the last command, as its gateway named it (null: not named). */
+  commandSession: number | null;
 }
 
 /** One stage of an attempt, with what the workflow must remember while it waits in it. */

@@ -18,7 +18,17 @@ import { taskWorkflowId } from '../domain/ids';
 import type { DeviceCarried } from './device-state';
 import { claimRecord, details, finishRecord, recordUpdate, takeOfferSlot } from './device-io';
 import { DeviceSession } from './device-session';
-import { end, follow, offered, retry, soak, startAttempt, type Ending, type Next } from './device-stages';
+import {
+  end,
+  follow,
+  offered,
+  resumeAttempt,
+  retry,
+  soak,
+  startAttempt,
+  type Ending,
+  type Next,
+} from './device-stages';
 import { deviceFinished, type DeviceOutcome, type DeviceUpgradeInput } from './messages';
 
 /**
@@ -67,6 +77,7 @@ async function begin(s: DeviceSession, input: DeviceUpgradeInput): Promise<Next>
     taskId: input.taskId,
     productKey: input.productKey,
     deviceKey: input.deviceKey,
+    runId: wf.workflowInfo().runId,
     ...(input.method === 'request' ? { join: { strategy: input.strategy, toVersion: target } } : {}),
   });
   s.recheckS = claim.recheckS;
@@ -79,8 +90,12 @@ async function begin(s: DeviceSession, input: DeviceUpgradeInput): Promise<Next>
   // Attempt numbers (and command ids) go on from this device's earlier runs in the task.
   s.attemptsBefore = claim.attempts;
   s.attempt = claim.attempts;
+  // This run's attempt is under way already: the workflow task that made it was lost with its
+  // worker, or its end was refused for news that came meanwhile, and runs again from the claim.
+  const resuming = claim.retaken && claim.status !== 'to_be_pushed' && claim.attempts > 0;
+  if (resuming) s.attemptsBefore -= 1;
 
-  if (claim.status !== 'to_be_pushed') {
+  if (claim.status !== 'to_be_pushed' && !claim.retaken) {
     // Started from an outdated read of the record: the device's upgrade is already decided, the record is not ours.
     return end('deferred', null, 'no longer waiting', 'this device is no longer waiting in the task');
   }
@@ -103,7 +118,7 @@ async function begin(s: DeviceSession, input: DeviceUpgradeInput): Promise<Next>
     // Frees the task's concurrency slot: the task pushes it again once the device reconnects.
     return end('deferred', { status: 'to_be_pushed' }, 'deferred: offline');
   }
-  return startAttempt(s, input);
+  return resuming ? resumeAttempt(s, input) : startAttempt(s, input);
 }
 
 function timeToContinueAsNew(): boolean {

@@ -42,7 +42,9 @@ export interface DeviceUpgradeInput {
   carried?: DeviceCarried;
 }
 
-export const devicePresence = defineSignal<[{ online: boolean; reason?: string }]>('devicePresence');
+/** `sessionSince` (online only): the session that connected, as the gateway names it to a command's sender. */
+export const devicePresence =
+  defineSignal<[{ online: boolean; reason?: string; sessionSince?: number }]>('devicePresence');
 export const deviceProgress = defineSignal<[{ step: number; desc: string }]>('deviceProgress');
 export const deviceVersion = defineSignal<[{ version: string }]>('deviceVersion');
 export const deviceUpgradeReply =

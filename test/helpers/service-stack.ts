@@ -11,7 +11,6 @@ import { Client, Connection } from '@temporalio/client';
 import { createApiApp } from '../../api/routes';
 import { loadConfig, PROJECT_ROOT, type Config } from '../../config/config';
 import type { OutboxOptions } from '../../gateway/durable-events';
-import { startCommandWorker } from '../../gateway/command-worker';
 import { startGateway, type Gateway } from '../../gateway/gateway';
 import { createTemporalDeviceEvents } from '../../orchestration/temporal-device-events';
 import { silentLogger } from '../../runtime/log';
@@ -68,14 +67,6 @@ export async function startServiceStack(name: string, opts: ServiceStackOptions 
   const events = createTemporalDeviceEvents({ client, db: db.db, taskQueue, log: silentLogger });
   const gatewayDeps = { config, log: silentLogger, db: db.db, events, outbox: opts.outbox };
   let gateway = await startGateway(gatewayDeps);
-  const commandWorkerOf = (g: Gateway) =>
-    startCommandWorker({
-      gateway: g,
-      temporalAddress: config.temporalAddress,
-      namespace: config.temporalNamespace,
-      log: silentLogger,
-    });
-  let commandWorker = commandWorkerOf(gateway);
   const mqttUrl = `mqtt://127.0.0.1:${gateway.mqttPort}`;
   const app = await createApiApp({
     config: { ...config, gatewayUrl: gateway.httpUrl },
@@ -114,10 +105,8 @@ export async function startServiceStack(name: string, opts: ServiceStackOptions 
     client,
     db,
     async restartGateway() {
-      await commandWorker.stop();
       await gateway.close();
       gateway = await startGateway(gatewayDeps);
-      commandWorker = commandWorkerOf(gateway);
     },
     async startWorker() {
       worker = new ManagedProcess({
@@ -145,7 +134,6 @@ export async function startServiceStack(name: string, opts: ServiceStackOptions 
       await worker?.stop(5000);
       await new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
-      await commandWorker.stop();
       await gateway.close();
       await connection.close();
       await db.close();

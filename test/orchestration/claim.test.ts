@@ -35,7 +35,8 @@ it('takes a waiting record and answers its facts, and leaves a finished record a
       { _id: recordId('t1', 'done') },
       { $set: { status: 'success', attempts: 1 } },
     );
-    const claim = (deviceKey: string) => acts.claimRecord({ taskId: 't1', productKey: 'pk', deviceKey });
+    const claim = (deviceKey: string, runId = 'run-1') =>
+      acts.claimRecord({ taskId: 't1', productKey: 'pk', deviceKey, runId });
 
     expect(await claim('waiting')).toEqual({
       status: 'to_be_pushed',
@@ -44,6 +45,7 @@ it('takes a waiting record and answers its facts, and leaves a finished record a
       online: true,
       gatewayId: 'gw-1',
       recheckS: 60,
+      retaken: false,
     });
     expect(await recordsCollection(mongo.db).findOne({ _id: recordId('t1', 'waiting') })).toMatchObject({
       status: 'to_be_pushed',
@@ -57,7 +59,14 @@ it('takes a waiting record and answers its facts, and leaves a finished record a
       status: 'success',
       inWorkflow: false,
     });
-    expect(await claim('no-record')).toMatchObject({ status: null, online: false });
+    expect(await claim('no-record')).toMatchObject({ status: null, online: false, retaken: false });
+
+    // The run's workflow task went on to push and write `pushed`, then was lost with its worker:
+    // run again, the claim takes the record back for that run, and for no other.
+    await acts.updateRecord({ taskId: 't1', deviceKey: 'waiting', status: 'pushed', attempts: 1, timeline: [] });
+    expect(await claim('waiting', 'another-run')).toMatchObject({ status: 'pushed', retaken: false });
+    expect(await claim('waiting')).toMatchObject({ status: 'pushed', attempts: 1, retaken: true });
+    expect(await claim('done')).toMatchObject({ status: 'success', retaken: false });
     expect(await acts.lookUpDevice({ productKey: 'pk', deviceKey: 'waiting' })).toEqual({
       online: true,
       version: '1.0.0',

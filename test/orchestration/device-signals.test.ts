@@ -4,15 +4,13 @@
  * current), and to the current run when it does not, or when that run has ended.
  */
 import { Client, type WorkflowClientInterceptor } from '@temporalio/client';
-import { MockActivityEnvironment, type TestWorkflowEnvironment } from '@temporalio/testing';
-import type { UpgradeCommand } from '../../activities/gateway-contracts';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { deviceWorkflowId } from '../../domain/ids';
-import { createGatewayActivities } from '../../gateway/command-worker';
 import { deviceStartOptions } from '../../orchestration/device-workflows';
 import { createTemporalDeviceEvents } from '../../orchestration/temporal-device-events';
 import { silentLogger } from '../../runtime/log';
 import { deviceProgress } from '../../workflows/messages';
-import { pushSettings, TEST_FIRMWARE } from '../fixtures/device-start-settings';
+import { pushSettings } from '../fixtures/device-start-settings';
 import { devServerEnv, testDb, unique } from '../helpers/stack';
 
 const PK = unique('pk-signals');
@@ -105,21 +103,4 @@ it('sends it to the current run once the run that sent the command has ended, an
   expect(addressed).toEqual([first, undefined, undefined]);
   expect(await progressSignalsOf(device.deviceKey, second)).toBe(2);
   await terminate(device.deviceKey);
-});
-
-it('passes the run of the workflow that sent the command on to the gateway', async () => {
-  const received: Array<string | undefined> = [];
-  const activities = createGatewayActivities({
-    gatewayId: 'gw-test',
-    deliverUpgradeCommand: async (_command: UpgradeCommand, runId?: string) => {
-      received.push(runId);
-      return 'delivered';
-    },
-  });
-  const command: UpgradeCommand = { productKey: PK, deviceKey: 'd', commandId: 'c-1', firmware: TEST_FIRMWARE };
-  const activityEnv = new MockActivityEnvironment({
-    workflowExecution: { workflowId: 'ota-device-x', runId: 'run-that-sent-it' },
-  });
-  expect(await activityEnv.run(activities.deliverUpgradeCommand, command)).toBe('delivered');
-  expect(received).toEqual(['run-that-sent-it']);
 });

@@ -4,9 +4,8 @@
  */
 import { Worker } from '@temporalio/worker';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { DeviceActivities, DeviceNow } from '../../activities/contracts';
-import type { GatewayActivities, RouteActivities } from '../../activities/gateway-contracts';
-import { gatewayTaskQueue } from '../../domain/gateway-queue';
+import type { Claim, DeviceActivities, DeviceNow } from '../../activities/contracts';
+import type { RouteActivities } from '../../activities/gateway-contracts';
 import type { RecordUpdate } from '../../domain/rollout';
 import type { DeviceOutcome, DeviceUpgradeInput } from '../../workflows/messages';
 import { devicePresence, deviceProgress, taskPauseChanged } from '../../workflows/messages';
@@ -19,27 +18,35 @@ import { eventually } from './world';
 class StubDevice {
   now: DeviceNow = { online: true, version: '1.0.0' };
   readonly pushes: string[] = [];
+  /** Where each command was handed: the gateway, and the run that sent it. */
+  readonly handedTo: Array<{ gatewayId: string; runId?: string }> = [];
   readonly writes: RecordUpdate[] = [];
   finished: DeviceOutcome | null = null;
   lookUps = 0;
   locates = 0;
   /** Whether the gateway that presence names still holds the device's session. */
   connected = true;
+  /** Hand-overs that fail before one is answered (the gateway does not answer). */
+  unreachableFor = 0;
+  /** The device's live session, as its gateway names it (when it started). */
+  session = 1_700_000_000_000;
   readonly gatewayId = unique('gw');
   /** Claims made so far; each waits for `claimHeld` to settle. */
   claims = 0;
   claimHeld: Promise<void> = Promise.resolve();
+  /** What the record says when claimed: waiting, unless a test says otherwise. */
+  record: Pick<Claim, 'status' | 'attempts' | 'retaken'> = { status: 'to_be_pushed', attempts: 0, retaken: false };
 
   activities(recheckS: number): DeviceActivities & RouteActivities {
     return {
       locateDeviceSession: async () => ((this.locates += 1), { gatewayId: this.now.online ? this.gatewayId : null }),
+      deliverUpgradeCommand: this.deliver,
       claimRecord: async () => {
         this.claims += 1;
         await this.claimHeld;
         return {
-          status: 'to_be_pushed',
+          ...this.record,
           fromVersion: '1.0.0',
-          attempts: 0,
           online: this.now.online,
           gatewayId: this.now.online ? this.gatewayId : null,
           recheckS,
@@ -55,16 +62,17 @@ class StubDevice {
     };
   }
 
-  /** The gateway's side: its own worker on its own task queue, as each gateway process runs. */
-  gateway(): GatewayActivities {
-    return {
-      deliverUpgradeCommand: async ({ commandId }) => {
-        if (!this.connected) return 'not-connected';
-        this.pushes.push(commandId);
-        return 'delivered';
-      },
-    };
-  }
+  /** The gateway's side: its answer to the command handed to it. */
+  private deliver: RouteActivities['deliverUpgradeCommand'] = async ({ command, gatewayId, runId }) => {
+    this.handedTo.push({ gatewayId, runId });
+    if (this.unreachableFor > 0) {
+      this.unreachableFor -= 1;
+      throw new Error(`gateway ${gatewayId}: fetch failed`);
+    }
+    if (!this.connected) return { delivery: 'not-connected' };
+    this.pushes.push(command.commandId);
+    return { delivery: 'delivered', sessionSince: this.session };
+  };
 
   events(): string[] {
     return this.writes.flatMap((w) => w.timeline.map((e) => e.event));
@@ -75,7 +83,7 @@ class StubDevice {
   }
 }
 
-/** Runs `fn` while the workflow worker and the device's gateway worker poll. */
+/** Runs `fn` while the workflow worker polls. */
 async function withWorkers(device: StubDevice, recheckS: number, taskQueue: string, fn: () => Promise<void>) {
   const worker = await Worker.create({
     connection: env.nativeConnection,
@@ -83,12 +91,7 @@ async function withWorkers(device: StubDevice, recheckS: number, taskQueue: stri
     workflowBundle: await workflowBundle(),
     activities: device.activities(recheckS),
   });
-  const gateway = await Worker.create({
-    connection: env.nativeConnection,
-    taskQueue: gatewayTaskQueue(device.gatewayId),
-    activities: device.gateway(),
-  });
-  await gateway.runUntil(worker.runUntil(fn));
+  await worker.runUntil(fn);
 }
 
 let env: TestWorkflowEnvironment;
@@ -187,6 +190,71 @@ it('sends the first command to the gateway the claim saw, without reading presen
       (p) => p.length === 1,
     );
     expect(device.locates).toBe(0);
+    // Named with its run, so the gateway can address the device's reports to it.
+    expect(device.handedTo).toEqual([{ gatewayId: device.gatewayId, runId: handle.firstExecutionRunId }]);
+    await handle.signal(deviceProgress, { step: 100, desc: 'done' });
+    expect(await handle.result()).toBe('success');
+  });
+});
+
+it('goes on with a record its own lost workflow task had already pushed', async () => {
+  const device = new StubDevice();
+  device.record = { status: 'pushed', attempts: 1, retaken: true };
+  const taskQueue = unique('device-wf');
+  await withWorkers(device, 600, taskQueue, async () => {
+    const handle = await startUpgrade(taskQueue, 'd-retaken');
+    await eventually(
+      'the command delivered',
+      () => device.pushes,
+      (p) => p.length === 1,
+    );
+    await handle.signal(deviceProgress, { step: 100, desc: 'done' });
+    expect(await handle.result()).toBe('success');
+    // The attempt the lost task made, sent again under its id: a device that got both can tell.
+    expect(device.pushes).toEqual(['task-1.d-retaken.1']);
+  });
+  // Its end refused for a report that came meanwhile: run again, the record says it succeeded and
+  // the device's reports are in hand. Followed to the same end, with no command sent again.
+  const ended = new StubDevice();
+  ended.record = { status: 'success', attempts: 1, retaken: true };
+  await withWorkers(ended, 600, taskQueue, async () => {
+    // The report is in the history before the task that runs again, as it was in the lost one's.
+    const handle = await env.client.workflow.signalWithStart<
+      typeof deviceUpgradeWorkflow,
+      [{ step: number; desc: string }]
+    >('deviceUpgradeWorkflow', {
+      workflowId: unique('dev'),
+      taskQueue,
+      args: [input('d-ended')],
+      signal: deviceProgress,
+      signalArgs: [{ step: 100, desc: 'done' }],
+    });
+    expect(await handle.result()).toBe('success');
+    expect(ended.pushes).toEqual([]);
+    expect(ended.finished).toBe('success');
+  });
+  // Another run's record in that state is not ours: nothing is pushed.
+  const other = new StubDevice();
+  other.record = { status: 'pushed', attempts: 1, retaken: false };
+  await withWorkers(other, 600, taskQueue, async () => {
+    expect(await (await startUpgrade(taskQueue, 'd-not-ours')).result()).toBe('deferred');
+    expect(other.pushes).toEqual([]);
+  });
+});
+
+it('asks presence again when the gateway does not answer the hand-over, and delivers through it then', async () => {
+  const device = new StubDevice();
+  device.unreachableFor = 1;
+  const taskQueue = unique('device-wf');
+  await withWorkers(device, 600, taskQueue, async () => {
+    const handle = await startUpgrade(taskQueue, 'd-unreachable');
+    await eventually(
+      'the command delivered at the second look',
+      () => device.pushes,
+      (p) => p.length === 1,
+    );
+    expect(device.handedTo).toHaveLength(2);
+    expect(device.locates).toBe(1);
     await handle.signal(deviceProgress, { step: 100, desc: 'done' });
     expect(await handle.result()).toBe('success');
   });
@@ -204,8 +272,9 @@ it('sends one command when the reconnect that got the device started is heard du
       async () => device.claims,
       (n) => n === 1,
     );
-    // The gateway hinted the task, which started this workflow; now its "online" arrives.
-    await handle.signal(devicePresence, { online: true });
+    // The gateway hinted the task, which started this workflow; now its "online" arrives, and the
+    // workflow hears it only after the command went to that very session.
+    await handle.signal(devicePresence, { online: true, sessionSince: device.session });
     release();
     await eventually(
       'the command delivered',
@@ -215,6 +284,32 @@ it('sends one command when the reconnect that got the device started is heard du
     await handle.signal(deviceProgress, { step: 100, desc: 'done' });
     expect(await handle.result()).toBe('success');
     expect(device.pushes).toEqual(['task-1.d4.1']);
+  });
+});
+
+it('pushes again when a newer session connects before the device starts', async () => {
+  const device = new StubDevice();
+  const taskQueue = unique('device-wf');
+  await withWorkers(device, 600, taskQueue, async () => {
+    const handle = await startUpgrade(taskQueue, 'd5');
+    await eventually(
+      'the command delivered',
+      () => device.pushes,
+      (p) => p.length === 1,
+    );
+    // The session that took the command is heard of late: still one command.
+    await handle.signal(devicePresence, { online: true, sessionSince: device.session });
+    // The device reconnects (a session the command never reached) before it starts.
+    device.session += 5_000;
+    await handle.signal(devicePresence, { online: true, sessionSince: device.session });
+    await eventually(
+      'the command sent again',
+      () => device.pushes,
+      (p) => p.length === 2,
+    );
+    await handle.signal(deviceProgress, { step: 100, desc: 'done' });
+    expect(await handle.result()).toBe('success');
+    expect(device.pushes).toEqual(['task-1.d5.1', 'task-1.d5.1']);
   });
 });
 

@@ -9,9 +9,8 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import type { Db } from 'mongodb';
 import { createDeviceActivities } from '../../activities/device-activities';
-import type { CommandDelivery, UpgradeCommand } from '../../activities/gateway-contracts';
+import type { CommandHandover, CommandRequest } from '../../activities/gateway-contracts';
 import { createRouteActivities } from '../../activities/route-activities';
-import { gatewayTaskQueue } from '../../domain/gateway-queue';
 import { createTaskActivities } from '../../activities/task-activities';
 import { ensureAllIndexes } from '../../db/all-indexes';
 import { devices, newDeviceDoc } from '../../db/devices';
@@ -40,9 +39,7 @@ export interface World {
   db: Db;
   env: TestWorkflowEnvironment;
   worker: Worker;
-  /** The one gateway's command worker (activities only); presence names it for every online device. */
-  gatewayWorker: Worker;
-  /** Names that gateway in presence (`devices.gatewayId` of an online device). */
+  /** Names the one gateway in presence (`devices.gatewayId` of an online device). */
   gatewayId: string;
   taskQueue: string;
   tasks: TaskService;
@@ -82,7 +79,8 @@ export async function createWorld(env: TestWorkflowEnvironment, db: Db, opts: Wo
 
   // The gateway's hop to the device: scripted "devices" answer through the gateway's event sink.
   const deliver = {
-    async deliverUpgradeCommand({ commandId, firmware, ...device }: UpgradeCommand): Promise<CommandDelivery> {
+    async deliverUpgradeCommand({ command }: CommandRequest): Promise<CommandHandover> {
+      const { commandId, firmware, ...device } = command;
       const { deviceKey } = device;
       pushes.push({ deviceKey, commandId, at: Date.now() });
       const n = (attempts.get(deviceKey) ?? 0) + 1;
@@ -105,7 +103,7 @@ export async function createWorld(env: TestWorkflowEnvironment, db: Db, opts: Wo
         },
         behaviour === 'instant' ? 0 : 50,
       );
-      return 'delivered';
+      return { delivery: 'delivered' };
     },
   };
   const scriptedDevice = createDeviceActivities({
@@ -120,17 +118,13 @@ export async function createWorld(env: TestWorkflowEnvironment, db: Db, opts: Wo
     workflowBundle: await workflowBundle(),
     activities: {
       ...scriptedDevice,
-      ...createRouteActivities({ db }),
+      ...createRouteActivities({ db, serviceSecret: unique('svc'), log }),
+      // The gateway holding every online device's session hands the commands to the scripted devices.
+      ...deliver,
       ...createTaskActivities({ db, client: env.client, taskQueue, log }),
     },
   });
-  // The gateway holding every online device's session: commands reach the scripted devices through its queue.
   const gatewayId = unique('world-gw');
-  const gatewayWorker = await Worker.create({
-    connection: env.nativeConnection,
-    taskQueue: gatewayTaskQueue(gatewayId),
-    activities: deliver,
-  });
 
   const firmware: Firmware = {
     firmwareId: unique('fw'),
@@ -152,7 +146,6 @@ export async function createWorld(env: TestWorkflowEnvironment, db: Db, opts: Wo
     db,
     env,
     worker,
-    gatewayWorker,
     gatewayId,
     taskQueue,
     tasks,
@@ -219,11 +212,10 @@ export function useWorld(
     t.env = await makeEnv();
     t.mongo = await testDb(name);
     t.world = await createWorld(t.env, t.mongo.db, opts);
-    running = Promise.all([t.world.worker.run(), t.world.gatewayWorker.run()]).then(() => undefined);
+    running = t.world.worker.run();
   });
   afterAll(async () => {
     t.world.worker.shutdown();
-    t.world.gatewayWorker.shutdown();
     await running;
     await t.mongo.close();
     await t.env.teardown();

@@ -1,14 +1,13 @@
 /**
  * Several gateways, one rollout: two real gateway processes share the
- * database and Temporal, each running its own command worker. The worker's
- * service MQTT client is connected to a third gateway (the stack's own, in
- * this process) that no device uses, so a command reaches a device only if
- * it goes through the queue of the gateway holding the device's session.
+ * database and Temporal, each in the gateway directory with its own command
+ * endpoint. A third gateway (the stack's own, in this process) holds no
+ * device, so a command reaches a device only if the worker hands it to the
+ * gateway holding the device's session.
  */
 import * as path from 'node:path';
 import { PROJECT_ROOT } from '../../config/config';
 import { setFirmwareVerified } from '../../db/firmware';
-import { deviceWorkflowId } from '../../domain/ids';
 import { recordId, recordsCollection } from '../../db/records';
 import { ManagedProcess } from '../../runtime/managed-process';
 import { freePort } from '../../runtime/net';
@@ -231,23 +230,20 @@ describe('several gateways', () => {
     const onNorth = fleetOn(north, [spec('mg-orphaned', { kind: 'silent' })]);
     const onEast = fleetOn(east, [spec('mg-orphaned', { kind: 'silent' })]);
     await connectThrough(onNorth, north, ['mg-orphaned']);
-    // Killed outright: presence still names north, and nothing polls its queue any more.
+    // Killed outright: presence still names north, and nothing answers at its command endpoint.
     north.process.child.kill('SIGKILL');
     await north.process.whenExited();
     onNorth.device('mg-orphaned').drop();
-    await pushTask('mg-orphaned');
-    const workflow = stack.client.workflow.getHandle(deviceWorkflowId({ productKey: PK, deviceKey: 'mg-orphaned' }));
+    const taskId = await pushTask('mg-orphaned');
     await eventually(
-      "the command to wait on north's queue",
+      'the command, which north cannot take, recorded as not delivered',
       async () =>
-        (await workflow.describe().catch(() => undefined))?.raw.pendingActivities?.map((a) => a.activityType?.name) ??
-        [],
-      (names) => names.includes('deliverUpgradeCommand'),
-      // A command that found no gateway is sent again at the device workflow's next re-check (60 s).
-      150_000,
+        (await recordsCollection(stack.db.db).findOne({ _id: recordId(taskId, 'mg-orphaned') }))?.timeline ?? [],
+      (timeline) => timeline.some((e) => e.detail?.includes('not delivered') === true),
+      60_000,
       200,
     );
-    // The device comes back through east while the command waits there; north never picks it up.
+    // The device comes back through east: its reconnect sends the command there; north never had it.
     await connectThrough(onEast, east, ['mg-orphaned']);
     await eventually(
       'the command, through east',
