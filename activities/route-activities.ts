@@ -6,6 +6,7 @@
 import type { Db } from 'mongodb';
 import { gatewayCommandUrl } from '../db/gateway-directory';
 import { sessionGatewayOf } from '../db/presence';
+import { postJson } from '../runtime/json-post';
 import type { Logger } from '../runtime/log';
 import type { CommandHandover, CommandRequest, RouteActivities } from './gateway-contracts';
 
@@ -19,6 +20,8 @@ export interface RouteDeps {
   /** The service identity's secret: commanding a device is its right. */
   serviceSecret: string;
   log: Logger;
+  /** How long a gateway has to answer (default 10 s); past it the gateway is taken for gone. */
+  deliveryTimeoutMs?: number;
 }
 
 export function createRouteActivities(deps: RouteDeps): RouteActivities {
@@ -41,7 +44,7 @@ export function createRouteActivities(deps: RouteDeps): RouteActivities {
     async deliverUpgradeCommand({ gatewayId, ...request }) {
       const url = await addressOf(gatewayId);
       try {
-        return await post(url, request, deps.serviceSecret);
+        return await post(url, request, deps.serviceSecret, deps.deliveryTimeoutMs ?? DELIVERY_TIMEOUT_MS);
       } catch (err) {
         addresses.delete(gatewayId);
         if (err instanceof Refused) deps.log.error('gateway refused the service secret', { gatewayId, url });
@@ -54,23 +57,16 @@ export function createRouteActivities(deps: RouteDeps): RouteActivities {
 /** The gateway does not take our service secret: a configuration error, not a gone gateway. */
 class Refused extends Error {}
 
-async function post(url: string, request: CommandRequest, secret: string): Promise<CommandHandover> {
-  const res = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${secret}` },
-    body: JSON.stringify(request),
-    signal: AbortSignal.timeout(DELIVERY_TIMEOUT_MS),
-  });
-  const body = (await res.json().catch(() => null)) as {
-    delivery?: unknown;
-    sessionSince?: unknown;
-    error?: { message?: unknown };
-  } | null;
-  if (res.status === 401) throw new Refused("answered 401: the service secret differs from the gateway's");
-  if (!res.ok) throw new Error(`answered ${res.status}: ${String(body?.error?.message ?? 'no reason given')}`);
-  if (body?.delivery !== 'delivered' && body?.delivery !== 'not-connected') {
+async function post(url: string, request: CommandRequest, secret: string, timeoutMs: number): Promise<CommandHandover> {
+  const { status, body } = await postJson(url, request, { authorization: `Bearer ${secret}` }, timeoutMs);
+  const answer = (body ?? {}) as { delivery?: unknown; sessionSince?: unknown; error?: { message?: unknown } };
+  if (status === 401) throw new Refused("answered 401: the service secret differs from the gateway's");
+  if (status < 200 || status > 299) {
+    throw new Error(`answered ${status}: ${String(answer.error?.message ?? 'no reason given')}`);
+  }
+  const { delivery, sessionSince } = answer;
+  if (delivery !== 'delivered' && delivery !== 'not-connected') {
     throw new Error(`answered without a delivery: ${JSON.stringify(body)}`);
   }
-  const { sessionSince } = body;
-  return typeof sessionSince === 'number' ? { delivery: body.delivery, sessionSince } : { delivery: body.delivery };
+  return typeof sessionSince === 'number' ? { delivery, sessionSince } : { delivery };
 }

@@ -5,6 +5,7 @@
  * Anyone without the secret, and any body that is not one well-formed command, gets a 4xx
  * and delivers nothing.
  */
+import * as net from 'node:net';
 import type { MqttClient } from 'mqtt';
 import type { UpgradeCommand } from '../../activities/gateway-contracts';
 import { createRouteActivities } from '../../activities/route-activities';
@@ -175,5 +176,25 @@ describe('a gateway the worker cannot reach', () => {
       delivery: 'delivered',
     });
     await until(() => commandsReceived().length === 1, 5000, 'the command at the device');
+  });
+
+  it('fails it for a gateway that takes the connection and never answers', async () => {
+    const silent = net.createServer(() => undefined);
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      const mute = `mute-${process.pid}`;
+      await registerGateway(t.db, mute, `http://127.0.0.1:${(silent.address() as net.AddressInfo).port}/commands`);
+      const impatient = createRouteActivities({
+        db: t.db,
+        serviceSecret: SERVICE.password,
+        log: silentLogger,
+        deliveryTimeoutMs: 300,
+      });
+      await expect(
+        impatient.deliverUpgradeCommand({ gatewayId: mute, command: commandFor(online, 'cmd-6') }),
+      ).rejects.toThrow(/no answer within 300 ms/);
+    } finally {
+      silent.close();
+    }
   });
 });
