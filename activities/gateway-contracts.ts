@@ -4,6 +4,7 @@
  * endpoint (gateway/command-endpoint.ts), which answers whether the session
  * took it. Both run as local activities, within the device workflow's task.
  */
+import type { RecordUpdate } from '../domain/rollout';
 import type { DeviceRef, FirmwareOffer } from '../domain/types';
 
 export interface UpgradeCommand extends DeviceRef {
@@ -39,7 +40,11 @@ export interface RouteActivities {
   locateDeviceSession(device: DeviceRef): Promise<{ gatewayId: string | null }>;
   /**
    * Hands the command to that gateway; fails when the gateway cannot be reached or is not
-   * in the directory (it is gone: the caller asks presence again).
+   * in the directory (it is gone: the caller asks presence again). `recordIfDelivered`: the
+   * device workflow's record write that says so, written once the session took the command
+   * (in the same local activity: each one costs the workflow an activation).
    */
-  deliverUpgradeCommand(request: CommandRequest & { gatewayId: string }): Promise<CommandHandover>;
+  deliverUpgradeCommand(
+    request: CommandRequest & { gatewayId: string; recordIfDelivered?: RecordUpdate },
+  ): Promise<CommandHandover>;
 }

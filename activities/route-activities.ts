@@ -1,11 +1,13 @@
 /**
  * Where a device's commands go, and the hand-over: presence (the registry's, the one source
  * of truth) names the gateway holding the device's session, the gateway directory names that
- * gateway's command endpoint, and the command is posted there with the service secret.
+ * gateway's command endpoint, and the command is posted there with the service secret (and,
+ * once a session took it, the device's record says so).
  */
 import type { Db } from 'mongodb';
 import { gatewayCommandUrl } from '../db/gateway-directory';
 import { sessionGatewayOf } from '../db/presence';
+import { applyRecordUpdate } from '../db/records';
 import { postJson } from '../runtime/json-post';
 import type { Logger } from '../runtime/log';
 import type { CommandHandover, CommandRequest, RouteActivities } from './gateway-contracts';
@@ -41,15 +43,18 @@ export function createRouteActivities(deps: RouteDeps): RouteActivities {
       return { gatewayId: await sessionGatewayOf(deps.db, device) };
     },
 
-    async deliverUpgradeCommand({ gatewayId, ...request }) {
+    async deliverUpgradeCommand({ gatewayId, recordIfDelivered, ...request }) {
       const url = await addressOf(gatewayId);
+      let handover: CommandHandover;
       try {
-        return await post(url, request, deps.serviceSecret, deps.deliveryTimeoutMs ?? DELIVERY_TIMEOUT_MS);
+        handover = await post(url, request, deps.serviceSecret, deps.deliveryTimeoutMs ?? DELIVERY_TIMEOUT_MS);
       } catch (err) {
         addresses.delete(gatewayId);
         if (err instanceof Refused) deps.log.error('gateway refused the service secret', { gatewayId, url });
         throw new Error(`gateway ${gatewayId} at ${url}: ${(err as Error).message}`);
       }
+      if (handover.delivery === 'delivered' && recordIfDelivered) await applyRecordUpdate(deps.db, recordIfDelivered);
+      return handover;
     },
   };
 }

@@ -63,7 +63,8 @@ const nameOf = (event: HistoryEvent): string =>
 /**
  * Where one device workflow's time went, in ms: waiting for its first workflow task, that task
  * (the claim, the command handed to the gateway and the `pushed` write, all local activities),
- * waiting for the device's first report, and from the last report to its end.
+ * the device's first report counted from that task's start (it often comes while the task
+ * still runs), and from the last report to its end.
  */
 function phasesOf(events: HistoryEvent[]): Record<string, number> {
   const at = (e: HistoryEvent | undefined) =>
@@ -73,14 +74,14 @@ function phasesOf(events: HistoryEvent[]): Record<string, number> {
   const started = events[0];
   const firstTask = first('WORKFLOW_TASK_STARTED');
   const firstTaskDone = first('WORKFLOW_TASK_COMPLETED', index(firstTask));
-  const report = first('WORKFLOW_EXECUTION_SIGNALED', index(firstTaskDone));
+  const report = first('WORKFLOW_EXECUTION_SIGNALED', index(firstTask));
   const closed = events[events.length - 1];
   const lastReport = [...events].reverse().find((e) => nameOf(e) === 'EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED');
   const lastTask = first('WORKFLOW_TASK_STARTED', index(lastReport));
   const phases: Record<string, number> = {
     'to first workflow task': at(firstTask) - at(started),
     'that task (claim, command, pushed write)': at(firstTaskDone) - at(firstTask),
-    'to first report': at(report) - at(firstTaskDone),
+    "first report, from that task's start": at(report) - at(firstTask),
     'last report to its workflow task': at(lastTask) - at(lastReport),
     'that task to end': at(closed) - at(lastTask),
     total: at(closed) - at(started),

@@ -12,6 +12,7 @@
  */
 import * as wf from '@temporalio/workflow';
 import type { CommandHandover, RouteActivities, UpgradeCommand } from '../activities/gateway-contracts';
+import type { RecordUpdate } from '../domain/rollout';
 
 /** Looks at presence this many times before it says the device is not connected. */
 const MAX_ROUTES = 3;
@@ -35,10 +36,12 @@ const { deliverUpgradeCommand } = wf.proxyLocalActivities<RouteActivities>({
  * took it; `not-connected` when presence
  * finds no gateway holding it (the device is pushed again when it is back, as after any reconnect).
  * `knownGateway`: presence read just before (the claim's), tried first without reading it again.
+ * `recordIfDelivered`: the record write that goes with a delivered command, made by the hand-over.
  */
 export async function sendUpgradeCommand(
   command: UpgradeCommand,
   knownGateway: string | null = null,
+  recordIfDelivered?: RecordUpdate,
 ): Promise<CommandHandover> {
   const device = { productKey: command.productKey, deviceKey: command.deviceKey };
   for (let look = 1; look <= MAX_ROUTES; look++) {
@@ -47,7 +50,8 @@ export async function sendUpgradeCommand(
       look === 1 && knownGateway !== null ? { gatewayId: knownGateway } : await locateDeviceSession(device);
     if (gatewayId === null) return NOT_CONNECTED;
     try {
-      const handover = await deliverUpgradeCommand({ gatewayId, command, runId: wf.workflowInfo().runId });
+      const runId = wf.workflowInfo().runId;
+      const handover = await deliverUpgradeCommand({ gatewayId, command, runId, recordIfDelivered });
       if (handover.delivery === 'delivered') return handover;
     } catch (err) {
       // A local activity's failure arrives as its cause (no ActivityFailure around it); a cancel goes on up.

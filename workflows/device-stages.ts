@@ -14,7 +14,7 @@ import type { Stage } from './device-state';
 type Following = Extract<Stage, { kind: 'following' }>;
 import type { DeviceSession } from './device-session';
 import { sendUpgradeCommand } from './command-route';
-import { record, type RecordSet, waitForDevice } from './device-io';
+import { record, recordUpdate, type RecordSet, waitForDevice } from './device-io';
 import type { DeviceUpgradeInput } from './messages';
 import { waitFor } from './wait';
 
@@ -89,13 +89,15 @@ const following = (input: DeviceUpgradeInput, started: boolean): Following => ({
 async function push(s: DeviceSession, input: DeviceUpgradeInput, event: string): Promise<Following> {
   const cmd = commandId(input.taskId, input.deviceKey, s.attempt);
   const disconnectsBefore = s.disconnects;
+  // Either way the record says `pushed`; the hand-over writes it when the session took the command.
+  const pushed = recordUpdate(s, input, opened(s), [[event, `command ${cmd}`]]);
   const handover = await sendUpgradeCommand(
     { productKey: input.productKey, deviceKey: input.deviceKey, commandId: cmd, firmware: input.firmware },
     s.takeSessionGateway(),
+    pushed,
   );
   if (handover.delivery === 'delivered') {
     s.commandTaken(handover.sessionSince ?? null, { disconnectHeard: s.disconnects !== disconnectsBefore });
-    await record(s, input, opened(s), [event, `command ${cmd}`]);
     return following(input, false);
   }
   await record(s, input, opened(s), [event, `command ${cmd} not delivered: the device is not connected`]);

@@ -10,6 +10,7 @@ import type { MqttClient } from 'mqtt';
 import type { UpgradeCommand } from '../../activities/gateway-contracts';
 import { createRouteActivities } from '../../activities/route-activities';
 import { registerGateway } from '../../db/gateway-directory';
+import { insertWaitingRecords, recordId, recordsCollection } from '../../db/records';
 import { upgradeCommandTopic } from '../../orchestration/device-events';
 import { freePort } from '../../runtime/net';
 import { silentLogger } from '../../runtime/log';
@@ -78,6 +79,39 @@ it('hands a command to the device session, names the session, and tells the even
     params: { version: TEST_FIRMWARE.version, fileSize: TEST_FIRMWARE.fileSize },
   });
   expect(t.events.of('commandDelivered', online).map((c) => c.runId)).toEqual(['run-that-sent-it']);
+});
+
+it("writes the device's record with a command its session took, and not without", async () => {
+  const taskId = `task-cmd-${process.pid}`;
+  await insertWaitingRecords(
+    t.db,
+    [online, offline].map((d) => ({
+      taskId,
+      productKey: d.productKey,
+      deviceKey: d.deviceKey,
+      toVersion: '2.0.0',
+      fromVersion: '1.0.0',
+    })),
+    new Date(),
+  );
+  const pushed = (d: TestDevice) => ({
+    taskId,
+    deviceKey: d.deviceKey,
+    status: 'pushed' as const,
+    attempts: 1,
+    timeline: [{ at: new Date().toISOString(), event: 'pushed', detail: 'command cmd-r' }],
+  });
+  for (const d of [online, offline]) {
+    await route.deliverUpgradeCommand({
+      gatewayId: t.gateway.gatewayId,
+      command: commandFor(d, 'cmd-r'),
+      recordIfDelivered: pushed(d),
+    });
+  }
+  const statusOf = async (d: TestDevice) =>
+    (await recordsCollection(t.db).findOne({ _id: recordId(taskId, d.deviceKey) }))?.status;
+  expect(await statusOf(online)).toBe('pushed');
+  expect(await statusOf(offline)).toBe('to_be_pushed');
 });
 
 it('answers not-connected for a device with no session here, and tells no run', async () => {

@@ -63,7 +63,12 @@ class StubDevice {
   }
 
   /** The gateway's side: its answer to the command handed to it. */
-  private deliver: RouteActivities['deliverUpgradeCommand'] = async ({ command, gatewayId, runId }) => {
+  private deliver: RouteActivities['deliverUpgradeCommand'] = async ({
+    command,
+    gatewayId,
+    runId,
+    recordIfDelivered,
+  }) => {
     this.handedTo.push({ gatewayId, runId });
     if (this.unreachableFor > 0) {
       this.unreachableFor -= 1;
@@ -71,6 +76,7 @@ class StubDevice {
     }
     if (!this.connected) return { delivery: 'not-connected' };
     this.pushes.push(command.commandId);
+    if (recordIfDelivered) this.writes.push(recordIfDelivered);
     return { delivery: 'delivered', sessionSince: this.session };
   };
 

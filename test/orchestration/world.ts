@@ -15,7 +15,8 @@ import { createTaskActivities } from '../../activities/task-activities';
 import { ensureAllIndexes } from '../../db/all-indexes';
 import { devices, newDeviceDoc } from '../../db/devices';
 import { firmwares } from '../../db/firmware';
-import { countsByStatus, recordsCollection } from '../../db/records';
+import { applyRecordUpdate, countsByStatus, recordsCollection } from '../../db/records';
+import type { RecordUpdate } from '../../domain/rollout';
 import { findTask } from '../../db/tasks';
 import type { Firmware, RecordStatus, UpgradeTaskRequest } from '../../domain/types';
 import { createTaskService, taskFromRequest, type TaskService } from '../../orchestration/task-service';
@@ -79,7 +80,10 @@ export async function createWorld(env: TestWorkflowEnvironment, db: Db, opts: Wo
 
   // The gateway's hop to the device: scripted "devices" answer through the gateway's event sink.
   const deliver = {
-    async deliverUpgradeCommand({ command }: CommandRequest): Promise<CommandHandover> {
+    async deliverUpgradeCommand({
+      command,
+      recordIfDelivered,
+    }: CommandRequest & { recordIfDelivered?: RecordUpdate }): Promise<CommandHandover> {
       const { commandId, firmware, ...device } = command;
       const { deviceKey } = device;
       pushes.push({ deviceKey, commandId, at: Date.now() });
@@ -103,6 +107,7 @@ export async function createWorld(env: TestWorkflowEnvironment, db: Db, opts: Wo
         },
         behaviour === 'instant' ? 0 : 50,
       );
+      if (recordIfDelivered) await applyRecordUpdate(db, recordIfDelivered);
       return { delivery: 'delivered' };
     },
   };
