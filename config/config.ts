@@ -306,9 +306,7 @@ function firmwareFilesConfig(env: NodeJS.ProcessEnv, dataDir: string, apiHost: s
     'OTA_DOWNLOAD_BASE_URL',
     `http://${host.includes(':') ? `[${host}]` : host}:${port(env, 'OTA_API_PORT', 8080)}`,
   ).replace(/\/+$/, '');
-  if (!/^https?:\/\/[^\s/?#]+(\/[^\s?#]*)?$/.test(downloadBaseUrl)) {
-    throw new ConfigError(`OTA_DOWNLOAD_BASE_URL must be an http(s) URL without query, got "${downloadBaseUrl}"`);
-  }
+  checkHttpUrlWithoutQuery('OTA_DOWNLOAD_BASE_URL', downloadBaseUrl);
   return {
     maxBytes: count(env, 'OTA_FIRMWARE_MAX_BYTES', 512 * 1024 * 1024, 1, 2_147_483_647),
     store: store as Config['firmwareFiles']['store'],
@@ -408,10 +406,14 @@ function otlpTracesUrl(env: NodeJS.ProcessEnv): string | undefined {
 
 function gatewayCommandUrl(env: NodeJS.ProcessEnv): string | undefined {
   const url = env.OTA_GATEWAY_COMMAND_URL || undefined;
-  if (url !== undefined && !/^https?:\/\/[^\s/?#]+(\/[^\s?#]*)?$/.test(url)) {
-    throw new ConfigError(`OTA_GATEWAY_COMMAND_URL must be an http(s) URL without query, got "${url}"`);
-  }
+  if (url !== undefined) checkHttpUrlWithoutQuery('OTA_GATEWAY_COMMAND_URL', url);
   return url;
+}
+
+function checkHttpUrlWithoutQuery(name: string, url: string): void {
+  if (!/^https?:\/\/[^\s/?#]+(\/[^\s?#]*)?$/.test(url)) {
+    throw new ConfigError(`${name} must be an http(s) URL without query, got "${url}"`);
+  }
 }
 
 /** Stable across restarts of one gateway on one host; two gateways on a host differ by port. */

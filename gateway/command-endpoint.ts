@@ -22,7 +22,7 @@ import {
 } from '../domain/keys';
 import type { Logger } from '../runtime/log';
 import { secretEquals } from './auth';
-import { BodyTooLarge, readBody } from './http-body';
+import { BodyTooLarge, readBody } from '../runtime/http-body';
 
 export const COMMANDS_PATH = '/commands';
 /** One command is well under a kilobyte; a firmware URL may be long. */
@@ -77,7 +77,8 @@ export function createCommandEndpoint(deps: CommandEndpointDeps) {
   };
 }
 
-const problem = (code: string, message: string) => ({ error: { code, message, details: [] } });
+/** The error body every answer of the gateway's HTTP port has (the API's shape). */
+export const problem = (code: string, message: string) => ({ error: { code, message, details: [] } });
 
 function authorized(header: string | undefined, secret: string): boolean {
   const match = /^Bearer (.+)$/.exec(header ?? '');

@@ -8,8 +8,8 @@
  */
 import * as http from 'node:http';
 import type { Registry } from 'prom-client';
-import { COMMANDS_PATH, type createCommandEndpoint } from './command-endpoint';
-import { readBody } from './http-body';
+import { COMMANDS_PATH, problem, type createCommandEndpoint } from './command-endpoint';
+import { readBody } from '../runtime/http-body';
 import type { DeviceRef } from '../orchestration/device-events';
 import { sendMetrics } from '../runtime/metrics';
 import type { GatewayMetrics } from './metrics';
@@ -39,10 +39,10 @@ export function createHttpServer(
     if (req.method === 'POST' && req.url === '/registry-changed') {
       return readNotice(req).then(
         (device) => registryChanged(device).then(() => send(200, { rechecked: device ?? 'all' })),
-        (err: Error) => send(400, { error: { code: 'bad_request', message: err.message, details: [] } }),
+        (err: Error) => send(400, problem('bad_request', err.message)),
       );
     }
-    send(404, { error: { code: 'not_found', message: 'not found', details: [] } });
+    send(404, problem('not_found', 'not found'));
   });
 }
 

@@ -5,6 +5,7 @@
  */
 import * as http from 'node:http';
 import * as https from 'node:https';
+import { BodyTooLarge, readBody } from './http-body';
 
 const agents = {
   'http:': new http.Agent({ keepAlive: true }),
@@ -41,14 +42,11 @@ export function postJson(
         headers: { ...headers, 'content-type': 'application/json', 'content-length': String(payload.length) },
       },
       (res) => {
-        const chunks: Buffer[] = [];
-        let size = 0;
-        res.on('data', (chunk: Buffer) => {
-          size += chunk.length;
-          if (size <= MAX_ANSWER_BYTES) chunks.push(chunk);
-        });
-        res.on('error', reject);
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: parse(size, chunks) }));
+        const status = res.statusCode ?? 0;
+        readBody(res, MAX_ANSWER_BYTES, 'an answer').then(
+          (text) => resolve({ status, body: parse(text) }),
+          (err: Error) => (err instanceof BodyTooLarge ? resolve({ status, body: null }) : reject(err)),
+        );
       },
     );
     req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
@@ -57,10 +55,10 @@ export function postJson(
   });
 }
 
-function parse(size: number, chunks: Buffer[]): unknown {
-  if (size === 0 || size > MAX_ANSWER_BYTES) return null;
+function parse(text: string): unknown {
+  if (text === '') return null;
   try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    return JSON.parse(text);
   } catch {
     return null;
   }

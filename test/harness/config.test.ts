@@ -74,6 +74,23 @@ describe('configuration', () => {
     });
   });
 
+  describe("the gateway's command URL", () => {
+    it('is unset by default (the gateway enters its own loopback address) and as given otherwise', () => {
+      expect(loadConfig({}).gatewayCommandUrl).toBeUndefined();
+      expect(loadConfig({ OTA_GATEWAY_COMMAND_URL: 'http://gateway:8081/commands' }).gatewayCommandUrl).toBe(
+        'http://gateway:8081/commands',
+      );
+    });
+
+    it('refuses one that is not an http(s) URL without query, naming the variable', () => {
+      for (const url of ['gateway:8081/commands', 'ftp://gateway/commands', 'http://gateway/commands?x=1']) {
+        expect(() => loadConfig({ OTA_GATEWAY_COMMAND_URL: url })).toThrow(
+          /OTA_GATEWAY_COMMAND_URL must be an http\(s\) URL without query/,
+        );
+      }
+    });
+  });
+
   describe('OpenTelemetry tracing', () => {
     it('is off without an OTLP endpoint', () => {
       expect(loadConfig({}).otlpTracesUrl).toBeUndefined();

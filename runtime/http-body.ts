@@ -1,20 +1,23 @@
-/** A request body read whole, up to a limit: past it the rest is drained and dropped, so the answer still reaches the caller. */
+/**
+ * A body read whole, up to a limit: past it the rest is drained and dropped, so a request's
+ * answer still reaches its caller. Serves requests the gateway takes and answers the worker gets.
+ */
 import type * as http from 'node:http';
 
 export class BodyTooLarge extends Error {
   override readonly name = 'BodyTooLarge';
 }
 
-export function readBody(req: http.IncomingMessage, maxBytes: number, what: string): Promise<string> {
+export function readBody(message: http.IncomingMessage, maxBytes: number, what: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    req.on('data', (chunk: Buffer) => {
+    message.on('data', (chunk: Buffer) => {
       size += chunk.length;
       if (size <= maxBytes) chunks.push(chunk);
     });
-    req.on('error', reject);
-    req.on('end', () =>
+    message.on('error', reject);
+    message.on('end', () =>
       size > maxBytes
         ? reject(new BodyTooLarge(`${what} is at most ${maxBytes} bytes`))
         : resolve(Buffer.concat(chunks).toString('utf8')),
