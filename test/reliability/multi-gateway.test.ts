@@ -75,7 +75,9 @@ async function startGatewayProcess(name: string): Promise<GatewayProcess> {
 }
 
 const presenceOf = (deviceKey: string) =>
-  stack.db.db.collection('devices').findOne({ productKey: PK, deviceKey }, { projection: { online: 1, gatewayId: 1 } });
+  stack.db.db
+    .collection('devices')
+    .findOne({ productKey: PK, deviceKey }, { projection: { online: 1, gatewayId: 1, firmwareVersion: 1 } });
 
 async function pushTask(deviceKey: string): Promise<string> {
   const res = await stack.api<{ taskId: string }>('POST', '/v1/upgrade-tasks', {
@@ -91,14 +93,18 @@ async function pushTask(deviceKey: string): Promise<string> {
   return res.body.taskId;
 }
 
-/** Connects the fleet's devices and waits until the registry has them on that gateway. */
+/**
+ * Connects the fleet's devices and waits until the registry has them on that gateway, with the
+ * version they report: a task's snapshot takes only devices whose version it knows, and the
+ * gateway writes the version after the session.
+ */
 async function connectThrough(fleet: Fleet, gateway: GatewayProcess, deviceKeys: string[]): Promise<void> {
   await fleet.connect();
   for (const deviceKey of deviceKeys) {
     await eventually(
       `${deviceKey} to be online through ${gateway.id}`,
       () => presenceOf(deviceKey),
-      (p) => p?.online === true && p.gatewayId === gateway.id,
+      (p) => p?.online === true && p.gatewayId === gateway.id && p.firmwareVersion === '1.0.0',
     );
   }
 }
