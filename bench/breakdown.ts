@@ -32,6 +32,7 @@ export function perDeviceCommands(before: Record<string, number>, after: Record<
 
 const EVENT_KINDS: Array<[string, (type: string) => boolean]> = [
   ['workflow tasks', (t) => t === 'EVENT_TYPE_WORKFLOW_TASK_COMPLETED'],
+  ['timed-out workflow tasks', (t) => t === 'EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT'],
   ['activities', (t) => t === 'EVENT_TYPE_ACTIVITY_TASK_SCHEDULED'],
   ['local activities', (t) => t === 'EVENT_TYPE_MARKER_RECORDED'],
   ['signals received', (t) => t === 'EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED'],
@@ -53,6 +54,12 @@ function countsOf(events: HistoryEvent[]): Record<string, number> {
   for (const event of events) {
     const name = nameOf(event);
     for (const [kind, match] of EVENT_KINDS) if (match(name)) out[kind] = (out[kind] ?? 0) + 1;
+    // A task the server refused or the worker failed, by cause: work done twice.
+    const failed = event.workflowTaskFailedEventAttributes;
+    if (failed) {
+      const kind = `failed workflow tasks (${failureCauseName(failed.cause)})`;
+      out[kind] = (out[kind] ?? 0) + 1;
+    }
   }
   return out;
 }
@@ -91,6 +98,10 @@ function phasesOf(events: HistoryEvent[]): Record<string, number> {
 
 /** fetchHistory decodes enums as numbers: their names, for reading. */
 const eventTypeName = (n: number): string => temporal.api.enums.v1.EventType[n] ?? String(n);
+const failureCauseName = (cause: unknown): string =>
+  typeof cause === 'number'
+    ? (temporal.api.enums.v1.WorkflowTaskFailedCause[cause] ?? String(cause)).replace('WORKFLOW_TASK_FAILED_CAUSE_', '')
+    : String(cause ?? 'unknown');
 
 const add = (into: Record<string, number>, from: Record<string, number>, scale = 1) => {
   for (const [k, v] of Object.entries(from)) into[k] = (into[k] ?? 0) + v * scale;

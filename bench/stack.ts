@@ -69,7 +69,7 @@ export async function startBenchStack(env: Record<string, string> = {}): Promise
     new ManagedProcess({
       name,
       command: process.execPath,
-      // OTA_BENCH_PROFILE_DIR: each service writes a V8 CPU profile there when it stops.
+      // OTA_BENCH_PROFILE_DIR: each service writes V8 CPU profiles there when it stops.
       args: [...profileArgs(name), path.join(PROJECT_ROOT, entry)],
       env: serviceEnv,
       logFile: path.join(dir, `${name}.log`),
@@ -116,7 +116,9 @@ export async function startBenchStack(env: Record<string, string> = {}): Promise
 
 function profileArgs(name: string): string[] {
   const dir = process.env.OTA_BENCH_PROFILE_DIR;
-  return dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-name=${name}.cpuprofile`] : [];
+  // A folder per service, files named by Node: a process's worker threads (the worker's workflow
+  // threads) write profiles of their own.
+  return dir ? ['--cpu-prof', `--cpu-prof-dir=${path.join(dir, name)}`] : [];
 }
 
 export async function api<T>(
