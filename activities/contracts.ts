@@ -3,7 +3,8 @@
  * this module with `import type`, the worker provides the implementations
  * (activities/*.ts), and workflow tests may provide their own.
  */
-import type { RecordStatus, Strategy, TaskStatus } from '../domain/types';
+import type { FirmwareOffer, RecordStatus, Strategy, TaskStatus } from '../domain/types';
+import type { CommandDelivery } from './gateway-contracts';
 import type { StageState } from '../domain/stages';
 import type {
   AdmissionSettings,
@@ -32,6 +33,20 @@ export interface Claim {
    * after its later steps had written the record. The record is ours whatever its status says.
    */
   retaken: boolean;
+  /** The first command, when the claim handed it over (asked with `pushWith`; domain/first-push.ts). */
+  firstPush?: FirstPush;
+}
+
+/** A first command handed over with the claim, to the gateway presence named. */
+export interface FirstPush {
+  /** The attempt it opened: the command id's, and the `pushed` record's (written when delivered). */
+  attempt: number;
+  gatewayId: string;
+  /** `failed`: the gateway did not answer or is not in the directory (`reason`); the workflow asks presence again. */
+  delivery: CommandDelivery | 'failed';
+  /** With `delivered`: the session that took it (CommandHandover.sessionSince). */
+  sessionSince?: number;
+  reason?: string;
 }
 
 /** The registry's view of a device now. */
@@ -46,7 +61,8 @@ export interface DeviceActivities {
    * Takes the device's record over for this workflow when it waits to be pushed (`inWorkflow`:
    * the task never starts it twice); a record in any other state is left alone. With `join`, a
    * device asking for firmware that has no record in the task yet is admitted first
-   * (domain/admission.ts; the gateway has checked that it qualifies).
+   * (domain/admission.ts; the gateway has checked that it qualifies). With `pushWith`, the first
+   * command goes out with the claim when the claim allows it (`Claim.firstPush`).
    */
   claimRecord(input: {
     taskId: string;
@@ -55,6 +71,11 @@ export interface DeviceActivities {
     /** The run that claims: it may take the record again, whatever its status (Claim.retaken). */
     runId: string;
     join?: { strategy: Strategy; toVersion: string };
+    /**
+     * A push: the firmware whose command goes out with the claim when domain/first-push.ts allows
+     * it, and the workflow's time for the record's `pushed` entry (ISO 8601).
+     */
+    pushWith?: { firmware: FirmwareOffer; at: string };
   }): Promise<Claim>;
   /** Request tasks: takes one of the task's slots for the device (db/offer-slots.ts); false when all are taken. */
   takeOfferSlot(input: { taskId: string; deviceKey: string; limit: number }): Promise<boolean>;

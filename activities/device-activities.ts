@@ -10,24 +10,46 @@ import { byIdentity, devices } from '../db/devices';
 import { sessionOf } from '../db/presence';
 import { applyRecordUpdate, recordId, recordsCollection, takeOwnRecord, takeWaitingRecord } from '../db/records';
 import { taskFinishes } from '../orchestration/task-finishes';
+import { firstPushGateway, firstPushRecord } from '../domain/first-push';
+import { commandId } from '../domain/ids';
 import type { RecordUpdate } from '../domain/rollout';
-import type { DeviceActivities } from './contracts';
+import type { FirmwareOffer } from '../domain/types';
+import type { Claim, DeviceActivities, FirstPush } from './contracts';
+import type { RouteActivities } from './gateway-contracts';
 
 export function createDeviceActivities(deps: {
   db: Db;
   client: Client;
   /** How often a waiting device workflow re-reads the registry (config `deviceRecheckS`). */
   recheckS: number;
+  /** The hand-over to a gateway (activities/route-activities.ts), for a first command sent with the claim. */
+  handOver: RouteActivities['deliverUpgradeCommand'];
 }): DeviceActivities {
-  const { db, client, recheckS } = deps;
+  const { db, client, recheckS, handOver } = deps;
   const tellFinished = taskFinishes(client);
 
   async function updateRecord(update: RecordUpdate): Promise<void> {
     await applyRecordUpdate(db, update);
   }
 
+  /** The claim's first command (domain/first-push.ts); a gateway that cannot be reached is an answer, not a failure. */
+  async function pushFirst(
+    push: { taskId: string; productKey: string; deviceKey: string; runId: string; gatewayId: string; attempt: number },
+    { firmware, at }: { firmware: FirmwareOffer; at: string },
+  ): Promise<FirstPush> {
+    const { taskId, productKey, deviceKey, runId, gatewayId, attempt } = push;
+    const command = { productKey, deviceKey, commandId: commandId(taskId, deviceKey, attempt), firmware };
+    const recordIfDelivered = firstPushRecord(taskId, deviceKey, attempt, at);
+    try {
+      const { delivery, sessionSince } = await handOver({ gatewayId, command, runId, recordIfDelivered });
+      return { attempt, gatewayId, delivery, ...(sessionSince !== undefined && { sessionSince }) };
+    } catch (err) {
+      return { attempt, gatewayId, delivery: 'failed', reason: (err as Error).message };
+    }
+  }
+
   return {
-    async claimRecord({ taskId, productKey, deviceKey, runId, join }) {
+    async claimRecord({ taskId, productKey, deviceKey, runId, join, pushWith }) {
       const _id = recordId(taskId, deviceKey);
       // Only a waiting record is taken: a second run started from an outdated read must not touch a decided one.
       let rec = await takeWaitingRecord(db, taskId, deviceKey, runId);
@@ -42,7 +64,7 @@ export function createDeviceActivities(deps: {
       rec ??= retaken ?? (await recordsCollection(db).findOne({ _id }));
       // Presence is the registry's, the one source of truth (db/presence.ts).
       const session = rec ? await sessionOf(db, { productKey, deviceKey }) : { online: false, gatewayId: null };
-      return {
+      const claim: Claim = {
         status: rec?.status ?? null,
         fromVersion: rec?.fromVersion ?? null,
         attempts: rec?.attempts ?? 0,
@@ -50,6 +72,12 @@ export function createDeviceActivities(deps: {
         recheckS,
         retaken: retaken !== null,
       };
+      const gatewayId = pushWith ? firstPushGateway(claim, pushWith.firmware.version) : null;
+      if (pushWith && gatewayId !== null) {
+        const push = { taskId, productKey, deviceKey, runId, gatewayId, attempt: claim.attempts + 1 };
+        claim.firstPush = await pushFirst(push, pushWith);
+      }
+      return claim;
     },
 
     async takeOfferSlot({ taskId, deviceKey, limit }) {

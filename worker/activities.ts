@@ -24,10 +24,16 @@ export async function createWorkerActivities(
   // The worker's own native connection: a device workflow started through it comes back with its
   // first workflow task for this worker (eager start), with no poll and one history write fewer.
   const client = new Client({ connection, namespace: config.temporalNamespace });
+  const route = createRouteActivities({ db: mongo.db, serviceSecret: config.serviceMqttPassword, log });
   return {
     activities: {
-      ...createDeviceActivities({ db: mongo.db, client, recheckS: config.deviceRecheckS }),
-      ...createRouteActivities({ db: mongo.db, serviceSecret: config.serviceMqttPassword, log }),
+      ...createDeviceActivities({
+        db: mongo.db,
+        client,
+        recheckS: config.deviceRecheckS,
+        handOver: route.deliverUpgradeCommand,
+      }),
+      ...route,
       ...createTaskActivities({ db: mongo.db, client, taskQueue: config.temporalTaskQueue, log, eagerStart: true }),
     },
     async close() {

@@ -35,16 +35,18 @@ const { deliverUpgradeCommand } = wf.proxyLocalActivities<RouteActivities>({
  * Delivers the command to the device's live session, wherever it is, and names the session that
  * took it; `not-connected` when presence
  * finds no gateway holding it (the device is pushed again when it is back, as after any reconnect).
- * `knownGateway`: presence read just before (the claim's), tried first without reading it again.
+ * `route.knownGateway`: presence read just before (the claim's), tried first without reading it again;
+ * `route.lookedOnce`: the claim tried it already (domain/first-push.ts), so the next look is presence's, after a pause.
  * `recordIfDelivered`: the record write that goes with a delivered command, made by the hand-over.
  */
 export async function sendUpgradeCommand(
   command: UpgradeCommand,
-  knownGateway: string | null = null,
+  route: CommandRoute,
   recordIfDelivered?: RecordUpdate,
 ): Promise<CommandHandover> {
   const device = { productKey: command.productKey, deviceKey: command.deviceKey };
-  for (let look = 1; look <= MAX_ROUTES; look++) {
+  const knownGateway = route.knownGateway ?? null;
+  for (let look = route.lookedOnce ? 2 : 1; look <= MAX_ROUTES; look++) {
     if (look > 1) await wf.sleep(RELOOK);
     const { gatewayId } =
       look === 1 && knownGateway !== null ? { gatewayId: knownGateway } : await locateDeviceSession(device);
@@ -64,6 +66,11 @@ export async function sendUpgradeCommand(
     }
   }
   return NOT_CONNECTED;
+}
+
+export interface CommandRoute {
+  knownGateway?: string | null;
+  lookedOnce?: boolean;
 }
 
 const NOT_CONNECTED: CommandHandover = { delivery: 'not-connected' };

@@ -42,11 +42,16 @@ export function recordUpdate(
   set: RecordSet,
   entries: Array<[string, string?]>,
 ): RecordUpdate {
-  if (set.status) setStatus(s, input, set.status);
-  if (set.progress !== undefined) s.progress = set.progress;
+  followRecord(s, input, set);
   const at = new Date(Date.now()).toISOString();
   const timeline = entries.map(([event, detail]): TimelineEntry => ({ at, event, ...(detail ? { detail } : {}) }));
   return { taskId: input.taskId, deviceKey: input.deviceKey, ...set, timeline };
+}
+
+/** The workflow's own view (status, progress, search attribute) moves as the record does. */
+export function followRecord(s: DeviceSession, input: DeviceUpgradeInput, set: RecordSet): void {
+  if (set.status) setStatus(s, input, set.status);
+  if (set.progress !== undefined) s.progress = set.progress;
 }
 
 function setStatus(s: DeviceSession, input: DeviceUpgradeInput, status: RecordStatus): void {

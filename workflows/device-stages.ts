@@ -4,17 +4,19 @@
  * or how the upgrade ends. The workflow body (workflows/device-upgrade.ts) repeats steps, so
  * that between any two it can continue as new with the stage in hand.
  */
+import { commandDetail, pushedFields } from '../domain/first-push';
 import { commandId } from '../domain/ids';
 import { judge, soakFailure, TIMEOUT_FAILURE } from '../domain/progress';
 import type { DeviceOutcome } from '../domain/rollout';
 import type { Failure, WaitReason } from '../domain/types';
 import { describeSchedule, windowState } from '../domain/schedule';
+import type { FirstPush } from '../activities/contracts';
 import type { Stage } from './device-state';
 
 type Following = Extract<Stage, { kind: 'following' }>;
 import type { DeviceSession } from './device-session';
 import { sendUpgradeCommand } from './command-route';
-import { record, recordUpdate, type RecordSet, waitForDevice } from './device-io';
+import { followRecord, record, recordUpdate, type RecordSet, waitForDevice } from './device-io';
 import type { DeviceUpgradeInput } from './messages';
 import { waitFor } from './wait';
 
@@ -38,15 +40,34 @@ export const end = (outcome: DeviceOutcome, set: RecordSet | null, detail: strin
 
 const cancelled = (s: DeviceSession) => end('cancelled', { status: 'cancelled' }, `cancelled: ${s.cancelReason}`);
 
-/** A new attempt: the command goes out (push), or the offer opens (request). */
-export async function startAttempt(s: DeviceSession, input: DeviceUpgradeInput): Promise<Stage> {
+/**
+ * A new attempt: the command goes out (push), or the offer opens (request). `lookedOnce`: the
+ * claim handed this attempt's command to the gateway presence named, which did not take it.
+ */
+export async function startAttempt(s: DeviceSession, input: DeviceUpgradeInput, lookedOnce = false): Promise<Stage> {
   s.attempt += 1;
   if (input.method === 'request') {
     s.offering = true;
     await record(s, input, opened(s), ['offered', `offer of ${input.firmware.version}`]);
     return { kind: 'offered', expiresAtMs: Date.now() + input.offerTtlS * 1000 };
   }
-  return push(s, input, 'pushed');
+  return push(s, input, 'pushed', lookedOnce);
+}
+
+/**
+ * The claim handed the first command over and the device's session took it (domain/first-push.ts):
+ * the hand-over wrote the record, the workflow's own view follows, as after its own push.
+ */
+export function pushedWithClaim(
+  s: DeviceSession,
+  input: DeviceUpgradeInput,
+  first: FirstPush,
+  disconnectHeard: boolean,
+): Stage {
+  s.attempt = first.attempt;
+  followRecord(s, input, opened(s));
+  s.commandTaken(first.sessionSince ?? null, { disconnectHeard });
+  return following(input, false);
 }
 
 /**
@@ -64,13 +85,7 @@ export async function resumeAttempt(s: DeviceSession, input: DeviceUpgradeInput)
   return push(s, input, 'pushed again');
 }
 
-const opened = (s: DeviceSession): RecordSet => ({
-  status: 'pushed',
-  attempts: s.attempt,
-  progress: 0,
-  failure: null,
-  waitReason: null,
-});
+const opened = (s: DeviceSession): RecordSet => pushedFields(s.attempt);
 
 /** Following starts (or starts again) with the timeout clock running from now. */
 const following = (input: DeviceUpgradeInput, started: boolean): Following => ({
@@ -86,21 +101,26 @@ const following = (input: DeviceUpgradeInput, started: boolean): Following => ({
  * the device has left since it was last seen: the attempt waits, with no clock, for it to be
  * back (its reconnect asks for the command again, as after any reconnect before it started).
  */
-async function push(s: DeviceSession, input: DeviceUpgradeInput, event: string): Promise<Following> {
+async function push(
+  s: DeviceSession,
+  input: DeviceUpgradeInput,
+  event: string,
+  lookedOnce = false,
+): Promise<Following> {
   const cmd = commandId(input.taskId, input.deviceKey, s.attempt);
   const disconnectsBefore = s.disconnects;
   // Either way the record says `pushed`; the hand-over writes it when the session took the command.
-  const pushed = recordUpdate(s, input, opened(s), [[event, `command ${cmd}`]]);
+  const pushed = recordUpdate(s, input, opened(s), [[event, commandDetail(cmd)]]);
   const handover = await sendUpgradeCommand(
     { productKey: input.productKey, deviceKey: input.deviceKey, commandId: cmd, firmware: input.firmware },
-    s.takeSessionGateway(),
+    { knownGateway: s.takeSessionGateway(), lookedOnce },
     pushed,
   );
   if (handover.delivery === 'delivered') {
     s.commandTaken(handover.sessionSince ?? null, { disconnectHeard: s.disconnects !== disconnectsBefore });
     return following(input, false);
   }
-  await record(s, input, opened(s), [event, `command ${cmd} not delivered: the device is not connected`]);
+  await record(s, input, opened(s), [event, `${commandDetail(cmd)} not delivered: the device is not connected`]);
   s.observe({ online: false, version: null }, input.firmware.version, { presence: true });
   return { ...following(input, false), deadlineMs: null, repushWanted: true };
 }

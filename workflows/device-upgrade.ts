@@ -22,6 +22,7 @@ import {
   end,
   follow,
   offered,
+  pushedWithClaim,
   resumeAttempt,
   retry,
   soak,
@@ -73,12 +74,15 @@ function step(s: DeviceSession, input: DeviceUpgradeInput, stage: Exclude<Next, 
 async function begin(s: DeviceSession, input: DeviceUpgradeInput): Promise<Next> {
   const target = input.firmware.version;
   const seenBefore = s.presenceSignals;
+  const disconnectsBefore = s.disconnects;
   const claim = await claimRecord({
     taskId: input.taskId,
     productKey: input.productKey,
     deviceKey: input.deviceKey,
     runId: wf.workflowInfo().runId,
-    ...(input.method === 'request' ? { join: { strategy: input.strategy, toVersion: target } } : {}),
+    ...(input.method === 'request'
+      ? { join: { strategy: input.strategy, toVersion: target } }
+      : { pushWith: { firmware: input.firmware, at: new Date(Date.now()).toISOString() } }),
   });
   s.recheckS = claim.recheckS;
   // A presence signal that arrived during the claim is newer than the claim's read.
@@ -103,6 +107,21 @@ async function begin(s: DeviceSession, input: DeviceUpgradeInput): Promise<Next>
     const reason = `already on the target version ${target}`;
     return end('skipped', { status: 'skipped', skipReason: reason }, reason, reason);
   }
+  const first = claim.firstPush;
+  // The claim's hand-over is decided by the record and presence as the claim read them, and it
+  // stands whatever presence signal came meanwhile: the session took the command.
+  if (first?.delivery === 'delivered') return pushedWithClaim(s, input, first, s.disconnects !== disconnectsBefore);
+  if (first) {
+    s.sessionGateway = null;
+    if (first.delivery === 'failed') {
+      wf.log.warn('upgrade command not taken by the gateway holding the session', {
+        productKey: input.productKey,
+        deviceKey: input.deviceKey,
+        gatewayId: first.gatewayId,
+        reason: first.reason,
+      });
+    }
+  }
   if (input.method === 'request') {
     const slot = await takeOfferSlot({ taskId: input.taskId, deviceKey: input.deviceKey, limit: input.maxConcurrency });
     if (!slot) {
@@ -118,7 +137,7 @@ async function begin(s: DeviceSession, input: DeviceUpgradeInput): Promise<Next>
     // Frees the task's concurrency slot: the task pushes it again once the device reconnects.
     return end('deferred', { status: 'to_be_pushed' }, 'deferred: offline');
   }
-  return resuming ? resumeAttempt(s, input) : startAttempt(s, input);
+  return resuming ? resumeAttempt(s, input) : startAttempt(s, input, first !== undefined);
 }
 
 function timeToContinueAsNew(): boolean {

@@ -7,6 +7,9 @@ import { createDeviceActivities } from '../../activities/device-activities';
 import { ensureAllIndexes } from '../../db/all-indexes';
 import { devices, newDeviceDoc } from '../../db/devices';
 import { insertWaitingRecords, recordId, recordsCollection } from '../../db/records';
+import type { CommandHandover, CommandRequest } from '../../activities/gateway-contracts';
+import type { RecordUpdate } from '../../domain/rollout';
+import { TEST_FIRMWARE } from '../fixtures/device-start-settings';
 import { testDb } from '../helpers/stack';
 
 it('takes a waiting record and answers its facts, and leaves a finished record alone', async () => {
@@ -18,6 +21,9 @@ it('takes a waiting record and answers its facts, and leaves a finished record a
       // Claims never signal; the client's connection is opened only on first use.
       client: new Client(),
       recheckS: 60,
+      handOver: async () => {
+        throw new Error('a claim without pushWith hands nothing over');
+      },
     });
     const base = { taskId: 't1', productKey: 'pk', toVersion: '2.0.0', fromVersion: '1.0.0' };
     // Presence is the registry's (db/presence.ts).
@@ -74,4 +80,110 @@ it('takes a waiting record and answers its facts, and leaves a finished record a
   } finally {
     await mongo.close();
   }
+});
+
+describe('a push claim with its first command (domain/first-push.ts)', () => {
+  const firmware = TEST_FIRMWARE;
+  const base = { taskId: 't2', productKey: 'pk', toVersion: '2.0.0' };
+
+  async function world(answer: () => Promise<CommandHandover>) {
+    const mongo = await testDb('claim_push');
+    await ensureAllIndexes(mongo.db);
+    const handedOver: Array<CommandRequest & { gatewayId: string; recordIfDelivered?: RecordUpdate }> = [];
+    const acts = createDeviceActivities({
+      db: mongo.db,
+      client: new Client(),
+      recheckS: 60,
+      handOver: async (request) => {
+        handedOver.push(request);
+        return answer();
+      },
+    });
+    const add = async (deviceKey: string, fromVersion: string, online: boolean) => {
+      const doc = newDeviceDoc({ productKey: 'pk', deviceKey, firmwareVersion: fromVersion }, new Date());
+      await devices(mongo.db).insertOne({ ...doc, online, gatewayId: online ? 'gw-1' : null });
+      await insertWaitingRecords(mongo.db, [{ ...base, deviceKey, fromVersion }], new Date());
+    };
+    const claim = (deviceKey: string, runId = 'run-1') =>
+      acts.claimRecord({
+        taskId: 't2',
+        productKey: 'pk',
+        deviceKey,
+        runId,
+        pushWith: { firmware, at: '2026-01-02T03:04:05.000Z' },
+      });
+    return { mongo, acts, handedOver, add, claim };
+  }
+
+  it('hands the command to the gateway presence names, with the record write of a pushed first attempt', async () => {
+    const w = await world(async () => ({ delivery: 'delivered', sessionSince: 42 }));
+    try {
+      await w.add('plain', '1.0.0', true);
+      await recordsCollection(w.mongo.db).updateOne({ _id: recordId('t2', 'plain') }, { $set: { attempts: 2 } });
+      expect(await w.claim('plain')).toMatchObject({
+        status: 'to_be_pushed',
+        attempts: 2,
+        firstPush: { attempt: 3, gatewayId: 'gw-1', delivery: 'delivered', sessionSince: 42 },
+      });
+      expect(w.handedOver).toHaveLength(1);
+      const [request] = w.handedOver;
+      expect(request).toMatchObject({
+        gatewayId: 'gw-1',
+        runId: 'run-1',
+        command: { productKey: 'pk', deviceKey: 'plain', commandId: 't2.plain.3', firmware },
+        recordIfDelivered: {
+          taskId: 't2',
+          deviceKey: 'plain',
+          status: 'pushed',
+          attempts: 3,
+          progress: 0,
+          failure: null,
+          waitReason: null,
+          timeline: [{ at: '2026-01-02T03:04:05.000Z', event: 'pushed', detail: 'command t2.plain.3' }],
+        },
+      });
+    } finally {
+      await w.mongo.close();
+    }
+  });
+
+  it('hands nothing over for a device offline, already on the target, or a record taken back', async () => {
+    const w = await world(async () => ({ delivery: 'delivered' }));
+    try {
+      await w.add('offline', '1.0.0', false);
+      await w.add('on-target', '2.0.0', true);
+      await w.add('resumed', '1.0.0', true);
+      expect((await w.claim('offline')).firstPush).toBeUndefined();
+      expect((await w.claim('on-target')).firstPush).toBeUndefined();
+      // The run's own record, pushed by its lost workflow task: the workflow resumes that attempt itself.
+      await w.claim('resumed');
+      w.handedOver.length = 0;
+      await w.acts.updateRecord({ taskId: 't2', deviceKey: 'resumed', status: 'pushed', attempts: 1, timeline: [] });
+      const resumed = await w.claim('resumed');
+      expect(resumed).toMatchObject({ retaken: true });
+      expect(resumed.firstPush).toBeUndefined();
+      expect(w.handedOver).toHaveLength(0);
+    } finally {
+      await w.mongo.close();
+    }
+  });
+
+  it('answers a gateway it cannot reach as a failed first push, not as a failed claim', async () => {
+    const w = await world(async () => {
+      throw new Error('gateway gw-1 at http://127.0.0.1:1/commands: connect ECONNREFUSED');
+    });
+    try {
+      await w.add('unreachable', '1.0.0', true);
+      expect(await w.claim('unreachable')).toMatchObject({
+        status: 'to_be_pushed',
+        firstPush: { attempt: 1, gatewayId: 'gw-1', delivery: 'failed', reason: expect.stringMatching(/ECONNREFUSED/) },
+      });
+      expect(await recordsCollection(w.mongo.db).findOne({ _id: recordId('t2', 'unreachable') })).toMatchObject({
+        status: 'to_be_pushed',
+        inWorkflow: true,
+      });
+    } finally {
+      await w.mongo.close();
+    }
+  });
 });

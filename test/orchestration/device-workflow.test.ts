@@ -10,6 +10,8 @@ import type { RecordUpdate } from '../../domain/rollout';
 import type { DeviceOutcome, DeviceUpgradeInput } from '../../workflows/messages';
 import { devicePresence, deviceProgress, taskPauseChanged } from '../../workflows/messages';
 import type { deviceUpgradeWorkflow } from '../../workflows/device-upgrade';
+import { firstPushGateway, firstPushRecord } from '../../domain/first-push';
+import { commandId } from '../../domain/ids';
 import { TEST_FIRMWARE } from '../fixtures/device-start-settings';
 import { timeSkippingEnv, unique, workflowBundle } from '../helpers/stack';
 import { eventually } from './world';
@@ -41,16 +43,33 @@ class StubDevice {
     return {
       locateDeviceSession: async () => ((this.locates += 1), { gatewayId: this.now.online ? this.gatewayId : null }),
       deliverUpgradeCommand: this.deliver,
-      claimRecord: async () => {
+      claimRecord: async ({ taskId, productKey, deviceKey, runId, pushWith }) => {
         this.claims += 1;
         await this.claimHeld;
-        return {
+        const claim: Claim = {
           ...this.record,
           fromVersion: '1.0.0',
           online: this.now.online,
           gatewayId: this.now.online ? this.gatewayId : null,
           recheckS,
         };
+        // As the worker's claim does: the plain first push goes out with it (domain/first-push.ts).
+        const gatewayId = pushWith ? firstPushGateway(claim, pushWith.firmware.version) : null;
+        if (!pushWith || gatewayId === null) return claim;
+        const attempt = claim.attempts + 1;
+        const command = {
+          productKey,
+          deviceKey,
+          commandId: commandId(taskId, deviceKey, attempt),
+          firmware: pushWith.firmware,
+        };
+        const recordIfDelivered = firstPushRecord(taskId, deviceKey, attempt, pushWith.at);
+        try {
+          const handover = await this.deliver({ gatewayId, command, runId, recordIfDelivered });
+          return { ...claim, firstPush: { attempt, gatewayId, ...handover } };
+        } catch (err) {
+          return { ...claim, firstPush: { attempt, gatewayId, delivery: 'failed', reason: (err as Error).message } };
+        }
       },
       takeOfferSlot: async () => true,
       lookUpDevice: async () => ((this.lookUps += 1), this.now),
@@ -200,6 +219,11 @@ it('sends the first command to the gateway the claim saw, without reading presen
     expect(device.handedTo).toEqual([{ gatewayId: device.gatewayId, runId: handle.firstExecutionRunId }]);
     await handle.signal(deviceProgress, { step: 100, desc: 'done' });
     expect(await handle.result()).toBe('success');
+    // The command went out with the claim: two local activities in all (the claim, the last write).
+    const { events } = await handle.fetchHistory();
+    const markers = events!.filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity');
+    expect(markers).toHaveLength(2);
+    expect(device.writes.map((w) => w.timeline.map((e) => e.event))).toEqual([['pushed'], ['success']]);
   });
 });
 

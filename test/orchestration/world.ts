@@ -115,6 +115,7 @@ export async function createWorld(env: TestWorkflowEnvironment, db: Db, opts: Wo
     db,
     client: env.client,
     recheckS: opts.deviceRecheckS ?? WORLD_RECHECK_S,
+    handOver: deliver.deliverUpgradeCommand,
   });
 
   const worker = await Worker.create({
