@@ -46,6 +46,15 @@ export function soakFailure(targetVersion: string, report: Report): Failure | nu
   return null;
 }
 
+/**
+ * Whether a device's report is news to a run that was already told the upgrade succeeded (its
+ * progress reached 100): the target version reported after that is the same success, so it
+ * changes nothing (a soak fails only on another version, above). Anything else may.
+ */
+export function newsAfterSuccess(targetVersion: string, report: Report): boolean {
+  return !(report.kind === 'version' && report.version === targetVersion);
+}
+
 export type Report =
   | { kind: 'progress'; step: number; desc: string }
   | { kind: 'version'; version: string }

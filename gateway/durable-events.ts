@@ -115,8 +115,8 @@ export class DurableDeviceEvents implements DeviceEvents {
   firmwareRequested(device: DeviceRef) {
     return this.inner.firmwareRequested(device);
   }
-  commandDelivered(device: DeviceRef, runId: string): void {
-    this.inner.commandDelivered?.(device, runId);
+  commandDelivered(device: DeviceRef, runId: string, targetVersion: string): void {
+    this.inner.commandDelivered?.(device, runId, targetVersion);
   }
 
   /** Stops the drain loop; what is still in the outbox stays for the next start. */

@@ -242,8 +242,10 @@ export async function startGateway(deps: GatewayDeps): Promise<Gateway> {
   });
   const deliverUpgradeCommand = async (command: UpgradeCommand, runId?: string): Promise<CommandHandover> => {
     const handover = await commands.deliverUpgrade(command);
-    if (handover.delivery === 'delivered' && runId)
-      events.commandDelivered({ productKey: command.productKey, deviceKey: command.deviceKey }, runId);
+    if (handover.delivery === 'delivered' && runId) {
+      const device = { productKey: command.productKey, deviceKey: command.deviceKey };
+      events.commandDelivered(device, runId, command.firmware.version);
+    }
     return handover;
   };
   const httpServer = createHttpServer(

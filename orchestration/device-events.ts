@@ -29,10 +29,11 @@ export interface DeviceEvents {
   /** `getversion` or legacy `request`: the firmware offered to this device now (empty: none). */
   firmwareRequested(device: DeviceRef): Promise<FirmwareOffer[]>;
   /**
-   * The device's session took an upgrade command from this run of its workflow: a hint for where
-   * its next events go. It may have ended by then; the events then go to whatever run is current.
+   * The device's session took an upgrade command to `targetVersion` from this run of its
+   * workflow: a hint for where its next events go, and for which of them are news to it. The run
+   * may have ended by then; the events then go to whatever run is current.
    */
-  commandDelivered?(device: DeviceRef, runId: string): void;
+  commandDelivered?(device: DeviceRef, runId: string, targetVersion: string): void;
 }
 
 /** Told by the API when devices are registered, so running increment tasks rescan. */

@@ -21,6 +21,7 @@ import { activeIncrementTasks, activeRequestTasks, activeTaskIds, type TaskDoc }
 import { isDeviceInScope } from '../db/scope';
 import { admissionOf, type Admission } from '../domain/admission';
 import { deviceWorkflowId, taskWorkflowId } from '../domain/ids';
+import { judge, newsAfterSuccess } from '../domain/progress';
 import { isWindowOpen } from '../domain/schedule';
 import { clipForSignal, replyForSignal } from '../domain/signal-text';
 import type { FirmwareOffer } from '../domain/types';
@@ -50,6 +51,13 @@ export interface TemporalDeviceEventsDeps {
 }
 
 const HINT_WINDOW_MS = 500;
+
+/** The run that last sent a device a command, what to, and whether it has heard the device succeed. */
+interface CommandRun {
+  runId: string;
+  targetVersion: string;
+  succeeded: boolean;
+}
 /**
  * A device event's signal fails after this long rather than after the client's own retries (about half a
  * minute against a Temporal that is down): the gateway then retries it and keeps it in its outbox.
@@ -62,10 +70,10 @@ export function createTemporalDeviceEvents(deps: TemporalDeviceEventsDeps): Requ
   const { client, db, taskQueue, log } = deps;
 
   /** Device workflow id → the run that last sent the device a command; the oldest are forgotten first. */
-  const commandRuns = new Map<string, string>();
+  const commandRuns = new Map<string, CommandRun>();
   const signalDevice = async <T>(device: DeviceRef, signal: SignalDefinition<[T]>, arg: T) => {
     const workflowId = deviceWorkflowId(device);
-    const runId = commandRuns.get(workflowId);
+    const runId = commandRuns.get(workflowId)?.runId;
     await client.connection.withDeadline(Date.now() + SIGNAL_DEADLINE_MS, async () => {
       // Addressed to its run, a signal spares the server a read of which run is current.
       if (runId && (await signalIfRunning(client.workflow.getHandle(workflowId, runId), signal, arg))) return;
@@ -103,7 +111,11 @@ export function createTemporalDeviceEvents(deps: TemporalDeviceEventsDeps): Requ
       await signalDevice(device, devicePresence, { online: false, reason });
     },
     async versionReported(device, version) {
-      await signalDevice(device, deviceVersion, { version });
+      // Once its run heard the device succeed, the target version is no news: a signal then would
+      // only come while that run completes, and the server would refuse its end for it.
+      const run = commandRuns.get(deviceWorkflowId(device));
+      const heard = run?.succeeded === true && !newsAfterSuccess(run.targetVersion, { kind: 'version', version });
+      if (!heard) await signalDevice(device, deviceVersion, { version });
       // The device itself joins the increment tasks it now qualifies for: no time cursor to miss it by.
       const reportedAt = new Date();
       for (const task of await activeIncrementTasks(db, device.productKey)) {
@@ -116,14 +128,19 @@ export function createTemporalDeviceEvents(deps: TemporalDeviceEventsDeps): Requ
     },
     async progressReported(device, step, desc) {
       await signalDevice(device, deviceProgress, { step, desc: clipForSignal(desc) });
+      const run = commandRuns.get(deviceWorkflowId(device));
+      const report = { kind: 'progress', step, desc } as const;
+      if (run && judge({ targetVersion: run.targetVersion, started: true }, report).kind === 'success') {
+        run.succeeded = true;
+      }
     },
     async upgradeReplied(device, commandId, code, message) {
       await signalDevice(device, deviceUpgradeReply, replyForSignal({ commandId, code, message }));
     },
-    commandDelivered(device, runId) {
+    commandDelivered(device, runId, targetVersion) {
       const workflowId = deviceWorkflowId(device);
       commandRuns.delete(workflowId);
-      commandRuns.set(workflowId, runId);
+      commandRuns.set(workflowId, { runId, targetVersion, succeeded: false });
       if (commandRuns.size > MAX_COMMAND_RUNS) commandRuns.delete(commandRuns.keys().next().value as string);
     },
     async firmwareRequested(device) {

@@ -9,7 +9,7 @@ import { deviceWorkflowId } from '../../domain/ids';
 import { deviceStartOptions } from '../../orchestration/device-workflows';
 import { createTemporalDeviceEvents } from '../../orchestration/temporal-device-events';
 import { silentLogger } from '../../runtime/log';
-import { deviceProgress } from '../../workflows/messages';
+import { deviceProgress, deviceVersion } from '../../workflows/messages';
 import { pushSettings } from '../fixtures/device-start-settings';
 import { devServerEnv, testDb, unique } from '../helpers/stack';
 
@@ -53,14 +53,13 @@ async function startRun(deviceKey: string): Promise<string> {
   return handle.firstExecutionRunId;
 }
 
-async function progressSignalsOf(deviceKey: string, runId: string): Promise<number> {
+async function signalsOf(deviceKey: string, runId: string, name: string): Promise<number> {
   const history = await env.client.workflow
     .getHandle(deviceWorkflowId({ productKey: PK, deviceKey }), runId)
     .fetchHistory();
-  return (history.events ?? []).filter(
-    (e) => e.workflowExecutionSignaledEventAttributes?.signalName === deviceProgress.name,
-  ).length;
+  return (history.events ?? []).filter((e) => e.workflowExecutionSignaledEventAttributes?.signalName === name).length;
 }
+const progressSignalsOf = (deviceKey: string, runId: string) => signalsOf(deviceKey, runId, deviceProgress.name);
 
 const terminate = (deviceKey: string) =>
   env.client.workflow.getHandle(deviceWorkflowId({ productKey: PK, deviceKey })).terminate('test over');
@@ -72,7 +71,7 @@ beforeEach(() => {
 it('sends a device event to the run whose command the device took', async () => {
   const device = { productKey: PK, deviceKey: 'took-one' };
   const runId = await startRun(device.deviceKey);
-  events.commandDelivered(device, runId);
+  events.commandDelivered(device, runId, settings.firmware.version);
   await events.progressReported(device, 50, 'installing');
   expect(addressed).toEqual([runId]);
   expect(await progressSignalsOf(device.deviceKey, runId)).toBe(1);
@@ -91,7 +90,7 @@ it('sends it to the current run when no command went out from here', async () =>
 it('sends it to the current run once the run that sent the command has ended, and forgets that run', async () => {
   const device = { productKey: PK, deviceKey: 'ended' };
   const first = await startRun(device.deviceKey);
-  events.commandDelivered(device, first);
+  events.commandDelivered(device, first, settings.firmware.version);
   await terminate(device.deviceKey);
   const second = await startRun(device.deviceKey);
 
@@ -102,5 +101,27 @@ it('sends it to the current run once the run that sent the command has ended, an
   await events.progressReported(device, 40, 'installing');
   expect(addressed).toEqual([first, undefined, undefined]);
   expect(await progressSignalsOf(device.deviceKey, second)).toBe(2);
+  await terminate(device.deviceKey);
+});
+
+it('tells a run that heard its device succeed no more of the target version, but still of any other', async () => {
+  const device = { productKey: PK, deviceKey: 'succeeded' };
+  const target = settings.firmware.version;
+  const runId = await startRun(device.deviceKey);
+  events.commandDelivered(device, runId, target);
+  // Before the success, the target version is news (a device may report it without progress 100).
+  await events.versionReported(device, target);
+  expect(await signalsOf(device.deviceKey, runId, deviceVersion.name)).toBe(1);
+  await events.progressReported(device, 100, 'done');
+  // After it, that report would only come while the run completes: the server would refuse the end.
+  await events.versionReported(device, target);
+  expect(await signalsOf(device.deviceKey, runId, deviceVersion.name)).toBe(1);
+  // A device back on its old version has rolled back: news to a run that soaks.
+  await events.versionReported(device, '1.0.0');
+  expect(await signalsOf(device.deviceKey, runId, deviceVersion.name)).toBe(2);
+  // A new command (a resend, or the next attempt) starts over.
+  events.commandDelivered(device, runId, target);
+  await events.versionReported(device, target);
+  expect(await signalsOf(device.deviceKey, runId, deviceVersion.name)).toBe(3);
   await terminate(device.deviceKey);
 });
