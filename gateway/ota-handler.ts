@@ -1,7 +1,8 @@
 /**
  * Handles a device's OTA message once the ACL let it through: validate, answer
- * on `topic_reply` at once (SDKs block on every inform and progress), then store
- * and tell the orchestration in the device's order. getversion needs the offer
+ * on `topic_reply` (SDKs block on every inform and progress: a progress report at
+ * once, an inform once its version is stored), and tell the orchestration in the
+ * device's order. getversion needs the offer
  * before it can answer, so the orchestration gets a bounded time for it.
  */
 import { notifyOrchestration } from './notify';
@@ -82,15 +83,23 @@ export class OtaHandler {
     }
     switch (msg.kind) {
       case 'inform': {
-        this.reply(client, topic, buildReply(msg.id, CODE.ok, {}));
         this.deps.presence.versionStored(device);
-        // The write is merged with the device's other registry writes and may take seconds under a connect
-        // storm; the orchestration takes the version from the event, so it hears of it at once, in order with
-        // the device's progress reports.
-        void this.deps.registry.update(device, versionFields(msg.version, new Date())).catch((err: unknown) => {
-          metrics.databaseErrors += 1;
-          log.error('could not store the reported version', { ...device, version: msg.version, err });
-        });
+        // Answered once the version is stored: a gateway that dies before then has answered nothing, and the
+        // device sends its report again (the SDKs wait for the reply). The write is merged with the device's
+        // other registry writes and may take seconds under a connect storm; the orchestration takes the
+        // version from the event, so it hears of it at once, in order with the device's progress reports.
+        void this.deps.registry.update(device, versionFields(msg.version, new Date())).then(
+          () => this.reply(client, topic, buildReply(msg.id, CODE.ok, {})),
+          (err: unknown) => {
+            metrics.databaseErrors += 1;
+            log.error('could not store the reported version', { ...device, version: msg.version, err });
+            this.reply(
+              client,
+              topic,
+              buildReply(msg.id, CODE.serverError, {}, 'the version was not stored; send it again'),
+            );
+          },
+        );
         void this.deps.reports.run(id, () =>
           this.notify(device, 'versionReported', () => this.deps.events.versionReported(device, msg.version)),
         );

@@ -12,6 +12,8 @@ export const MAX_PAYLOAD_BYTES = 512 * 1024;
 
 export const CODE = {
   ok: 200,
+  /** The report was not stored (the database failed): the device should send it again. */
+  serverError: 500,
   /** The Python SDK's ResponseCode for "too many requests". */
   tooManyRequests: 429,
   parameterError: 460,

@@ -7,7 +7,8 @@ import * as path from 'node:path';
 import { PROJECT_ROOT } from '../../config/config';
 import { ManagedProcess } from '../../runtime/managed-process';
 import { temporalAddress, testDb, unique } from '../helpers/stack';
-import { connectDevice, newDevice, registerDevices, registryDoc, until } from './support';
+import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy';
+import { connectDevice, inbox, newDevice, registerDevices, registryDoc, sleep, until } from './support';
 import { freePort } from '../../runtime/net';
 
 describe('gateway restart after a crash', () => {
@@ -16,6 +17,7 @@ describe('gateway restart after a crash', () => {
   let env: NodeJS.ProcessEnv;
   let mqttUrl: string;
   let healthUrl: string;
+  let proxy: TcpProxy | undefined;
 
   const startGatewayProcess = async () => {
     gateway = new ManagedProcess({
@@ -55,6 +57,7 @@ describe('gateway restart after a crash', () => {
   });
   afterAll(async () => {
     await gateway?.stop(5000);
+    await proxy?.close();
     await mongo.close();
   });
 
@@ -91,4 +94,44 @@ describe('gateway restart after a crash', () => {
     await again.endAsync();
     await until(async () => (await registryDoc(mongo.db, mine))?.online === false, 5000, 'offline after goodbye');
   });
+
+  it('answers a reported version only once it is stored: one a crash lost was never acknowledged', async () => {
+    // The gateway reaches the database through a proxy the test can cut; the test reads it directly.
+    const dbUrl = new URL(mongo.url);
+    proxy = await startTcpProxy(dbUrl.host);
+    const throughProxy = new URL(mongo.url);
+    throughProxy.host = proxy.address;
+    const direct = env;
+    env = { ...direct, MONGODB_URL: throughProxy.toString(), OTA_GATEWAY_ID: 'gateway-behind-proxy' };
+    try {
+      await gateway?.stop(5000);
+      const device = newDevice();
+      await registerDevices(mongo.db, [device], '1.0.0');
+      await startGatewayProcess();
+      const client = await connectDevice(mqttUrl, device);
+      const box = inbox(client);
+      const sys = `/sys/${device.productKey}/${device.deviceKey}/ota/device/inform`;
+      await client.subscribeAsync(`${sys}_reply`, { qos: 1 });
+      await until(async () => (await registryDoc(mongo.db, device))?.online === true, 5000, 'online');
+
+      await proxy.cut();
+      await client.publishAsync(
+        sys,
+        JSON.stringify({ id: 'v1', method: 'ota.device.inform', params: { version: '2.0.0' } }),
+        { qos: 1 },
+      );
+      // Not stored, so not answered: a device that gets no reply sends its report again.
+      await sleep(2000);
+      expect(box.filter((m) => m.topic === `${sys}_reply`)).toEqual([]);
+
+      await proxy.restore();
+      await until(() => box.some((m) => m.topic === `${sys}_reply`), 30_000, 'the reply once the database is back');
+      expect(box.find((m) => m.topic === `${sys}_reply`)?.body).toMatchObject({ id: 'v1', code: 200 });
+      // Answered means stored.
+      expect(await registryDoc(mongo.db, device)).toMatchObject({ firmwareVersion: '2.0.0' });
+      await client.endAsync();
+    } finally {
+      env = direct;
+    }
+  }, 60_000);
 });
