@@ -17,6 +17,30 @@ import type { FirmwareOffer } from '../domain/types';
 import type { Claim, DeviceActivities, FirstPush } from './contracts';
 import type { RouteActivities } from './gateway-contracts';
 
+/**
+ * The claim's first command, when domain/first-push.ts allows it: handed to the gateway presence
+ * named, with the record write of its attempt. A gateway that cannot be reached is an answer
+ * (`failed`), not a failed claim. Undefined when the workflow takes its own steps.
+ */
+export async function pushWithClaim(
+  claim: Claim,
+  { taskId, productKey, deviceKey, runId }: { taskId: string; productKey: string; deviceKey: string; runId: string },
+  { firmware, at }: { firmware: FirmwareOffer; at: string },
+  handOver: RouteActivities['deliverUpgradeCommand'],
+): Promise<FirstPush | undefined> {
+  const gatewayId = firstPushGateway(claim, firmware.version);
+  if (gatewayId === null) return undefined;
+  const attempt = claim.attempts + 1;
+  const command = { productKey, deviceKey, commandId: commandId(taskId, deviceKey, attempt), firmware };
+  const recordIfDelivered = firstPushRecord(taskId, deviceKey, attempt, at);
+  try {
+    const { delivery, sessionSince } = await handOver({ gatewayId, command, runId, recordIfDelivered });
+    return { attempt, gatewayId, delivery, ...(sessionSince !== undefined && { sessionSince }) };
+  } catch (err) {
+    return { attempt, gatewayId, delivery: 'failed', reason: (err as Error).message };
+  }
+}
+
 export function createDeviceActivities(deps: {
   db: Db;
   client: Client;
@@ -30,22 +54,6 @@ export function createDeviceActivities(deps: {
 
   async function updateRecord(update: RecordUpdate): Promise<void> {
     await applyRecordUpdate(db, update);
-  }
-
-  /** The claim's first command (domain/first-push.ts); a gateway that cannot be reached is an answer, not a failure. */
-  async function pushFirst(
-    push: { taskId: string; productKey: string; deviceKey: string; runId: string; gatewayId: string; attempt: number },
-    { firmware, at }: { firmware: FirmwareOffer; at: string },
-  ): Promise<FirstPush> {
-    const { taskId, productKey, deviceKey, runId, gatewayId, attempt } = push;
-    const command = { productKey, deviceKey, commandId: commandId(taskId, deviceKey, attempt), firmware };
-    const recordIfDelivered = firstPushRecord(taskId, deviceKey, attempt, at);
-    try {
-      const { delivery, sessionSince } = await handOver({ gatewayId, command, runId, recordIfDelivered });
-      return { attempt, gatewayId, delivery, ...(sessionSince !== undefined && { sessionSince }) };
-    } catch (err) {
-      return { attempt, gatewayId, delivery: 'failed', reason: (err as Error).message };
-    }
   }
 
   return {
@@ -72,12 +80,9 @@ export function createDeviceActivities(deps: {
         recheckS,
         retaken: retaken !== null,
       };
-      const gatewayId = pushWith ? firstPushGateway(claim, pushWith.firmware.version) : null;
-      if (pushWith && gatewayId !== null) {
-        const push = { taskId, productKey, deviceKey, runId, gatewayId, attempt: claim.attempts + 1 };
-        claim.firstPush = await pushFirst(push, pushWith);
-      }
-      return claim;
+      const firstPush =
+        pushWith && (await pushWithClaim(claim, { taskId, productKey, deviceKey, runId }, pushWith, handOver));
+      return firstPush ? { ...claim, firstPush } : claim;
     },
 
     async takeOfferSlot({ taskId, deviceKey, limit }) {

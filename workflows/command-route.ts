@@ -13,6 +13,7 @@
 import * as wf from '@temporalio/workflow';
 import type { CommandHandover, RouteActivities, UpgradeCommand } from '../activities/gateway-contracts';
 import type { RecordUpdate } from '../domain/rollout';
+import type { DeviceRef } from '../domain/types';
 
 /** Looks at presence this many times before it says the device is not connected. */
 const MAX_ROUTES = 3;
@@ -58,14 +59,15 @@ export async function sendUpgradeCommand(
     } catch (err) {
       // A local activity's failure arrives as its cause (no ActivityFailure around it); a cancel goes on up.
       if (!(err instanceof wf.TemporalFailure) || err instanceof wf.CancelledFailure) throw err;
-      wf.log.warn('upgrade command not taken by the gateway holding the session', {
-        ...device,
-        gatewayId,
-        reason: err.cause?.message ?? err.message,
-      });
+      warnNotTaken(device, gatewayId, err.cause?.message ?? err.message);
     }
   }
   return NOT_CONNECTED;
+}
+
+/** The gateway presence named could not be reached, or was not in the directory: presence is asked again. */
+export function warnNotTaken(device: DeviceRef, gatewayId: string, reason: string | undefined): void {
+  wf.log.warn('upgrade command not taken by the gateway holding the session', { ...device, gatewayId, reason });
 }
 
 export interface CommandRoute {

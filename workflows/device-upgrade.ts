@@ -17,6 +17,7 @@ import * as wf from '@temporalio/workflow';
 import { taskWorkflowId } from '../domain/ids';
 import type { DeviceCarried } from './device-state';
 import { claimRecord, details, finishRecord, recordUpdate, takeOfferSlot } from './device-io';
+import { warnNotTaken } from './command-route';
 import { DeviceSession } from './device-session';
 import {
   end,
@@ -114,12 +115,7 @@ async function begin(s: DeviceSession, input: DeviceUpgradeInput): Promise<Next>
   if (first) {
     s.sessionGateway = null;
     if (first.delivery === 'failed') {
-      wf.log.warn('upgrade command not taken by the gateway holding the session', {
-        productKey: input.productKey,
-        deviceKey: input.deviceKey,
-        gatewayId: first.gatewayId,
-        reason: first.reason,
-      });
+      warnNotTaken({ productKey: input.productKey, deviceKey: input.deviceKey }, first.gatewayId, first.reason);
     }
   }
   if (input.method === 'request') {

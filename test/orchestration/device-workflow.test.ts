@@ -5,13 +5,12 @@
 import { Worker } from '@temporalio/worker';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Claim, DeviceActivities, DeviceNow } from '../../activities/contracts';
+import { pushWithClaim } from '../../activities/device-activities';
 import type { RouteActivities } from '../../activities/gateway-contracts';
 import type { RecordUpdate } from '../../domain/rollout';
 import type { DeviceOutcome, DeviceUpgradeInput } from '../../workflows/messages';
 import { devicePresence, deviceProgress, taskPauseChanged } from '../../workflows/messages';
 import type { deviceUpgradeWorkflow } from '../../workflows/device-upgrade';
-import { firstPushGateway, firstPushRecord } from '../../domain/first-push';
-import { commandId } from '../../domain/ids';
 import { TEST_FIRMWARE } from '../fixtures/device-start-settings';
 import { timeSkippingEnv, unique, workflowBundle } from '../helpers/stack';
 import { eventually } from './world';
@@ -54,22 +53,9 @@ class StubDevice {
           recheckS,
         };
         // As the worker's claim does: the plain first push goes out with it (domain/first-push.ts).
-        const gatewayId = pushWith ? firstPushGateway(claim, pushWith.firmware.version) : null;
-        if (!pushWith || gatewayId === null) return claim;
-        const attempt = claim.attempts + 1;
-        const command = {
-          productKey,
-          deviceKey,
-          commandId: commandId(taskId, deviceKey, attempt),
-          firmware: pushWith.firmware,
-        };
-        const recordIfDelivered = firstPushRecord(taskId, deviceKey, attempt, pushWith.at);
-        try {
-          const handover = await this.deliver({ gatewayId, command, runId, recordIfDelivered });
-          return { ...claim, firstPush: { attempt, gatewayId, ...handover } };
-        } catch (err) {
-          return { ...claim, firstPush: { attempt, gatewayId, delivery: 'failed', reason: (err as Error).message } };
-        }
+        const firstPush =
+          pushWith && (await pushWithClaim(claim, { taskId, productKey, deviceKey, runId }, pushWith, this.deliver));
+        return firstPush ? { ...claim, firstPush } : claim;
       },
       takeOfferSlot: async () => true,
       lookUpDevice: async () => ((this.lookUps += 1), this.now),
